@@ -1,0 +1,208 @@
+/**
+ * The cluster model: what a user asks for (`ClusterSpec`, every field optional where a sane
+ * default exists) and what the platforms consume (`ResolvedCluster`, defaults applied, validated).
+ * Pure TypeScript: no cdktf types here, so the bootstrap side can be used and tested on its own.
+ */
+
+/** Container network plugin. `none`: bring your own (the cluster stays NotReady until you do). */
+export type CniPlugin = "calico" | "flannel" | "cilium" | "none";
+
+/** kube-proxy data-plane mode. */
+export type KubeProxyMode = "iptables" | "ipvs" | "nftables";
+
+/** Key algorithm of the CAs and of the leaf certificates kubeadm makes on the nodes. */
+export type KeyAlgorithm = "ECDSA-P256" | "RSA-2048";
+
+export interface Taint {
+  readonly key: string;
+  readonly value?: string;
+  readonly effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+
+export interface NetworkingSpec {
+  /** @default "10.244.0.0/16" */
+  readonly podCidr?: string;
+  /** @default "10.96.0.0/12" */
+  readonly serviceCidr?: string;
+  /** @default "cluster.local" */
+  readonly dnsDomain?: string;
+  /** Size of the pod range each node gets. @default 24 */
+  readonly nodeCidrMaskSize?: number;
+}
+
+export interface ExternalEtcdSpec {
+  /** Client URLs, e.g. `https://10.0.0.10:2379`. */
+  readonly endpoints: string[];
+  /** Paths on the control-plane nodes. */
+  readonly caFile: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+export interface ControlPlaneSpec {
+  /** 1, 3 or 5 (etcd quorum). @default 1 */
+  readonly replicas?: number;
+  /** @default 6443 */
+  readonly apiServerPort?: number;
+  /** Extra subject alternative names for the API server certificate. @default [] */
+  readonly certSans?: string[];
+  /** External etcd; stacked etcd on the control-plane nodes when absent. @default stacked */
+  readonly externalEtcd?: ExternalEtcdSpec;
+  /** Extra flags per control-plane component. @default {} */
+  readonly apiServerExtraArgs?: Record<string, string>;
+  readonly controllerManagerExtraArgs?: Record<string, string>;
+  readonly schedulerExtraArgs?: Record<string, string>;
+  readonly etcdExtraArgs?: Record<string, string>;
+  /** Labels and taints of the control-plane nodes (kubeadm's control-plane taint is always kept). */
+  readonly labels?: Record<string, string>;
+  readonly taints?: Taint[];
+}
+
+export interface NodePoolSpec {
+  /** DNS label, unique in the cluster. */
+  readonly name: string;
+  /** @default 1 */
+  readonly minSize?: number;
+  /** @default max(minSize, desiredSize, 3) */
+  readonly maxSize?: number;
+  /** @default minSize */
+  readonly desiredSize?: number;
+  /** @default {} */
+  readonly labels?: Record<string, string>;
+  /** @default [] */
+  readonly taints?: Taint[];
+  /** kubelet flags, as `--name=value` without the dashes. @default {} */
+  readonly kubeletExtraArgs?: Record<string, string>;
+  /** @default 110 */
+  readonly maxPods?: number;
+}
+
+export interface CniSpec {
+  /** @default "calico" */
+  readonly plugin?: CniPlugin;
+  /**
+   * Override the pinned manifest (air-gapped mirrors, newer versions). Both fields together.
+   * @default the pinned manifest of the plugin's pinned version
+   */
+  readonly manifestUrl?: string;
+  readonly manifestSha256?: string;
+}
+
+export interface ProxySpec {
+  readonly httpProxy?: string;
+  readonly httpsProxy?: string;
+  /** Extra NO_PROXY entries; pod, service and node ranges, cluster domain and API endpoint are always added. */
+  readonly noProxy?: string[];
+}
+
+export interface PkiSpec {
+  /** @default "ECDSA-P256" (small user data; kubeadm supports it since v1beta4) */
+  readonly keyAlgorithm?: KeyAlgorithm;
+  /** CA validity in hours. @default 87600 (10 years) */
+  readonly caValidityHours?: number;
+  /** Leaf (admin client, and kubeadm's node leaves) validity in hours. @default 8760 (1 year) */
+  readonly certificateValidityHours?: number;
+}
+
+export interface ClusterSpec {
+  /** DNS label (lowercase alphanumerics and '-', at most 40 characters so derived names fit). */
+  readonly name: string;
+  /** Full patch version, e.g. "1.36.4". @default DEFAULT_KUBERNETES_VERSION */
+  readonly kubernetesVersion?: string;
+  readonly networking?: NetworkingSpec;
+  readonly controlPlane?: ControlPlaneSpec;
+  /** @default one pool "default" of 1..3 nodes */
+  readonly nodePools?: NodePoolSpec[];
+  readonly cni?: CniSpec;
+  /** @default "iptables" */
+  readonly kubeProxyMode?: KubeProxyMode;
+  /** Registry for control-plane images (air-gapped mirrors). @default "registry.k8s.io" */
+  readonly imageRepository?: string;
+  /**
+   * Base of the Kubernetes deb repository; `/v1.NN/deb/` is appended.
+   * @default "https://pkgs.k8s.io/core:/stable:"
+   */
+  readonly packageRepositoryBaseUrl?: string;
+  readonly proxy?: ProxySpec;
+  /** KubeletConfiguration fields merged over ours (kubelet.config.k8s.io/v1beta1). @default {} */
+  readonly kubeletConfiguration?: Record<string, unknown>;
+  /** KubeProxyConfiguration fields merged over ours (kubeproxy.config.k8s.io/v1alpha1). @default {} */
+  readonly kubeProxyConfiguration?: Record<string, unknown>;
+  readonly pki?: PkiSpec;
+  /** Bootstrap token lifetime, Go duration. "0s" never expires (autoscaled pools join any time). @default "0s" */
+  readonly bootstrapTokenTtl?: string;
+}
+
+/** What the platform knows about its own network, used for validation and NO_PROXY. */
+export interface PlatformNetwork {
+  /** CIDRs the nodes get their addresses from. */
+  readonly nodeCidrs: string[];
+  /** Name of the platform in messages ("aws", "gce", "baremetal"). */
+  readonly platform: string;
+}
+
+export interface ResolvedNodePool {
+  readonly name: string;
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly desiredSize: number;
+  readonly labels: Record<string, string>;
+  readonly taints: Taint[];
+  readonly kubeletExtraArgs: Record<string, string>;
+  readonly maxPods: number;
+}
+
+export interface ResolvedCni {
+  readonly plugin: CniPlugin;
+  /** Empty for `none`. */
+  readonly version: string;
+  readonly manifestUrl: string;
+  readonly manifestSha256: string;
+}
+
+export interface ResolvedCluster {
+  readonly name: string;
+  readonly kubernetesVersion: string;
+  /** "1.36" */
+  readonly kubernetesMinor: string;
+  readonly networking: Required<NetworkingSpec>;
+  readonly controlPlane: {
+    readonly replicas: number;
+    readonly apiServerPort: number;
+    readonly certSans: string[];
+    readonly externalEtcd?: ExternalEtcdSpec;
+    readonly apiServerExtraArgs: Record<string, string>;
+    readonly controllerManagerExtraArgs: Record<string, string>;
+    readonly schedulerExtraArgs: Record<string, string>;
+    readonly etcdExtraArgs: Record<string, string>;
+    readonly labels: Record<string, string>;
+    readonly taints: Taint[];
+  };
+  readonly nodePools: ResolvedNodePool[];
+  readonly cni: ResolvedCni;
+  readonly kubeProxyMode: KubeProxyMode;
+  readonly imageRepository: string;
+  /** Full deb repository URL for this minor, ending in `/deb/`. */
+  readonly packageRepositoryUrl: string;
+  readonly proxy: { readonly httpProxy?: string; readonly httpsProxy?: string; readonly noProxy: string[] };
+  readonly kubeletConfiguration: Record<string, unknown>;
+  readonly kubeProxyConfiguration: Record<string, unknown>;
+  readonly pki: Required<PkiSpec>;
+  readonly bootstrapTokenTtl: string;
+  readonly platformNetwork: PlatformNetwork;
+}
+
+/** Which node a piece of user data is for. Control-plane slot 0 may `kubeadm init`. */
+export type NodeRole =
+  | { readonly kind: "control-plane"; readonly slot: number }
+  | { readonly kind: "worker"; readonly pool: string };
+
+/** Stable node name of a control-plane slot, so a replacement finds its predecessor's etcd member. */
+export function controlPlaneNodeName(cluster: string, slot: number): string {
+  return `${cluster}-cp-${slot}`;
+}
+
+/** Human-readable role name used in messages and file names: "control-plane-0", "worker-general". */
+export function roleName(role: NodeRole): string {
+  return role.kind === "control-plane" ? `control-plane-${role.slot}` : `worker-${role.pool}`;
+}
