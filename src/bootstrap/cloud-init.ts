@@ -1,0 +1,138 @@
+/**
+ * Renders a node's `#cloud-config`: write_files (bootstrap script, settings, kubeadm configs and,
+ * for control-plane roles only, the shared CA material) and a runcmd that starts the bootstrap.
+ * The text may contain cdktf tokens (the API endpoint host); the construct turns it into a
+ * Terraform `base64gzip(...)` expression.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { PKGS_K8S_IO_KEY_FINGERPRINT, pauseImageTag } from "./catalog";
+import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
+import { NODE_LAYOUT } from "./node-layout";
+import type { ClusterPki } from "./pki";
+import type { NodeRole, ResolvedCluster } from "./spec";
+import { controlPlaneNodeName } from "./spec";
+
+export interface NodePayloadInput {
+  readonly cluster: ResolvedCluster;
+  readonly role: NodeRole;
+  readonly pki: ClusterPki;
+  readonly caCertHash: string;
+  /** Host of the API endpoint (LB DNS name, VIP, address); may be a cdktf token. */
+  readonly controlPlaneEndpointHost: string;
+  /**
+   * host:port of control-plane peers a joining control-plane node may use directly (GCE: an LB
+   * backend cannot reach the LB address itself). @default none
+   */
+  readonly controlPlanePeerEndpoints?: string[];
+  /** Platform files for this role (e.g. the kube-vip static pod on bare metal). @default none */
+  readonly extraFiles?: readonly NodeFile[];
+}
+
+let scriptCache: string | undefined;
+
+/** The bundled bootstrap script (src/bootstrap/bootstrap.sh, copied next to the compiled JS). */
+export function bootstrapScript(): string {
+  scriptCache ??= fs.readFileSync(path.join(__dirname, "bootstrap.sh"), "utf8");
+  return scriptCache;
+}
+
+/** KEY='value' lines; values never contain a single quote (validated inputs, DNS names). */
+function shellSettings(settings: Record<string, string | undefined>): string {
+  return Object.entries(settings)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([key, value]) => {
+      if (value.includes("'")) throw new Error(`cdktf-kubeadm: setting ${key} contains a single quote: ${value}`);
+      return `${key}='${value}'\n`;
+    })
+    .join("");
+}
+
+export function renderSettings(input: NodePayloadInput): string {
+  const { cluster, role } = input;
+  const isControlPlane = role.kind === "control-plane";
+  const cni = cluster.cni;
+  const minor = Number(cluster.kubernetesMinor.split(".")[1]);
+  return shellSettings({
+    CLUSTER_NAME: cluster.name,
+    NODE_ROLE: role.kind,
+    CP_SLOT: isControlPlane ? String(role.slot) : undefined,
+    NODE_NAME: isControlPlane ? controlPlaneNodeName(cluster.name, role.slot) : undefined,
+    API_ENDPOINT: `${input.controlPlaneEndpointHost}:${cluster.controlPlane.apiServerPort}`,
+    API_PEER_ENDPOINTS: isControlPlane && input.controlPlanePeerEndpoints?.length ? input.controlPlanePeerEndpoints.join(" ") : undefined,
+    K8S_VERSION: cluster.kubernetesVersion,
+    K8S_MINOR: cluster.kubernetesMinor,
+    PKG_REPO_URL: cluster.packageRepositoryUrl,
+    PKG_KEY_FINGERPRINT: PKGS_K8S_IO_KEY_FINGERPRINT,
+    IMAGE_REPOSITORY: cluster.imageRepository,
+    SANDBOX_IMAGE: `${cluster.imageRepository}/pause:${pauseImageTag(minor)}`,
+    POD_CIDR: cluster.networking.podCidr,
+    CNI_PLUGIN: isControlPlane ? cni.plugin : undefined,
+    CNI_VERSION: isControlPlane && cni.plugin !== "none" ? cni.version : undefined,
+    CNI_URL: isControlPlane && cni.plugin !== "none" ? cni.manifestUrl : undefined,
+    CNI_SHA256: isControlPlane && cni.plugin !== "none" ? cni.manifestSha256 : undefined,
+    HTTP_PROXY: cluster.proxy.httpProxy,
+    HTTPS_PROXY: cluster.proxy.httpsProxy,
+    NO_PROXY: cluster.proxy.httpProxy || cluster.proxy.httpsProxy ? [...cluster.proxy.noProxy, input.controlPlaneEndpointHost].join(",") : undefined,
+  });
+}
+
+/** One file on the node, in cloud-init write_files shape. */
+export interface NodeFile {
+  readonly path: string;
+  /** Octal mode, e.g. "0600". */
+  readonly permissions: string;
+  readonly owner: string;
+  readonly content: string;
+}
+
+export function nodeFile(filePath: string, permissions: string, content: string): NodeFile {
+  return { path: filePath, permissions, owner: "root:root", content };
+}
+const file = nodeFile;
+
+/** Shared CA material: control-plane roles only (workers get the CA certificate). */
+function pkiFiles(input: NodePayloadInput): NodeFile[] {
+  const dir = NODE_LAYOUT.pkiDir;
+  const { pki } = input;
+  if (input.role.kind !== "control-plane") return [file(`${dir}/ca.crt`, "0644", pki.ca.certPem)];
+  return [
+    file(`${dir}/ca.crt`, "0644", pki.ca.certPem),
+    file(`${dir}/ca.key`, "0600", pki.ca.keyPem),
+    file(`${dir}/front-proxy-ca.crt`, "0644", pki.frontProxyCa.certPem),
+    file(`${dir}/front-proxy-ca.key`, "0600", pki.frontProxyCa.keyPem),
+    file(`${dir}/etcd/ca.crt`, "0644", pki.etcdCa.certPem),
+    file(`${dir}/etcd/ca.key`, "0600", pki.etcdCa.keyPem),
+    file(`${dir}/sa.key`, "0600", pki.serviceAccount.privateKeyPem),
+    file(`${dir}/sa.pub`, "0644", pki.serviceAccount.publicKeyPem),
+  ];
+}
+
+/** The files a node needs, in write order; shared by cloud-init and the SSH delivery. */
+export function nodeFiles(input: NodePayloadInput): NodeFile[] {
+  const { cluster, role } = input;
+  const ctx: KubeadmContext = {
+    controlPlaneEndpointHost: input.controlPlaneEndpointHost,
+    bootstrapToken: input.pki.bootstrapToken,
+    caCertHash: input.caCertHash,
+  };
+  const files = [
+    file(NODE_LAYOUT.script, "0755", bootstrapScript()),
+    file(NODE_LAYOUT.settings, "0644", renderSettings(input)),
+    // Both configs carry the join token: root only.
+    file(NODE_LAYOUT.joinConfig, "0600", renderJoinConfig(cluster, role, ctx)),
+  ];
+  if (role.kind === "control-plane") {
+    files.push(file(NODE_LAYOUT.initConfig, "0600", renderInitConfig(cluster, role.slot, ctx)));
+  }
+  return [...files, ...pkiFiles(input), ...(input.extraFiles ?? [])];
+}
+
+export function renderCloudConfig(input: NodePayloadInput): string {
+  const doc = {
+    write_files: nodeFiles(input),
+    runcmd: [[NODE_LAYOUT.script]],
+  };
+  return `#cloud-config\n${yaml.dump(doc, { lineWidth: -1, noRefs: true })}`;
+}

@@ -1,0 +1,152 @@
+import * as path from "path";
+import { Annotations, TerraformOutput } from "cdktf";
+import { Construct } from "constructs";
+import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput } from "../bootstrap/cloud-init";
+import { renderKubeconfig } from "../bootstrap/kubeconfig";
+import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
+import { ExistingCaFiles, loadOrCreatePkiStore } from "../bootstrap/pki-store";
+import { NodeRole, ResolvedCluster, roleName, controlPlaneNodeName } from "../bootstrap/spec";
+import { checkUserDataBudget, gzipSize } from "../bootstrap/user-data-budget";
+import { base64Gzip, hasTokens, toTerraformString, withTokensAs } from "./terraform-string";
+
+export interface KubeadmClusterProps {
+  /** The validated cluster model (`resolveCluster`); validate before creating any resource. */
+  readonly cluster: ResolvedCluster;
+  /** Host of the API endpoint: load balancer DNS name, VIP or address. May be a token. */
+  readonly controlPlaneEndpointHost: string;
+  /**
+   * host:port of the control-plane nodes' fixed addresses, for joiners that cannot use the load
+   * balancer address (GCE hairpin). May contain tokens. @default none
+   */
+  readonly controlPlanePeerEndpoints?: string[];
+  /** Platform limit for one node's gzipped user data, in bytes. */
+  readonly userDataLimit: number;
+  /**
+   * Where the generated CAs, service-account key and join token live between synths.
+   * @default ".cdktf-kubeadm/pki/<cluster name>" under the working directory of `cdktf synth`
+   */
+  readonly pkiDirectory?: string;
+  /** Bring your own CA files instead of generated ones. @default generated */
+  readonly existingCa?: ExistingCaFiles;
+  /** Platform files per role, e.g. a static pod manifest. @default none */
+  readonly extraFiles?: (role: NodeRole) => NodeFile[];
+  /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
+  readonly outputs?: boolean;
+}
+
+/** Stand-in for a token when measuring user data: longer than any DNS name or address. */
+const TOKEN_MEASURE_WIDTH = 255;
+
+/**
+ * The platform-neutral cluster: owns the PKI and renders each node role's user data. It creates
+ * no cloud resources; a platform construct (AWS, GCE, bare metal) builds infrastructure around it.
+ */
+export class KubeadmCluster extends Construct {
+  readonly cluster: ResolvedCluster;
+  readonly pki: ClusterPki;
+  /** `https://host:port`. */
+  readonly apiEndpoint: string;
+  /** kubeadm discovery pin: `sha256:<hex of the CA's SubjectPublicKeyInfo>`. */
+  readonly caCertHash: string;
+  /** notAfter (ISO 8601) of the generated certificates. */
+  readonly certificateExpiry: Readonly<Record<"ca" | "frontProxyCa" | "etcdCa" | "admin", string>>;
+  /** The admin kubeconfig (contains a private key: only ever put it in sensitive outputs). */
+  readonly adminKubeconfig: string;
+  /** Gzipped user-data size per role name, measured at synth. */
+  readonly userDataSizes: Record<string, number> = {};
+  private readonly props: KubeadmClusterProps;
+
+  constructor(scope: Construct, id: string, props: KubeadmClusterProps) {
+    super(scope, id);
+    this.props = props;
+    this.cluster = props.cluster;
+    const store = loadOrCreatePkiStore({
+      directory: props.pkiDirectory ?? path.join(process.cwd(), ".cdktf-kubeadm", "pki", this.cluster.name),
+      options: this.cluster.pki,
+      existingCa: props.existingCa,
+    });
+    store.warnings.forEach((w) => Annotations.of(this).addWarning(w));
+    this.pki = store.pki;
+    this.caCertHash = caCertHash(this.pki.ca.certPem);
+    this.apiEndpoint = `https://${props.controlPlaneEndpointHost}:${this.cluster.controlPlane.apiServerPort}`;
+    const iso = (pem: string) => certificateExpiry(pem).toISOString();
+    this.certificateExpiry = {
+      ca: iso(this.pki.ca.certPem),
+      frontProxyCa: iso(this.pki.frontProxyCa.certPem),
+      etcdCa: iso(this.pki.etcdCa.certPem),
+      admin: iso(this.pki.admin.certPem),
+    };
+    this.adminKubeconfig = renderKubeconfig({
+      clusterName: this.cluster.name,
+      server: this.apiEndpoint,
+      caCertPem: this.pki.ca.certPem,
+      userName: "kubernetes-admin",
+      clientCertPem: this.pki.admin.certPem,
+      clientKeyPem: this.pki.admin.keyPem,
+    });
+    // Fail at synth, before any resource exists, if a role's user data does not fit.
+    for (const role of this.roles()) this.measure(role);
+    if (props.outputs ?? true) this.createOutputs();
+  }
+
+  /** Every node role: control-plane slots 0..replicas-1, then one per node pool. */
+  roles(): NodeRole[] {
+    return [
+      ...Array.from({ length: this.cluster.controlPlane.replicas }, (_, slot): NodeRole => ({ kind: "control-plane", slot })),
+      ...this.cluster.nodePools.map((p): NodeRole => ({ kind: "worker", pool: p.name })),
+    ];
+  }
+
+  controlPlaneNodeName(slot: number): string {
+    return controlPlaneNodeName(this.cluster.name, slot);
+  }
+
+  /** The role's `#cloud-config` text; may contain tokens. */
+  cloudConfig(role: NodeRole): string {
+    return renderCloudConfig(this.payloadInput(role));
+  }
+
+  /** The files cloud-init would write, for delivery by other means (SSH, seed images). */
+  nodeFiles(role: NodeRole): NodeFile[] {
+    return nodeFiles(this.payloadInput(role));
+  }
+
+  private payloadInput(role: NodeRole): NodePayloadInput {
+    return {
+      cluster: this.cluster,
+      role,
+      pki: this.pki,
+      caCertHash: this.caCertHash,
+      controlPlaneEndpointHost: this.props.controlPlaneEndpointHost,
+      controlPlanePeerEndpoints: this.props.controlPlanePeerEndpoints,
+      extraFiles: this.props.extraFiles?.(role),
+    };
+  }
+
+  /** The role's user data as a Terraform expression: base64(gzip(cloud-config)), for launch templates and metadata. */
+  userDataBase64Gzip(role: NodeRole): string {
+    return base64Gzip(this.cloudConfig(role));
+  }
+
+  private measure(role: NodeRole): void {
+    const text = withTokensAs(this.cloudConfig(role), TOKEN_MEASURE_WIDTH);
+    const name = roleName(role);
+    const result = checkUserDataBudget(name, gzipSize(text), this.props.userDataLimit);
+    this.userDataSizes[name] = result.bytes;
+    if (result.warning) Annotations.of(this).addWarning(result.warning);
+  }
+
+  private createOutputs(): void {
+    // Stable, predictable names (`terraform output -raw <cluster>_admin_kubeconfig`).
+    const output = (name: string, config: ConstructorParameters<typeof TerraformOutput>[2]) =>
+      new TerraformOutput(this, name, config).overrideLogicalId(`${this.cluster.name}_${name}`);
+    output("api_endpoint", { value: this.apiEndpoint, description: "Kubernetes API endpoint" });
+    output("admin_kubeconfig", {
+      value: hasTokens(this.adminKubeconfig) ? toTerraformString(this.adminKubeconfig) : this.adminKubeconfig,
+      sensitive: true,
+      description: "Admin kubeconfig (cluster-admin). Read with: terraform output -raw admin_kubeconfig",
+    });
+    output("ca_cert_hash", { value: this.caCertHash, description: "kubeadm discovery CA pin" });
+    output("certificate_expiry", { value: this.certificateExpiry, description: "notAfter of the generated certificates" });
+  }
+}
