@@ -1,0 +1,162 @@
+import * as yaml from "js-yaml";
+import { renderInitConfig, renderJoinConfig, KubeadmContext, POOL_LABEL, findPool } from "../src/bootstrap/kubeadm-config";
+import { resolveCluster } from "../src/bootstrap/resolve-cluster";
+import fields from "./fixtures/kubeadm-v1beta4-fields.json";
+
+type Types = Record<string, Record<string, string>>;
+const V1BETA4 = (fields as unknown as { v1beta4: Types }).v1beta4;
+
+/** Every key of `value` must be a json field of kubeadm's Go type `type` (recursively). */
+function unknownKeys(value: unknown, type: string, at: string): string[] {
+  const name = type.replace(/^(\[\])?\*?/, "").split(" ")[0];
+  const spec = V1BETA4[name];
+  if (!spec) return [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => unknownKeys(v, name, `${at}[${i}]`));
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([key, child]) =>
+    key in spec ? unknownKeys(child, spec[key], `${at}.${key}`) : [`${at}.${key} (not a field of ${name})`],
+  );
+}
+
+const CTX: KubeadmContext = {
+  controlPlaneEndpointHost: "api.prod.example.com",
+  bootstrapToken: "abcdef.0123456789abcdef",
+  caCertHash: `sha256:${"a".repeat(64)}`,
+};
+
+const cluster = resolveCluster(
+  {
+    name: "prod",
+    kubernetesVersion: "1.36.4",
+    controlPlane: {
+      replicas: 3,
+      certSans: ["10.0.0.100"],
+      apiServerExtraArgs: { "audit-log-maxage": "30", "anonymous-auth": "true" },
+      etcdExtraArgs: { "quota-backend-bytes": "8589934592" },
+      taints: [{ key: "example.com/cp", effect: "NoExecute" }],
+      labels: { "example.com/tier": "control" },
+    },
+    nodePools: [
+      { name: "general", minSize: 2, maxSize: 10 },
+      { name: "gpu", maxPods: 60, labels: { "example.com/gpu": "a100" }, taints: [{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }], kubeletExtraArgs: { "image-gc-high-threshold": "70" } },
+    ],
+    kubeProxyMode: "nftables",
+    imageRepository: "registry.corp.example/k8s",
+    kubeletConfiguration: { serializeImagePulls: false },
+  },
+  { platform: "aws", nodeCidrs: ["10.0.0.0/16"] },
+);
+
+function docs(text: string): Array<Record<string, any>> {
+  return yaml.loadAll(text) as Array<Record<string, any>>;
+}
+
+describe("InitConfiguration for control-plane slot 0", () => {
+  const [init, clusterCfg, kubelet, proxy] = docs(renderInitConfig(cluster, 0, CTX));
+
+  test("emits the four kinds with their API versions", () => {
+    expect([init.kind, clusterCfg.kind, kubelet.kind, proxy.kind]).toEqual(["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"]);
+    expect(init.apiVersion).toBe("kubeadm.k8s.io/v1beta4");
+    expect(clusterCfg.apiVersion).toBe("kubeadm.k8s.io/v1beta4");
+    expect(kubelet.apiVersion).toBe("kubelet.config.k8s.io/v1beta1");
+    expect(proxy.apiVersion).toBe("kubeproxy.config.k8s.io/v1alpha1");
+  });
+
+  test("every key is a field of kubeadm's v1beta4 types", () => {
+    expect(unknownKeys(init, "InitConfiguration", "InitConfiguration")).toEqual([]);
+    expect(unknownKeys(clusterCfg, "ClusterConfiguration", "ClusterConfiguration")).toEqual([]);
+  });
+
+  test("the key checker itself catches an unknown or v1beta3-shaped key", () => {
+    expect(unknownKeys({ apiServer: { extraArgs: [{ name: "a", value: "b", bogus: 1 }] }, timeoutForControlPlane: "4m" }, "ClusterConfiguration", "C")).toEqual([
+      "C.apiServer.extraArgs[0].bogus (not a field of Arg)",
+      "C.timeoutForControlPlane (not a field of ClusterConfiguration)",
+    ]);
+  });
+
+  test("cluster-wide settings", () => {
+    expect(clusterCfg.kubernetesVersion).toBe("v1.36.4");
+    expect(clusterCfg.controlPlaneEndpoint).toBe("api.prod.example.com:6443");
+    expect(clusterCfg.imageRepository).toBe("registry.corp.example/k8s");
+    expect(clusterCfg.encryptionAlgorithm).toBe("ECDSA-P256");
+    expect(clusterCfg.networking).toEqual({ podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12", dnsDomain: "cluster.local" });
+    expect(clusterCfg.apiServer.certSANs).toEqual(["api.prod.example.com", "10.0.0.100"]);
+    expect(clusterCfg.etcd.local.extraArgs).toEqual([{ name: "quota-backend-bytes", value: "8589934592" }]);
+    expect(clusterCfg.caCertificateValidityPeriod).toBe("87600h0m0s");
+    expect(clusterCfg.certificateValidityPeriod).toBe("8760h0m0s");
+  });
+
+  test("extraArgs are v1beta4 lists of {name, value}, sorted for stable output", () => {
+    expect(clusterCfg.apiServer.extraArgs).toEqual([
+      { name: "anonymous-auth", value: "true" },
+      { name: "audit-log-maxage", value: "30" },
+    ]);
+    expect(clusterCfg.controllerManager.extraArgs).toEqual([{ name: "node-cidr-mask-size", value: "24" }]);
+  });
+
+  test("bootstrap token and node registration", () => {
+    expect(init.bootstrapTokens[0]).toMatchObject({ token: CTX.bootstrapToken, ttl: "0s", usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"] });
+    expect(init.nodeRegistration.name).toBe("prod-cp-0");
+    expect(init.nodeRegistration.criSocket).toBe("unix:///var/run/containerd/containerd.sock");
+    expect(init.nodeRegistration.taints).toEqual([
+      { key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" },
+      { key: "example.com/cp", effect: "NoExecute" },
+    ]);
+    expect(init.nodeRegistration.kubeletExtraArgs).toEqual([{ name: "node-labels", value: "example.com/tier=control" }]);
+  });
+
+  test("kubelet and kube-proxy configuration", () => {
+    expect(kubelet).toMatchObject({ cgroupDriver: "systemd", serializeImagePulls: false });
+    expect(proxy).toMatchObject({ mode: "nftables", clusterCIDR: "10.244.0.0/16" });
+  });
+
+  test("external etcd replaces the local block", () => {
+    const ext = resolveCluster(
+      { name: "prod", controlPlane: { externalEtcd: { endpoints: ["https://10.0.0.10:2379"], caFile: "/etc/etcd/ca.crt", certFile: "/etc/etcd/c.crt", keyFile: "/etc/etcd/c.key" } } },
+      { platform: "aws", nodeCidrs: [] },
+    );
+    const c = docs(renderInitConfig(ext, 0, CTX))[1];
+    expect(c.etcd).toEqual({ external: { endpoints: ["https://10.0.0.10:2379"], caFile: "/etc/etcd/ca.crt", certFile: "/etc/etcd/c.crt", keyFile: "/etc/etcd/c.key" } });
+    expect(unknownKeys(c, "ClusterConfiguration", "C")).toEqual([]);
+  });
+
+  test("an endpoint that is a cdktf token survives YAML verbatim", () => {
+    const token = "${TfToken[TOKEN.42]}";
+    const text = renderInitConfig(cluster, 0, { ...CTX, controlPlaneEndpointHost: token });
+    expect(text).toContain(`${token}:6443`);
+    expect(docs(text)[1].controlPlaneEndpoint).toBe(`${token}:6443`);
+  });
+});
+
+describe("JoinConfiguration", () => {
+  test("other control-plane slots: controlPlane set, stable name, CA pinned, no certificate key", () => {
+    const [join] = docs(renderJoinConfig(cluster, { kind: "control-plane", slot: 2 }, CTX));
+    expect(unknownKeys(join, "JoinConfiguration", "JoinConfiguration")).toEqual([]);
+    expect(join.controlPlane).toEqual({ localAPIEndpoint: { bindPort: 6443 } });
+    expect(join.nodeRegistration.name).toBe("prod-cp-2");
+    expect(join.discovery.bootstrapToken).toEqual({ apiServerEndpoint: "api.prod.example.com:6443", token: CTX.bootstrapToken, caCertHashes: [CTX.caCertHash] });
+    expect(JSON.stringify(join)).not.toMatch(/certificateKey|unsafeSkipCAVerification/);
+  });
+
+  test("workers: pool labels, taints, max pods and kubelet flags; no controlPlane, no fixed name", () => {
+    const [join] = docs(renderJoinConfig(cluster, { kind: "worker", pool: "gpu" }, CTX));
+    expect(unknownKeys(join, "JoinConfiguration", "JoinConfiguration")).toEqual([]);
+    expect(join.controlPlane).toBeUndefined();
+    expect(join.nodeRegistration.name).toBeUndefined();
+    expect(join.nodeRegistration.taints).toEqual([{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }]);
+    expect(join.nodeRegistration.kubeletExtraArgs).toEqual([
+      { name: "image-gc-high-threshold", value: "70" },
+      { name: "max-pods", value: "60" },
+      { name: "node-labels", value: `${POOL_LABEL}=gpu,example.com/gpu=a100` },
+    ]);
+  });
+
+  test("the apiServerEndpoint stays on one line so the bootstrap can point it at a peer", () => {
+    const text = renderJoinConfig(cluster, { kind: "control-plane", slot: 1 }, CTX);
+    expect(text).toMatch(/^ {4}apiServerEndpoint: api\.prod\.example\.com:6443$/m);
+  });
+
+  test("unknown pool is a clear error", () => {
+    expect(() => findPool(cluster, "nope")).toThrow('no node pool named "nope" (pools: general, gpu)');
+  });
+});
