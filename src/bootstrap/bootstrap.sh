@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# cdktf-kubeadm node bootstrap, no arguments. Settings (/etc/cdktf-kubeadm/bootstrap.env):
+#  all: CLUSTER_NAME NODE_ROLE(control-plane|worker) API_ENDPOINT(host:port) K8S_VERSION K8S_MINOR
+#   PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE; optional NODE_NAME(else hostname)
+#   IMAGE_REPOSITORY HTTP_PROXY HTTPS_PROXY NO_PROXY
+#  control-plane: CP_SLOT NODE_NAME CNI_PLUGIN(calico|flannel|cilium|none); unless none CNI_URL
+#   CNI_SHA256; cilium CNI_VERSION; flannel/cilium POD_CIDR; optional API_PEER_ENDPOINTS
+# Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF}
+set -Eeuo pipefail
+umask 022
+R=${BOOTSTRAP_ROOT:-}
+E=$R/etc/cdktf-kubeadm
+SETTINGS=$E/bootstrap.env INIT_CONFIG=$E/kubeadm-init.yaml JOIN_CONFIG=$E/kubeadm-join.yaml
+LOGN=/var/log/cdktf-kubeadm-bootstrap.log ST=$R/var/lib/cdktf-kubeadm RUN=$R/run/cdktf-kubeadm
+K=$R/etc/kubernetes PKI=$R/etc/kubernetes/pki
+SLEEP=${BOOTSTRAP_SLEEP:-sleep} RETRIES=${BOOTSTRAP_RETRIES:-6} WAITS=${BOOTSTRAP_WAIT_RETRIES:-40}
+PROBES=${BOOTSTRAP_PROBE_RETRIES:-3} BACKOFF=${BOOTSTRAP_BACKOFF:-2} MAXB=${BOOTSTRAP_MAX_BACKOFF:-30}
+CA_FILES="ca.crt ca.key front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key sa.key sa.pub"
+APT=(apt-get -y -q -o DPkg::Lock::Timeout=600)
+export DEBIAN_FRONTEND=noninteractive
+MAIN=$$ STEP=start DIED='' STARTED=''
+
+now() { printf '%(%FT%T%z)T' -1; }
+log() { printf '%s [%s] %s\n' "$(now)" "$STEP" "$*" >&2; }
+warn() { log "WARNING: $*"; }
+js() { local s=${1//\\/\\\\}; printf '"%s"' "$(tr -d '\000-\037' <<<"${s//\"/\\\"}")"; }
+status() { # phase result [error]
+  local f=null e=null
+  [[ $2 == running ]] || f=$(js "$(now)")
+  [[ -z ${3:-} ]] || e=$(js "$3")
+  printf '{"phase":%s,"started":%s,"finished":%s,"result":%s,"error":%s}\n' "$(js "$1")" "$(js "$STARTED")" "$f" "$(js "$2")" "$e" \
+    >"$ST/s.tmp" && mv -f "$ST/s.tmp" "$ST/status.json"
+}
+failed() { printf 'cdktf-kubeadm bootstrap FAILED in step %s: %s. Log: %s\n' "$STEP" "${1%.}" "$LOGN" >&2; }
+die() {
+  if [[ $BASHPID != "$MAIN" ]]; then log "ERROR: $*"; exit 1; fi
+  trap - ERR
+  DIED=1
+  status "$STEP" failed "$*" 2>/dev/null || true
+  failed "$*"
+  exit 1
+}
+on_exit() {
+  local rc=$?
+  rm -rf "$RUN/admin.conf" "$RUN/dl"
+  ((rc == 0)) || [[ -n $DIED ]] || failed "exited with status $rc"
+}
+trap 'rc=$?; [[ $BASHPID != "$MAIN" ]] || die "command failed (exit $rc): $BASH_COMMAND"' ERR
+trap on_exit EXIT
+
+# "$@" up to RETRIES times, exponential backoff capped at MAXB seconds
+retry() {
+  local n=1 d=$BACKOFF
+  until "$@"; do
+    if ((n >= RETRIES)); then warn "giving up after $n attempts: $*"; return 1; fi
+    warn "attempt $n/$RETRIES failed: $*; retrying in ${d}s"
+    "$SLEEP" "$d"
+    n=$((n + 1)) d=$((d * 2 > MAXB ? MAXB : d * 2))
+  done
+}
+
+need() { local v; for v; do [[ -n ${!v:-} ]] || die "missing required setting $v in $SETTINGS"; done; }
+settings() {
+  [[ -r $SETTINGS ]] || die "$SETTINGS is missing: check the user data and cloud-init logs"
+  # shellcheck source=/dev/null # generated per node
+  . "$SETTINGS"
+  need CLUSTER_NAME NODE_ROLE API_ENDPOINT K8S_VERSION K8S_MINOR PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE
+  [[ $K8S_VERSION == "$K8S_MINOR".* ]] || die "K8S_VERSION '$K8S_VERSION' is not a patch of K8S_MINOR '$K8S_MINOR'"
+  local f files=("$JOIN_CONFIG" "$PKI/ca.crt")
+  case $NODE_ROLE in
+    control-plane)
+      need CP_SLOT NODE_NAME CNI_PLUGIN
+      case $CNI_PLUGIN in
+        none) ;; calico) need CNI_URL CNI_SHA256 ;; flannel) need CNI_URL CNI_SHA256 POD_CIDR ;;
+        cilium) need CNI_URL CNI_SHA256 CNI_VERSION POD_CIDR ;;
+        *) die "CNI_PLUGIN '$CNI_PLUGIN' is not one of calico, flannel, cilium, none" ;;
+      esac
+      files=("$JOIN_CONFIG" "$INIT_CONFIG")
+      for f in $CA_FILES; do files+=("$PKI/$f"); done ;;
+    worker) ;;
+    *) die "NODE_ROLE '$NODE_ROLE' must be control-plane or worker" ;;
+  esac
+  for f in "${files[@]}"; do [[ -s $f ]] || die "$f is missing: check the user data and cloud-init logs"; done
+  NODE=${NODE_NAME:-$(hostname)} NODE=${NODE,,}
+  export HTTP_PROXY=${HTTP_PROXY:-} HTTPS_PROXY=${HTTPS_PROXY:-} NO_PROXY=${NO_PROXY:-}
+  export http_proxy=$HTTP_PROXY https_proxy=$HTTPS_PROXY no_proxy=$NO_PROXY
+}
+
+osv() { sed -n -E "s/^$1=\"?([^\"]*)\"?$/\\1/p" "$R/etc/os-release" 2>/dev/null; }
+step_preflight() {
+  local os a m p ports used sc=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables)
+  os="$(osv ID) $(osv VERSION_ID)"
+  [[ $os =~ ^(ubuntu\ 2[24]\.04|debian\ 12)$ ]] || die "unsupported OS '$os': use Ubuntu 22.04, Ubuntu 24.04 or Debian 12"
+  a=$(uname -m)
+  [[ $a == x86_64 || $a == aarch64 ]] || die "unsupported architecture '$a': use an x86_64 or aarch64 machine"
+  swapoff -a
+  [[ ! -f $R/etc/fstab ]] || sed -i -E '/^\s*[^#[:space:]]\S*\s+\S+\s+swap\s/s/^/#/' "$R/etc/fstab"
+  mkdir -p "$R/etc/modules-load.d" "$R/etc/sysctl.d"
+  printf 'overlay\nbr_netfilter\n' >"$R/etc/modules-load.d/k8s.conf"
+  for m in overlay br_netfilter; do
+    modprobe "$m" || die "cannot load kernel module $m: install linux-modules-extra-$(uname -r)"
+  done
+  printf '%s = 1\n' "${sc[@]}" >"$R/etc/sysctl.d/99-kubernetes.conf"
+  sysctl --system >/dev/null || true
+  for m in "${sc[@]}"; do
+    [[ $(sysctl -n "$m") == 1 ]] || die "sysctl $m is not 1: a file in /etc/sysctl.d overrides it"
+  done
+  ports=10250
+  [[ $NODE_ROLE == worker ]] || ports="${API_ENDPOINT##*:} 2379 2380 10250 10257 10259"
+  used=$(ss -Htln | awk '{n=split($4,a,":"); print a[n]}')
+  for p in $ports; do
+    ! grep -qx "$p" <<<"$used" || die "port $p is already in use: stop the process ('ss -tlnp sport = :$p' shows it)"
+  done
+  # 1767225600: 2026-01-01, the year this script was written
+  (($(date +%s) >= 1767225600)) || die "system clock ($(date -u)) is before 2026: fix time sync (timedatectl set-ntp true)"
+  [[ $(timedatectl show -p NTPSynchronized --value) == yes ]] || warn "the clock is not NTP-synchronized (timedatectl)"
+}
+
+step_install() {
+  local cfg=$R/etc/containerd/config.toml key=$RUN/dl/Release.key repo=${PKG_REPO_URL%/} kr=/etc/apt/keyrings/kubernetes-apt-keyring.gpg fp v u
+  if [[ -n $HTTP_PROXY$HTTPS_PROXY ]]; then
+    mkdir -p "$R/etc/apt/apt.conf.d"
+    printf 'Acquire::%s::Proxy "%s";\n' http "${HTTP_PROXY:-$HTTPS_PROXY}" https "${HTTPS_PROXY:-$HTTP_PROXY}" >"$R/etc/apt/apt.conf.d/90cdktf-kubeadm-proxy"
+    for u in containerd kubelet; do
+      u=$R/etc/systemd/system/$u.service.d
+      mkdir -p "$u"
+      printf '[Service]\nEnvironment="HTTP_PROXY=%s" "HTTPS_PROXY=%s" "NO_PROXY=%s"\n' "$HTTP_PROXY" "$HTTPS_PROXY" "$NO_PROXY" >"$u/http-proxy.conf"
+    done
+  fi
+  retry "${APT[@]}" update || die "apt-get update failed: check DNS, network and proxy"
+  retry "${APT[@]}" install ca-certificates curl gpg apt-transport-https containerd || die "installing containerd failed"
+  [[ $(containerd --version) =~ \ v?[2-9]\. ]] || warn "containerd < 2.0: Kubernetes >= 1.36 needs 2.x"
+  mkdir -p "$R/etc/containerd" "$RUN/dl" "$R/etc/apt/keyrings" "$R/etc/apt/sources.list.d"
+  containerd config default >"$cfg"
+  sed -i -E 's/^(\s*SystemdCgroup\s*=).*/\1 true/' "$cfg"
+  grep -q 'SystemdCgroup = true' "$cfg" || sed -i -E '/runtimes\.runc\.options\]/a\  SystemdCgroup = true' "$cfg"
+  sed -i -E "s|^(\\s*sandbox(_image)?\\s*=).*|\\1 \"$SANDBOX_IMAGE\"|" "$cfg"
+  grep -q 'SystemdCgroup = true' "$cfg" || die "cannot set SystemdCgroup in $cfg"
+  grep -qF "= \"$SANDBOX_IMAGE\"" "$cfg" || die "cannot set the sandbox image in $cfg"
+  systemctl daemon-reload
+  systemctl restart containerd
+  systemctl enable containerd
+  retry curl -fsSL --connect-timeout 15 -o "$key" "$repo/Release.key" || die "cannot download $repo/Release.key"
+  fp=$(gpg --show-keys --with-colons "$key" | awk -F: '$1=="pub"{p=1;next} p&&$1=="fpr"{print $10;p=0}')
+  v=${PKG_KEY_FINGERPRINT//[[:space:]]/}
+  [[ $fp == "${v^^}" ]] || die "$repo/Release.key has fingerprint '${fp//$'\n'/ }', expected '$v': refusing to trust it"
+  gpg --dearmor --yes -o "$R$kr" "$key"
+  chmod 644 "$R$kr"
+  echo "deb [signed-by=$kr] $repo/ /" >"$R/etc/apt/sources.list.d/kubernetes.list"
+  retry "${APT[@]}" update || die "apt-get update failed after adding $repo/"
+  v=$(apt-cache madison kubeadm | awk -F'|' -v v="$K8S_VERSION-" '{gsub(/ /,"",$2)} index($2,v)==1{print $2; exit}')
+  [[ -n $v ]] || die "kubeadm $K8S_VERSION is not available from $repo/: check K8S_VERSION"
+  log "installing kubelet, kubeadm, kubectl $v"
+  retry "${APT[@]}" install --allow-change-held-packages "kubelet=$v" "kubeadm=$v" "kubectl=$v" ||
+    die "installing kubelet/kubeadm/kubectl $v failed"
+  apt-mark hold kubelet kubeadm kubectl
+  systemctl enable kubelet
+}
+
+step_images() {
+  retry kubeadm config images pull --config "$INIT_CONFIG" || die "pulling images from ${IMAGE_REPOSITORY:-the registry} failed"
+}
+
+# probe ENDPOINT...: prints the first endpoint whose /livez answers (under retry: RETRIES rounds)
+probe() {
+  local ep
+  for ep; do
+    if curl -fsS --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" "https://$ep/livez" >/dev/null 2>&1; then echo "$ep"; return; fi
+  done
+  return 1
+}
+# kubeadm reset -f empties /etc/kubernetes/pki: keep the pre-placed CA files.
+kreset() {
+  local keep=$ST/pki-keep
+  log "kubeadm reset -f of the previous attempt (CA files kept)"
+  mkdir -p "$keep" && chmod 700 "$keep" && (cd "$PKI" && for f in $CA_FILES; do [[ ! -e $f || -e $keep/$f ]] || cp -p --parents "$f" "$keep" || exit 1; done) &&
+    kubeadm reset -f && mkdir -p "$PKI" && cp -pr "$keep/." "$PKI/" && rm -rf "$keep" "$ST/cluster.attempt"
+}
+attempt() {
+  if [[ -e $ST/cluster.attempt ]]; then kreset || return 1; fi
+  touch "$ST/cluster.attempt" && "$@"
+}
+# Removes the etcd member and Node named $NODE left by the machine this one replaces.
+janitor() {
+  local kc=$RUN/admin.conf out pod id ids k ec
+  (umask 077 && kubeadm kubeconfig user --config "$INIT_CONFIG" --client-name cdktf-kubeadm:etcd-janitor --org kubeadm:cluster-admins >"$kc") ||
+    die "cannot make a temporary admin kubeconfig"
+  k=(kubectl --kubeconfig "$kc" --server "https://$1" --request-timeout 20s)
+  out=$(retry "${k[@]}" get pods -n kube-system -l component=etcd -o jsonpath='{range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{"\n"}{end}') ||
+    die "cannot list etcd pods through $1"
+  pod=$(awk -v n="$NODE" '$2!=n && $3=="Running"{print $1; exit}' <<<"$out")
+  if [[ -n $pod ]]; then
+    ec=("${k[@]}" exec -n kube-system "$pod" -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt
+      --cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key member)
+    out=$(retry "${ec[@]}" list) || die "cannot list etcd members through $pod"
+    mapfile -t ids < <(awk -F', *' -v n="$NODE" '$3==n{print $1}' <<<"$out")
+    for id in "${ids[@]}"; do
+      log "removing stale etcd member $id ($NODE)"
+      retry "${ec[@]}" remove "$id" || die "cannot remove stale etcd member $id ($NODE)"
+    done
+  else
+    log "no etcd pod on another node"
+  fi
+  retry "${k[@]}" delete node "$NODE" --ignore-not-found || die "cannot delete the stale Node $NODE"
+  rm -f "$kc"
+}
+step_cluster() {
+  local ep='' mode=join eps=("$API_ENDPOINT")
+  if [[ -e $ST/cluster.attempt ]]; then
+    if kubectl --kubeconfig "$K/kubelet.conf" get node "$NODE" >/dev/null 2>&1; then
+      log "node $NODE was registered by an earlier attempt"
+      return
+    fi
+    kreset || die "kubeadm reset -f failed"
+  fi
+  [[ $NODE_ROLE == worker ]] || read -ra eps <<<"${API_PEER_ENDPOINTS:-} $API_ENDPOINT"
+  if [[ $NODE_ROLE == control-plane && $CP_SLOT == 0 ]] && ! ep=$(RETRIES=$PROBES retry probe "${eps[@]}"); then mode=init; fi
+  echo "$mode" >"$ST/mode"
+  if [[ $mode == init ]]; then
+    log "no API server answers at ${eps[*]}: initializing the cluster"
+    attempt kubeadm init --skip-token-print --config "$INIT_CONFIG" || die "kubeadm init failed"
+    return
+  fi
+  [[ -n $ep ]] || ep=$(RETRIES=$WAITS retry probe "${eps[@]}") ||
+    die "no API server answered at ${eps[*]} after $WAITS attempts: check control-plane slot 0 and the load balancer"
+  if [[ $NODE_ROLE == control-plane ]]; then
+    [[ $CP_SLOT != 0 ]] || log "the API answers at $ep: joining as a replacement for slot 0"
+    janitor "$ep"
+  fi
+  sed -i -E "s|^(\\s*apiServerEndpoint:).*|\\1 $ep|" "$JOIN_CONFIG"
+  grep -q "apiServerEndpoint: $ep\$" "$JOIN_CONFIG" || die "$JOIN_CONFIG has no apiServerEndpoint line"
+  log "joining through $ep"
+  retry attempt kubeadm join --config "$JOIN_CONFIG" || die "kubeadm join through $ep failed"
+}
+
+step_cni() {
+  local f=$RUN/dl/cni sum kc=$K/admin.conf
+  if [[ $(cat "$ST/mode") != init ]]; then log "CNI: installed by the node that ran kubeadm init"; return; fi
+  if [[ $CNI_PLUGIN == none ]]; then warn "CNI_PLUGIN=none: nodes stay NotReady until you install a CNI"; return; fi
+  mkdir -p "$RUN/dl"
+  retry curl -fsSL --connect-timeout 15 -o "$f" "$CNI_URL" || die "cannot download $CNI_URL"
+  sum=$(sha256sum "$f" | cut -d' ' -f1)
+  [[ $sum == "${CNI_SHA256,,}" ]] || die "$CNI_URL does not match its checksum (expected sha256 ${CNI_SHA256,,}, actual $sum): refusing to apply it"
+  if [[ $CNI_PLUGIN == cilium ]]; then
+    mkdir -p "$R/usr/local/bin"
+    tar -xzf "$f" -C "$R/usr/local/bin" cilium || die "$CNI_URL is not a cilium-cli tarball"
+    retry env KUBECONFIG="$kc" "$R/usr/local/bin/cilium" install --version "$CNI_VERSION" --set "ipam.operator.clusterPoolIPv4PodCIDRList=$POD_CIDR" ||
+      die "cilium install failed"
+    return
+  fi
+  if [[ $CNI_PLUGIN == flannel ]]; then
+    sed -i "s|10\\.244\\.0\\.0/16|$POD_CIDR|g" "$f"
+    grep -qF "\"Network\": \"$POD_CIDR\"" "$f" || die "no net-conf.json Network in the flannel manifest"
+  fi
+  retry kubectl --kubeconfig "$kc" apply -f "$f" || die "kubectl apply of the $CNI_PLUGIN manifest failed"
+}
+
+main() {
+  STEP=preflight
+  [[ $(id -u) == 0 ]] || die "must run as root: run it with sudo"
+  STEP=start
+  mkdir -p "$ST" "$RUN" "$R/var/log"
+  exec > >(sed -u -E 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<redacted-token>/g' | tee -a "$R$LOGN") 2>&1
+  if [[ -e $ST/done ]]; then log "already bootstrapped ($ST/done exists): nothing to do"; exit 0; fi
+  exec 9>>"$ST/lock"
+  flock -n 9 || die "another bootstrap run holds $ST/lock"
+  STARTED=$(now) STEP=settings
+  settings
+  local s steps="preflight install cluster"
+  [[ $NODE_ROLE == worker ]] || steps="preflight install images cluster cni"
+  log "bootstrap of $NODE ($NODE_ROLE${CP_SLOT:+ slot $CP_SLOT}) in cluster $CLUSTER_NAME, Kubernetes $K8S_VERSION"
+  for s in $steps; do
+    STEP=$s
+    if [[ -e $ST/step-$s.done ]]; then log "already completed in an earlier run"; continue; fi
+    status "$s" running
+    log "starting"
+    "step_$s"
+    touch "$ST/step-$s.done"
+  done
+  STEP='done'
+  touch "$ST/done"
+  status 'done' succeeded
+  log "cdktf-kubeadm bootstrap succeeded"
+}
+main "$@"

@@ -1,0 +1,199 @@
+/**
+ * Failure paths of the bundled bootstrap script: preflight, settings, retries, integrity checks.
+ * Each failure must end with exactly one clear final line.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { gzipSync } from "zlib";
+import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
+import {
+  appliedManifests, BOOTSTRAP_SCRIPT, BootstrapRun, createNodeRoot, DEFAULT_FINGERPRINT, failCommand, inRoot,
+  NodeOptions, NodeRoot, readCalls, readStatus, removeNodeRoot, runBootstrap, setDownload, sha256, STUB_SCRIPT,
+} from "./harness";
+
+const nodes: NodeRoot[] = [];
+function node(opts: NodeOptions = {}): NodeRoot {
+  const n = createNodeRoot(opts);
+  nodes.push(n);
+  return n;
+}
+afterAll(() => nodes.forEach(removeNodeRoot));
+
+const LOG_SUFFIX = ". Log: /var/log/cdktf-kubeadm-bootstrap.log";
+
+/** Asserts a failed run whose last (and only FAILED) line names the step and matches `reason`. */
+function expectFailure(run: BootstrapRun, step: string, reason: RegExp): void {
+  expect(run.code).not.toBe(0);
+  expect(run.lastLine.startsWith(`cdktf-kubeadm bootstrap FAILED in step ${step}: `)).toBe(true);
+  expect(run.lastLine.endsWith(LOG_SUFFIX)).toBe(true);
+  expect(run.lastLine).toMatch(reason);
+  expect(run.output.match(/bootstrap FAILED/g)).toHaveLength(1);
+}
+const count = (calls: string[], p: string | RegExp) =>
+  calls.filter((c) => (typeof p === "string" ? c.includes(p) : p.test(c))).length;
+
+describe("static checks", () => {
+  test("shellcheck passes on the script and the stubs", () => {
+    for (const file of [BOOTSTRAP_SCRIPT, STUB_SCRIPT]) {
+      const r = spawnSync("shellcheck", ["-x", file], { encoding: "utf8" });
+      expect(r.error).toBeUndefined();
+      expect(`${r.stdout}${r.stderr}`).toBe("");
+      expect(r.status).toBe(0);
+    }
+  });
+
+  test("the script stays small enough for user data (EC2: 16 KiB before base64)", () => {
+    const text = fs.readFileSync(BOOTSTRAP_SCRIPT);
+    expect(text.length).toBeLessThanOrEqual(15 * 1024);
+    expect(gzipSync(text, { level: 9 }).length).toBeLessThanOrEqual(6.5 * 1024);
+    expect(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8")).not.toMatch(/set -x|xtrace/);
+  });
+});
+
+describe("preflight failures print what is wrong and how to fix it", () => {
+  const cases: [string, NodeOptions, string, RegExp][] = [
+    ["not root", { uid: 1000 }, "preflight", /must run as root: run it with sudo/],
+    ["unsupported OS", { os: ["ubuntu", "20.04"] }, "preflight", /unsupported OS 'ubuntu 20\.04': use Ubuntu 22\.04, Ubuntu 24\.04 or Debian 12/],
+    ["unsupported OS family", { os: ["centos", "9"] }, "preflight", /unsupported OS 'centos 9'/],
+    ["unsupported architecture", { arch: "armv7l" }, "preflight", /unsupported architecture 'armv7l': use an x86_64 or aarch64 machine/],
+    ["API port in use", { listening: [22, 6443] }, "preflight", /port 6443 is already in use: stop the process \('ss -tlnp sport = :6443' shows it\)/],
+    ["etcd port in use", { listening: [2380] }, "preflight", /port 2380 is already in use/],
+    ["kubelet port in use on a worker", { role: "worker", listening: [10250] }, "preflight", /port 10250 is already in use/],
+    ["clock before 2026", { epoch: 1_600_000_000 }, "preflight", /system clock .* is before 2026: .*timedatectl set-ntp true/],
+    ["missing setting", { settings: { API_ENDPOINT: null } }, "settings", /missing required setting API_ENDPOINT in \S*\/etc\/cdktf-kubeadm\/bootstrap\.env/],
+    ["missing control-plane setting", { settings: { CP_SLOT: null } }, "settings", /missing required setting CP_SLOT/],
+    ["missing CNI checksum", { settings: { CNI_SHA256: "" } }, "settings", /missing required setting CNI_SHA256/],
+    ["bad role", { settings: { NODE_ROLE: "master" } }, "settings", /NODE_ROLE 'master' must be control-plane or worker/],
+    ["bad CNI", { settings: { CNI_PLUGIN: "weave" } }, "settings", /CNI_PLUGIN 'weave' is not one of calico, flannel, cilium, none/],
+    ["version/minor mismatch", { settings: { K8S_MINOR: "1.35" } }, "settings", /K8S_VERSION '1\.36\.4' is not a patch of K8S_MINOR '1\.35'/],
+  ];
+  test.each(cases)("%s", (_name, opts, step, reason) => {
+    const n = node(opts);
+    const run = runBootstrap(n);
+    expectFailure(run, step, reason);
+    // a non-root run cannot write the status file (checked before anything is written)
+    if (opts.uid === undefined) expect(readStatus(n)).toMatchObject({ phase: step, result: "failed", error: expect.any(String) });
+    else expect(fs.existsSync(inRoot(n, NODE_LAYOUT.stateDir))).toBe(false);
+    expect(count(readCalls(n), /^(apt-get|kubeadm) /)).toBe(0);
+  });
+
+  test("a module that cannot be loaded", () => {
+    const n = node();
+    failCommand(n, "modprobe br_netfilter", "always", "modprobe: FATAL: Module br_netfilter not found");
+    expectFailure(runBootstrap(n), "preflight", /cannot load kernel module br_netfilter: install linux-modules-extra-6\.8\.0-stub/);
+  });
+
+  test("missing pre-placed CA material on a control-plane node", () => {
+    const n = node();
+    fs.rmSync(path.join(inRoot(n, NODE_LAYOUT.pkiDir), "etcd/ca.key"));
+    expectFailure(runBootstrap(n), "settings", /\/etc\/kubernetes\/pki\/etcd\/ca\.key is missing: check the user data and cloud-init logs/);
+  });
+
+  test("unsynchronized NTP only warns", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    fs.writeFileSync(path.join(n.ctl, "ntp"), "no\n");
+    const run = runBootstrap(n);
+    expect(run.code).toBe(0);
+    expect(run.output).toMatch(/WARNING: the clock is not NTP-synchronized/);
+  });
+
+  test("Debian 12 on aarch64 is accepted", () => {
+    const n = node({ role: "worker", os: ["debian", "12"], arch: "aarch64", apiUp: ["*"] });
+    expect(runBootstrap(n).code).toBe(0);
+  });
+});
+
+describe("retries with capped exponential backoff", () => {
+  test("curl fails twice, then works: the bootstrap succeeds", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    failCommand(n, "Release.key", 2, "curl: (6) Could not resolve host: pkgs.k8s.io", 6);
+    const run = runBootstrap(n);
+    expect(run.code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, /^curl .*Release\.key$/)).toBe(3);
+    const keyCalls = calls.slice(calls.findIndex((c) => c.includes("Release.key")));
+    expect(keyCalls.filter((c) => c.startsWith("fake-sleep")).slice(0, 2)).toEqual(["fake-sleep 2", "fake-sleep 4"]);
+    expect(run.output).toMatch(/attempt 1\/3 failed: curl .*Release\.key; retrying in 2s/);
+  });
+
+  test("curl always fails: clear error after the configured attempts, backoff capped", () => {
+    const n = node({ role: "worker" });
+    failCommand(n, "Release.key", "always", "curl: (6) Could not resolve host: pkgs.k8s.io", 6);
+    const run = runBootstrap(n, { BOOTSTRAP_RETRIES: "6", BOOTSTRAP_MAX_BACKOFF: "5" });
+    expectFailure(run, "install", /cannot download https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.36\/deb\/Release\.key/);
+    const calls = readCalls(n);
+    expect(count(calls, /Release\.key$/)).toBe(6);
+    expect(calls.filter((c) => c.startsWith("fake-sleep"))).toEqual(
+      ["fake-sleep 2", "fake-sleep 4", "fake-sleep 5", "fake-sleep 5", "fake-sleep 5"]);
+    expect(count(calls, /kubelet=/)).toBe(0);
+  });
+
+  test("apt-get update and image pulls are retried too", () => {
+    const n = node();
+    failCommand(n, " update", 1, "E: Could not get lock /var/lib/apt/lists/lock");
+    failCommand(n, "images pull", 2, "failed to pull image registry.k8s.io/kube-apiserver:v1.36.4");
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, /^apt-get .* update$/)).toBe(3);
+    expect(count(calls, "kubeadm config images pull")).toBe(3);
+  });
+});
+
+describe("integrity checks", () => {
+  test("a tampered CNI manifest is refused and never applied", () => {
+    const n = node();
+    setDownload(n, "# calico manifest (tampered)\nkind: ClusterRoleBinding\n");
+    const run = runBootstrap(n);
+    const expected = n.settings.CNI_SHA256;
+    const actual = sha256("# calico manifest (tampered)\nkind: ClusterRoleBinding\n");
+    expectFailure(run, "cni", new RegExp(`does not match its checksum \\(expected sha256 ${expected}, actual ${actual}\\): refusing to apply it`));
+    expect(count(readCalls(n), " apply ")).toBe(0);
+    expect(appliedManifests(n)).toEqual([]);
+    expect(readStatus(n)).toMatchObject({ phase: "cni", result: "failed" });
+  });
+
+  test("a flannel manifest is checked before the pod CIDR substitution, not after", () => {
+    const n = node({ cni: "flannel", settings: { POD_CIDR: "10.50.0.0/16" } });
+    // a digest of the already-substituted manifest must not be accepted
+    const substituted = fs.readFileSync(path.join(n.ctl, "download"), "utf8").replace("10.244.0.0/16", "10.50.0.0/16");
+    fs.writeFileSync(inRoot(n, NODE_LAYOUT.settings), fs.readFileSync(inRoot(n, NODE_LAYOUT.settings), "utf8")
+      .replace(n.settings.CNI_SHA256, sha256(substituted)));
+    expectFailure(runBootstrap(n), "cni", /does not match its checksum/);
+    expect(appliedManifests(n)).toEqual([]);
+  });
+
+  test("a Release.key with the wrong fingerprint is refused before it is installed", () => {
+    const n = node({ keyFingerprints: ["0123456789ABCDEF0123456789ABCDEF01234567"] });
+    expectFailure(runBootstrap(n), "install",
+      new RegExp(`fingerprint '0123456789ABCDEF0123456789ABCDEF01234567', expected '${DEFAULT_FINGERPRINT}': refusing to trust it`));
+    const calls = readCalls(n);
+    expect(count(calls, "gpg --dearmor")).toBe(0);
+    expect(count(calls, /kubeadm=/)).toBe(0);
+    expect(fs.existsSync(inRoot(n, "/etc/apt/sources.list.d/kubernetes.list"))).toBe(false);
+    expect(fs.existsSync(inRoot(n, "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"))).toBe(false);
+  });
+
+  test("a Release.key carrying an extra primary key is refused", () => {
+    const n = node({ keyFingerprints: [DEFAULT_FINGERPRINT, "0123456789ABCDEF0123456789ABCDEF01234567"] });
+    expectFailure(runBootstrap(n), "install", /refusing to trust it/);
+  });
+
+  test("the expected fingerprint may be given with spaces and lowercase", () => {
+    const spaced = DEFAULT_FINGERPRINT.toLowerCase().replace(/(.{4})/g, "$1 ").trim();
+    const n = node({ role: "worker", apiUp: ["*"], settings: { PKG_KEY_FINGERPRINT: spaced } });
+    expect(runBootstrap(n).code).toBe(0);
+  });
+
+  test("a Kubernetes version missing from the repository fails clearly", () => {
+    const n = node({ kubeadmVersions: ["1.36.3-1.1", "1.36.40-1.1"] });
+    expectFailure(runBootstrap(n), "install", /kubeadm 1\.36\.4 is not available from https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.36\/deb\/: check K8S_VERSION/);
+    expect(count(readCalls(n), /kubelet=/)).toBe(0);
+  });
+});
+
+test("an unexpected command failure still ends with one FAILED line naming the step", () => {
+  const n = node();
+  failCommand(n, "systemctl restart containerd", "always", "Job for containerd.service failed");
+  expectFailure(runBootstrap(n), "install", /command failed \(exit 1\): systemctl restart containerd\. Log/);
+});

@@ -1,0 +1,384 @@
+/**
+ * Test harness for the bundled bootstrap script (src/bootstrap/bootstrap.sh).
+ *
+ * `createNodeRoot()` builds a fake node in a temporary directory: `root/` is what the script sees
+ * through BOOTSTRAP_ROOT (os-release, fstab, the files cloud-init writes, pre-placed PKI), `bin/`
+ * holds stub commands (links to stub.sh) that record every call and whose behaviour is driven by
+ * files in `ctl/`. `runBootstrap()` runs the real script with PATH=bin:/usr/bin:/bin, so coreutils,
+ * sed, awk, sha256sum, tar and flock are real. Reusable by other suites (e.g. a bare-metal SSH test
+ * can take `bootstrapInvocation()` and run the same command another way).
+ */
+import { spawnSync } from "child_process";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
+
+/**
+ * The one place that knows where the script lives in the source tree. BOOTSTRAP_SCRIPT_UNDER_TEST
+ * runs the suites against another copy (e.g. a deliberately broken one, to check the tests bite).
+ */
+export const BOOTSTRAP_SCRIPT = process.env.BOOTSTRAP_SCRIPT_UNDER_TEST ??
+  path.resolve(__dirname, "../../src/bootstrap/bootstrap.sh");
+export const STUB_SCRIPT = path.resolve(__dirname, "stub.sh");
+
+/** Commands the stubs stand in for. */
+export const STUB_COMMANDS = [
+  "id", "uname", "hostname", "swapoff", "modprobe", "sysctl", "ss", "timedatectl", "date", "apt-get",
+  "apt-cache", "apt-mark", "gpg", "curl", "systemctl", "containerd", "kubeadm", "kubectl", "cilium",
+  "fake-sleep",
+] as const;
+
+export const DEFAULT_TOKEN = "abcdef.0123456789abcdef";
+export const DEFAULT_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9A296436";
+export const DEFAULT_API_ENDPOINT = "10.0.0.100:6443";
+export const CALICO_MANIFEST = "# calico manifest (stub)\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: calico-system\n";
+export const FLANNEL_MANIFEST = [
+  "kind: ConfigMap",
+  "apiVersion: v1",
+  "metadata:",
+  "  name: kube-flannel-cfg",
+  "data:",
+  "  net-conf.json: |",
+  "    {",
+  '      "Network": "10.244.0.0/16",',
+  '      "Backend": { "Type": "vxlan" }',
+  "    }",
+  "",
+].join("\n");
+
+const CA_FILES = ["ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "etcd/ca.crt", "etcd/ca.key", "sa.key", "sa.pub"];
+
+const CONTAINERD_CONFIG: Record<1 | 2, string> = {
+  1: [
+    "version = 2",
+    "[plugins]",
+    '  [plugins."io.containerd.grpc.v1.cri"]',
+    '    sandbox_image = "registry.k8s.io/pause:3.8"',
+    '    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
+    "      BinaryName = \"\"",
+    "      SystemdCgroup = false",
+    "",
+  ].join("\n"),
+  2: [
+    "version = 3",
+    "[plugins]",
+    "  [plugins.'io.containerd.cri.v1.images'.pinned_images]",
+    "    sandbox = 'registry.k8s.io/pause:3.10'",
+    "  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]",
+    "    sandboxer = 'podsandbox'",
+    "  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]",
+    "    BinaryName = ''",
+    "",
+  ].join("\n"),
+};
+
+export type Role = "control-plane" | "worker";
+
+export interface NodeOptions {
+  /** @default "control-plane" */
+  readonly role?: Role;
+  /** Control-plane slot. @default 0 */
+  readonly slot?: number;
+  /** Setting overrides; `null` leaves the key out of bootstrap.env. */
+  readonly settings?: Record<string, string | null>;
+  /** CNI plugin and the bytes `curl` serves for CNI_URL. CNI_SHA256 is their digest unless overridden. */
+  readonly cni?: "calico" | "flannel" | "cilium" | "none";
+  readonly cniContent?: Buffer | string;
+  /** /etc/os-release ID and VERSION_ID. @default ["ubuntu", "24.04"] */
+  readonly os?: readonly [string, string];
+  /** `uname -m`. @default "x86_64" */
+  readonly arch?: string;
+  /** `id -u`. @default 0 */
+  readonly uid?: number;
+  /** `date +%s`. @default the real clock */
+  readonly epoch?: number;
+  /** TCP ports `ss -Htln` reports as listening. @default [22] */
+  readonly listening?: readonly number[];
+  /** Layout `containerd config default` prints. @default 2 */
+  readonly containerdMajor?: 1 | 2;
+  /** Versions `apt-cache madison kubeadm` lists. @default ["1.36.4-1.1", "1.36.3-1.1"] */
+  readonly kubeadmVersions?: readonly string[];
+  /** Primary key fingerprints `gpg --show-keys` reports for Release.key. @default [DEFAULT_FINGERPRINT] */
+  readonly keyFingerprints?: readonly string[];
+  /** Endpoints whose /livez answers ("*" = all). @default none */
+  readonly apiUp?: readonly string[];
+  /** `hostname` output. @default "stub-worker-1" */
+  readonly hostname?: string;
+}
+
+export interface NodeRoot {
+  /** Temporary directory holding everything below. */
+  readonly dir: string;
+  /** BOOTSTRAP_ROOT. */
+  readonly root: string;
+  readonly bin: string;
+  readonly ctl: string;
+  readonly callsFile: string;
+  /** The script as cloud-init installs it (copied to root + NODE_LAYOUT.script). */
+  readonly script: string;
+  readonly role: Role;
+  readonly settings: Record<string, string>;
+  /** Bootstrap token in the join config (must never reach the log). */
+  readonly token: string;
+  /** Unique text inside every pre-placed private key (must never reach the log). */
+  readonly keySecret: string;
+}
+
+export interface BootstrapRun {
+  readonly code: number | null;
+  /** stdout + stderr as the console saw it. */
+  readonly output: string;
+  readonly lines: string[];
+  readonly lastLine: string;
+}
+
+/** Path on the fake node: `inRoot(node, "/etc/fstab")`. */
+export function inRoot(node: NodeRoot, absolute: string): string {
+  return path.join(node.root, absolute);
+}
+
+function write(file: string, content: string | Buffer, mode = 0o644): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content, { mode });
+  fs.chmodSync(file, mode);
+}
+
+export function sha256(content: string | Buffer): string {
+  return createHash("sha256").update(content).digest("hex");
+}
+
+function quote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** (Re)writes bootstrap.env from the node's settings plus overrides (`null` removes a key). */
+export function writeSettings(node: NodeRoot, overrides: Record<string, string | null> = {}): void {
+  const settings = node.settings as Record<string, string>;
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === null) delete settings[k];
+    else settings[k] = v;
+  }
+  const text = Object.entries(settings).map(([k, v]) => `${k}=${quote(v)}`).join("\n") + "\n";
+  write(inRoot(node, NODE_LAYOUT.settings), text, 0o600);
+}
+
+/** Writes a control file for the stubs (see stub.sh). */
+export function setControl(node: NodeRoot, name: string, content: string | Buffer | null): void {
+  const file = path.join(node.ctl, name);
+  if (content === null) fs.rmSync(file, { force: true });
+  else write(file, content);
+}
+
+/** Endpoints whose /livez answers from now on. */
+export function setApiUp(node: NodeRoot, endpoints: readonly string[]): void {
+  setControl(node, "api-up", endpoints.length ? endpoints.join("\n") + "\n" : null);
+}
+
+let ruleCounter = 0;
+/**
+ * Makes calls whose "<command> <args>" contains `match` fail, `times` times or "always".
+ * Returns the rule's name for `clearFailure`.
+ */
+export function failCommand(
+  node: NodeRoot, match: string, times: number | "always", message = "", exitCode = 1,
+): string {
+  const rule = `rule-${++ruleCounter}`;
+  setControl(node, `fail/${rule}`, `${match}\n${times === "always" ? -1 : times}\n${exitCode}\n${message}\n`);
+  return rule;
+}
+
+export function clearFailures(node: NodeRoot): void {
+  fs.rmSync(path.join(node.ctl, "fail"), { recursive: true, force: true });
+}
+
+/** What `kubectl get pods -l component=etcd` (name node phase) and `etcdctl member list` return. */
+export function setEtcd(node: NodeRoot, pods: string[], members: string[]): void {
+  setControl(node, "etcd-pods", pods.join("\n") + "\n");
+  setControl(node, "etcd-members", members.join("\n") + "\n");
+}
+
+/** Sets what `curl` serves for CNI_URL (without touching CNI_SHA256). */
+export function setDownload(node: NodeRoot, content: string | Buffer): void {
+  setControl(node, "download", content);
+}
+
+function ciliumTarball(dir: string): Buffer {
+  const work = fs.mkdtempSync(path.join(dir, "cilium-"));
+  write(path.join(work, "cilium"), `#!/usr/bin/env bash\nSTUB_AS=cilium-cli exec ${STUB_SCRIPT} "$@"\n`, 0o755);
+  const tgz = path.join(dir, "cilium-linux-amd64.tar.gz");
+  const r = spawnSync("tar", ["-czf", tgz, "-C", work, "cilium"]);
+  if (r.status !== 0) throw new Error(`tar failed: ${r.stderr}`);
+  return fs.readFileSync(tgz);
+}
+
+export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
+  const role = opts.role ?? "control-plane";
+  const slot = opts.slot ?? 0;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cdktf-kubeadm-node-"));
+  const root = path.join(dir, "root");
+  const bin = path.join(dir, "bin");
+  const ctl = path.join(dir, "ctl");
+  fs.mkdirSync(root);
+  fs.mkdirSync(bin);
+  fs.mkdirSync(ctl);
+  for (const cmd of STUB_COMMANDS) fs.symlinkSync(STUB_SCRIPT, path.join(bin, cmd));
+  fs.chmodSync(STUB_SCRIPT, 0o755);
+
+  const cni = opts.cni ?? "calico";
+  const cniContent = opts.cniContent ??
+    (cni === "flannel" ? FLANNEL_MANIFEST : cni === "cilium" ? ciliumTarball(dir) : CALICO_MANIFEST);
+  const cluster = "prod";
+  const nodeName = role === "control-plane" ? `${cluster}-cp-${slot}` : "";
+  const settings: Record<string, string> = {
+    CLUSTER_NAME: cluster,
+    NODE_ROLE: role,
+    NODE_NAME: nodeName,
+    API_ENDPOINT: DEFAULT_API_ENDPOINT,
+    K8S_VERSION: "1.36.4",
+    K8S_MINOR: "1.36",
+    PKG_REPO_URL: "https://pkgs.k8s.io/core:/stable:/v1.36/deb/",
+    PKG_KEY_FINGERPRINT: DEFAULT_FINGERPRINT,
+    SANDBOX_IMAGE: "registry.k8s.io/pause:3.10",
+    IMAGE_REPOSITORY: "registry.k8s.io",
+    HTTP_PROXY: "",
+    HTTPS_PROXY: "",
+    NO_PROXY: "",
+  };
+  if (role === "control-plane") {
+    Object.assign(settings, {
+      CP_SLOT: String(slot),
+      API_PEER_ENDPOINTS: "",
+      CNI_PLUGIN: cni,
+      CNI_URL: cni === "none" ? "" : `https://cni.example.test/${cni}/${cni === "cilium" ? "cilium-linux-amd64.tar.gz" : "manifest.yaml"}`,
+      CNI_SHA256: cni === "none" ? "" : sha256(cniContent),
+      CNI_VERSION: cni === "cilium" ? "1.18.1" : cni === "calico" ? "3.30.2" : cni === "flannel" ? "0.27.2" : "",
+      POD_CIDR: "10.244.0.0/16",
+    });
+  }
+  const token = DEFAULT_TOKEN;
+  const keySecret = `KEY-SECRET-${path.basename(dir)}`;
+  const node: NodeRoot = {
+    dir, root, bin, ctl, callsFile: path.join(dir, "calls.log"),
+    script: path.join(root, NODE_LAYOUT.script), role, settings, token, keySecret,
+  };
+  writeSettings(node, opts.settings ?? {});
+
+  const [osId, osVersion] = opts.os ?? ["ubuntu", "24.04"];
+  write(inRoot(node, "/etc/os-release"), `NAME="${osId}"\nVERSION_ID="${osVersion}"\nID=${osId}\nPRETTY_NAME="${osId} ${osVersion}"\n`);
+  write(inRoot(node, "/etc/fstab"), "LABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n/swap.img none swap sw 0 0\n  UUID=1234\tnone\tswap\tsw\t0\t0\n# /old-swap none swap sw 0 0\n/srv/swapdata /data ext4 defaults 0 2\n");
+  write(node.script, fs.readFileSync(BOOTSTRAP_SCRIPT), 0o755);
+
+  const endpoint = settings.API_ENDPOINT ?? DEFAULT_API_ENDPOINT;
+  if (role === "control-plane") {
+    write(inRoot(node, NODE_LAYOUT.initConfig), [
+      "apiVersion: kubeadm.k8s.io/v1beta4", "kind: InitConfiguration", "bootstrapTokens:", `- token: ${token}`,
+      "nodeRegistration:", `  name: ${nodeName}`, "---", "apiVersion: kubeadm.k8s.io/v1beta4",
+      "kind: ClusterConfiguration", `controlPlaneEndpoint: ${endpoint}`, "",
+    ].join("\n"), 0o600);
+  }
+  write(inRoot(node, NODE_LAYOUT.joinConfig), [
+    "apiVersion: kubeadm.k8s.io/v1beta4", "kind: JoinConfiguration", "discovery:", "  bootstrapToken:",
+    `    apiServerEndpoint: ${endpoint}`, `    token: ${token}`, "    caCertHashes:",
+    "    - sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "nodeRegistration:", `  name: ${nodeName || "stub-worker-1"}`,
+    ...(role === "control-plane" ? ["controlPlane:", "  localAPIEndpoint:", "    bindPort: 6443"] : []), "",
+  ].join("\n"), 0o600);
+  for (const f of role === "control-plane" ? CA_FILES : ["ca.crt"]) {
+    const isKey = f.endsWith(".key");
+    write(path.join(inRoot(node, NODE_LAYOUT.pkiDir), f),
+      isKey ? `-----BEGIN PRIVATE KEY-----\n${keySecret}-${f}\n-----END PRIVATE KEY-----\n`
+        : `-----BEGIN ${f === "sa.pub" ? "PUBLIC KEY" : "CERTIFICATE"}-----\nstub ${f}\n-----END-----\n`,
+      isKey ? 0o600 : 0o644);
+  }
+
+  if (opts.uid !== undefined) setControl(node, "uid", `${opts.uid}\n`);
+  if (opts.arch) setControl(node, "arch", `${opts.arch}\n`);
+  if (opts.epoch !== undefined) setControl(node, "epoch", `${opts.epoch}\n`);
+  if (opts.hostname) setControl(node, "hostname", `${opts.hostname}\n`);
+  setControl(node, "ss", (opts.listening ?? [22]).map((p) => `LISTEN 0 4096 0.0.0.0:${p} 0.0.0.0:*\n`).join(""));
+  setControl(node, "containerd-config", CONTAINERD_CONFIG[opts.containerdMajor ?? 2]);
+  setControl(node, "madison", (opts.kubeadmVersions ?? ["1.36.4-1.1", "1.36.3-1.1"])
+    .map((v) => `   kubeadm | ${v} | https://pkgs.k8s.io/core:/stable:/v1.36/deb  Packages\n`).join(""));
+  setControl(node, "gpg-fpr", (opts.keyFingerprints ?? [DEFAULT_FINGERPRINT]).join("\n") + "\n");
+  setControl(node, "release.key", "-----BEGIN PGP PUBLIC KEY BLOCK-----\nstub\n-----END PGP PUBLIC KEY BLOCK-----\n");
+  setControl(node, "token", `${token}\n`);
+  if (cni !== "none") setDownload(node, cniContent);
+  setApiUp(node, opts.apiUp ?? []);
+  return node;
+}
+
+/** Environment the script runs with: only the seams, never the developer's own environment. */
+export function bootstrapEnv(node: NodeRoot, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: `${node.bin}:/usr/bin:/bin`,
+    HOME: node.dir,
+    LANG: "C",
+    BOOTSTRAP_ROOT: node.root,
+    BOOTSTRAP_SLEEP: "fake-sleep",
+    BOOTSTRAP_RETRIES: "3",
+    BOOTSTRAP_WAIT_RETRIES: "3",
+    BOOTSTRAP_PROBE_RETRIES: "2",
+    STUB_CTL: node.ctl,
+    STUB_CALLS: node.callsFile,
+    ...env,
+  };
+}
+
+/** The command that runs the installed script (for suites that run it another way). */
+export function bootstrapInvocation(node: NodeRoot, env: Record<string, string> = {}) {
+  return { command: "bash", args: [node.script], env: bootstrapEnv(node, env) };
+}
+
+export function runBootstrap(node: NodeRoot, env: Record<string, string> = {}): BootstrapRun {
+  const inv = bootstrapInvocation(node, env);
+  const r = spawnSync(inv.command, inv.args, { env: inv.env, encoding: "utf8", timeout: 60_000 });
+  if (r.error) throw r.error;
+  const output = (r.stdout ?? "") + (r.stderr ?? "");
+  const lines = output.split("\n").filter((l) => l.length > 0);
+  return { code: r.status, output, lines, lastLine: lines[lines.length - 1] ?? "" };
+}
+
+/** Every stub call so far, one "<command> <args>" string each. */
+export function readCalls(node: NodeRoot): string[] {
+  if (!fs.existsSync(node.callsFile)) return [];
+  return fs.readFileSync(node.callsFile, "utf8").split("\n").filter((l) => l.length > 0);
+}
+
+export function resetCalls(node: NodeRoot): void {
+  fs.rmSync(node.callsFile, { force: true });
+}
+
+export function readLog(node: NodeRoot): string {
+  const file = inRoot(node, NODE_LAYOUT.log);
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+}
+
+export interface BootstrapStatus {
+  phase: string;
+  started: string;
+  finished: string | null;
+  result: "running" | "succeeded" | "failed";
+  error: string | null;
+}
+
+export function readStatus(node: NodeRoot): BootstrapStatus {
+  return JSON.parse(fs.readFileSync(path.join(inRoot(node, NODE_LAYOUT.stateDir), "status.json"), "utf8"));
+}
+
+/** Contents of the files given to `kubectl apply -f`, in order. */
+export function appliedManifests(node: NodeRoot): string[] {
+  const dir = path.join(node.ctl, "applied");
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).sort((a, b) => Number(a) - Number(b)).map((f) => fs.readFileSync(path.join(dir, f), "utf8"));
+}
+
+/** Index of the first call matching `pattern` (substring or RegExp), -1 when absent. */
+export function callIndex(calls: readonly string[], pattern: string | RegExp): number {
+  return calls.findIndex((c) => (typeof pattern === "string" ? c.includes(pattern) : pattern.test(c)));
+}
+
+export function removeNodeRoot(node: NodeRoot): void {
+  fs.rmSync(node.dir, { recursive: true, force: true });
+}

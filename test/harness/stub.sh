@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Stand-in for the external commands the bootstrap script runs. The harness links it into a bin/
+# directory under each command's name (or runs it with STUB_AS=<name>). Every call appends
+# "<name> <args>" to $STUB_CALLS; behaviour is controlled by files in $STUB_CTL:
+#   fail/<rule>      injected failure: line 1 substring of "<name> <args>", line 2 remaining count
+#                    (-1 = always), line 3 exit code, line 4 message on stderr
+#   uid arch hostname epoch ntp ss madison gpg-fpr release.key download token containerd-config
+#   containerd-version api-up etcd-pods etcd-members node-registered sysctl-<key>   (see index.ts)
+#   applied/<n>      written by the kubectl stub: copies of the files given to `kubectl apply -f`
+set -uo pipefail
+name=${STUB_AS:-${0##*/}}
+unset STUB_AS
+C=${STUB_CTL:?STUB_CTL is not set}
+R=${BOOTSTRAP_ROOT:-}
+printf '%s\n' "$name $*" >>"${STUB_CALLS:?STUB_CALLS is not set}"
+
+for rule in "$C"/fail/*; do
+  [[ -f $rule ]] || continue
+  { read -r match; read -r count; read -r code; read -r msg; } <"$rule"
+  if [[ "$name $*" == *"$match"* && $count != 0 ]]; then
+    [[ $count == -1 ]] || printf '%s\n%s\n%s\n%s\n' "$match" $((count - 1)) "$code" "$msg" >"$rule"
+    printf '%s\n' "${msg:-stub $name: injected failure}" >&2
+    exit "${code:-1}"
+  fi
+done
+
+ctl() { if [[ -f $C/$1 ]]; then cat "$C/$1"; else printf '%s\n' "${2-}"; fi; }
+# Value of the argument following flag $1 in the remaining arguments.
+opt() { local f=$1; shift; while (($#)); do if [[ $1 == "$f" ]]; then printf '%s' "${2-}"; return; fi; shift; done; }
+
+case $name in
+  id) [[ ${1-} == -u ]] && ctl uid 0 ;;
+  uname)
+    case ${1-} in -m) ctl arch x86_64 ;; -r) echo 6.8.0-stub ;; *) echo Linux ;; esac ;;
+  hostname) ctl hostname stub-worker-1 ;;
+  sysctl) [[ ${1-} == -n ]] && ctl "sysctl-$2" 1 ;;
+  ss) [[ -f $C/ss ]] && cat "$C/ss" ;;
+  timedatectl) ctl ntp yes ;;
+  date)
+    if [[ ${1-} == +%s && -f $C/epoch ]]; then cat "$C/epoch"; else exec /bin/date "$@"; fi ;;
+  apt-cache) [[ ${1-} == madison && -f $C/madison ]] && cat "$C/madison" ;;
+  containerd)
+    case ${1-} in
+      config) cat "$C/containerd-config" ;;
+      --version) ctl containerd-version "containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7" ;;
+    esac ;;
+  gpg)
+    if [[ " $* " == *" --show-keys "* ]]; then
+      while read -r fpr; do
+        [[ -n $fpr ]] || continue
+        printf 'pub:-:4096:1:%s:1690000000:::-:::scESC::::::23::0:\nfpr:::::::::%s:\n' "${fpr: -16}" "$fpr"
+        printf 'uid:-::::1690000000::0000::isv:kubernetes OBS Project::::::::::0:\n'
+        printf 'sub:-:4096:1:1111222233334444:1690000000::::::e::::::23:\nfpr:::::::::00001111222233334444555566667777AAAABBBB:\n'
+      done <"$C/gpg-fpr"
+    elif [[ " $* " == *" --dearmor "* ]]; then
+      cp "${!#}" "$(opt -o "$@")"
+    fi ;;
+  curl)
+    url='' out=$(opt -o "$@")
+    for a; do [[ $a == http*://* ]] && url=$a; done
+    emit() { if [[ -n $out ]]; then cp "$1" "$out"; else cat "$1"; fi; }
+    case $url in
+      */livez)
+        ep=${url#https://} ep=${ep%/livez}
+        if [[ -f $C/api-up ]] && grep -qxF -e "$ep" -e '*' "$C/api-up"; then echo ok; else
+          echo "curl: (7) Failed to connect to ${ep%:*} port ${ep##*:}" >&2; exit 7; fi ;;
+      */Release.key) emit "$C/release.key" ;;
+      *)
+        if [[ -f $C/download ]]; then emit "$C/download"; else echo "curl: (22) The requested URL returned error: 404" >&2; exit 22; fi ;;
+    esac ;;
+  kubeadm)
+    K=$R/etc/kubernetes
+    case "${1-} ${2-}" in
+      "init "*)
+        mkdir -p "$K" && echo "stub admin kubeconfig" >"$K/admin.conf" && echo "stub kubelet kubeconfig" >"$K/kubelet.conf"
+        echo "Your Kubernetes control-plane has initialized successfully!"
+        # real kubeadm prints the token unless --skip-token-print: print it anyway to test redaction
+        echo "  kubeadm join 10.0.0.100:6443 --token $(ctl token) --discovery-token-ca-cert-hash sha256:0123" ;;
+      "join "*) mkdir -p "$K" && echo "stub kubelet kubeconfig" >"$K/kubelet.conf" && echo "This node has joined the cluster" ;;
+      "kubeconfig user") printf 'apiVersion: v1\nkind: Config\nusers:\n- name: janitor\n  user:\n    client-key-data: JANITOR-SECRET-KEY\n' ;;
+      "reset "*) rm -rf "$K/admin.conf" "$K/kubelet.conf" "$K/pki" && mkdir -p "$K/pki" && echo "[reset] Deleting contents of directories" ;;
+    esac ;;
+  kubectl)
+    case " $* " in
+      *" get node "*) [[ -f $C/node-registered ]] || { echo 'Error from server (NotFound): nodes not found' >&2; exit 1; } ;;
+      *" get pods "*) [[ -f $C/etcd-pods ]] && cat "$C/etcd-pods" ;;
+      *" member list "*) [[ -f $C/etcd-members ]] && cat "$C/etcd-members" ;;
+      *" member remove "*) echo "Member ${!#} removed from cluster" ;;
+      *" apply "*)
+        mkdir -p "$C/applied"
+        cp "$(opt -f "$@")" "$C/applied/$(find "$C/applied" -type f | wc -l)" ;;
+    esac ;;
+esac
+exit 0
