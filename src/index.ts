@@ -1,5 +1,5 @@
-// Platform constructs import their provider by deep path; importing this root pulls in only
-// the providers of the platforms you use (each platform is a separate entry point too).
+// The platform-neutral core. Platforms are separate entry points so an application only loads the
+// provider bindings it uses: `cdktf-kubeadm/aws`, `cdktf-kubeadm/gce`, `cdktf-kubeadm/baremetal`.
 export * from "./bootstrap";
 export * from "./constructs/kubeadm-cluster";
 export * from "./constructs/terraform-string";

@@ -65,7 +65,7 @@ export class KubeadmCluster extends Construct {
       options: this.cluster.pki,
       existingCa: props.existingCa,
     });
-    store.warnings.forEach((w) => Annotations.of(this).addWarning(w));
+    store.warnings.forEach((w: string) => Annotations.of(this).addWarning(w));
     this.pki = store.pki;
     this.caCertHash = caCertHash(this.pki.ca.certPem);
     this.apiEndpoint = `https://${props.controlPlaneEndpointHost}:${this.cluster.controlPlane.apiServerPort}`;

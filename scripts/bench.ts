@@ -1,0 +1,74 @@
+/**
+ * `npm run bench`: PKI generation next to openssl, synth time of a reference cluster, and the
+ * gzipped user-data size of every node role against its goal and platform limit.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { performance } from "perf_hooks";
+import { App, TerraformStack } from "cdktf";
+import { resolveCluster } from "../src/bootstrap/resolve-cluster";
+import { USER_DATA_LIMITS } from "../src/bootstrap/user-data-budget";
+import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
+import { benchPki } from "./bench-pki";
+
+const GOALS = { "control-plane": 8192, worker: 4096 };
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function synthOnce(pkiDirectory: string): KubeadmCluster {
+  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "bench-out-")) });
+  const stack = new TerraformStack(app, "bench");
+  const cluster = resolveCluster(
+    {
+      name: "bench",
+      kubernetesVersion: "1.36.4",
+      controlPlane: { replicas: 3, apiServerExtraArgs: { "audit-log-maxage": "30" } },
+      nodePools: [
+        { name: "general", minSize: 2, maxSize: 20, labels: { "example.com/tier": "general" } },
+        { name: "gpu", maxSize: 4, taints: [{ key: "nvidia.com/gpu", effect: "NoSchedule" }] },
+        { name: "spot", maxSize: 30 },
+      ],
+      proxy: { httpsProxy: "http://proxy.corp.example:3128", noProxy: [".corp.example"] },
+    },
+    { platform: "aws", nodeCidrs: ["10.0.0.0/16"] },
+  );
+  const kc = new KubeadmCluster(stack, "cluster", {
+    cluster,
+    controlPlaneEndpointHost: "bench-api-0123456789abcdef.elb.eu-west-1.amazonaws.com",
+    userDataLimit: USER_DATA_LIMITS.aws,
+    pkiDirectory,
+  });
+  for (const role of kc.roles()) kc.userDataBase64Gzip(role);
+  app.synth();
+  return kc;
+}
+
+async function main(): Promise<void> {
+  for (const line of await benchPki()) console.log(line);
+
+  const pkiDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "bench-pki-"));
+  synthOnce(pkiDirectory); // first synth generates the PKI store; later ones reuse it
+  const times: number[] = [];
+  let kc: KubeadmCluster | undefined;
+  for (let i = 0; i < 7; i++) {
+    const start = performance.now();
+    kc = synthOnce(pkiDirectory);
+    times.push(performance.now() - start);
+  }
+  console.log(`synth (reference cluster: 3 control-plane slots, 3 pools, store reused): median ${median(times).toFixed(1)} ms over ${times.length} runs`);
+  console.log("user data after gzip (goal / EC2 limit):");
+  for (const [role, bytes] of Object.entries(kc!.userDataSizes)) {
+    const goal = role.startsWith("control-plane") ? GOALS["control-plane"] : GOALS.worker;
+    console.log(`  ${role.padEnd(20)} ${String(bytes).padStart(6)} B  goal ${goal} ${bytes <= goal ? "met" : "MISSED"}  limit ${USER_DATA_LIMITS.aws} (${Math.round((bytes / USER_DATA_LIMITS.aws) * 100)}%)`);
+  }
+  fs.rmSync(pkiDirectory, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

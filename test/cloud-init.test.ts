@@ -1,0 +1,98 @@
+import * as yaml from "js-yaml";
+import { renderCloudConfig, nodeFiles, NodePayloadInput, bootstrapScript } from "../src/bootstrap/cloud-init";
+import { generateClusterPki, caCertHash } from "../src/bootstrap/pki";
+import { resolveCluster } from "../src/bootstrap/resolve-cluster";
+import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
+import { checkUserDataBudget, gzipSize, USER_DATA_LIMITS, UserDataTooLargeError } from "../src/bootstrap/user-data-budget";
+import { cloudInitSchema } from "./support/cloud-init-schema";
+
+const cluster = resolveCluster(
+  { name: "prod", kubernetesVersion: "1.36.4", controlPlane: { replicas: 3 }, nodePools: [{ name: "general", maxSize: 10 }], proxy: { httpsProxy: "http://proxy.corp:3128" } },
+  { platform: "aws", nodeCidrs: ["10.0.0.0/16"] },
+);
+const pki = generateClusterPki({ keyAlgorithm: "ECDSA-P256", caValidityHours: 87600, certificateValidityHours: 8760 });
+const base: Omit<NodePayloadInput, "role"> = { cluster, pki, caCertHash: caCertHash(pki.ca.certPem), controlPlaneEndpointHost: "prod-api-0123456789.elb.eu-west-1.amazonaws.com" };
+const first = { ...base, role: { kind: "control-plane", slot: 0 } } as const;
+const second = { ...base, role: { kind: "control-plane", slot: 1 } } as const;
+const worker = { ...base, role: { kind: "worker", pool: "general" } } as const;
+
+function parse(text: string): { write_files: Array<{ path: string; permissions: string; content: string }>; runcmd: unknown } {
+  expect(text.startsWith("#cloud-config\n")).toBe(true);
+  return yaml.load(text) as never;
+}
+
+function settingsOf(input: NodePayloadInput): Record<string, string> {
+  const env = nodeFiles(input).find((f) => f.path === NODE_LAYOUT.settings)!.content;
+  return Object.fromEntries(env.trim().split("\n").map((l) => { const m = /^([A-Z0-9_]+)='(.*)'$/.exec(l)!; return [m[1], m[2]]; }));
+}
+
+describe("cloud-config per role", () => {
+  test.each([["first control plane", first], ["other control plane", second], ["worker", worker]])("%s passes the real cloud-init schema", (_n, input) => {
+    const result = cloudInitSchema(renderCloudConfig(input));
+    expect(result.output).toMatch(/Valid (schema|cloud-config)/i);
+    expect(result.ok).toBe(true);
+  });
+
+  test("the schema check itself rejects a broken cloud-config", () => {
+    expect(cloudInitSchema("#cloud-config\nwrite_files: 7\n").ok).toBe(false);
+  });
+
+  test("control-plane nodes get the shared CA material with private keys at 0600", () => {
+    const files = parse(renderCloudConfig(second)).write_files;
+    const byPath = Object.fromEntries(files.map((f) => [f.path, f]));
+    for (const key of ["ca.key", "front-proxy-ca.key", "etcd/ca.key", "sa.key"]) {
+      expect(byPath[`/etc/kubernetes/pki/${key}`].permissions).toBe("0600");
+      expect(byPath[`/etc/kubernetes/pki/${key}`].content).toMatch(/PRIVATE KEY-----/);
+    }
+    for (const cert of ["ca.crt", "front-proxy-ca.crt", "etcd/ca.crt", "sa.pub"]) expect(byPath[`/etc/kubernetes/pki/${cert}`].permissions).toBe("0644");
+    expect(byPath[NODE_LAYOUT.initConfig].permissions).toBe("0600");
+    expect(byPath[NODE_LAYOUT.joinConfig].permissions).toBe("0600");
+    expect(byPath[NODE_LAYOUT.script].permissions).toBe("0755");
+    expect(byPath[NODE_LAYOUT.script].content).toBe(bootstrapScript());
+  });
+
+  test("workers get the CA certificate, the pin and the token, never a private key", () => {
+    const text = renderCloudConfig(worker);
+    expect(text).not.toMatch(/PRIVATE KEY/);
+    const paths = parse(text).write_files.map((f) => f.path);
+    expect(paths).toEqual([NODE_LAYOUT.script, NODE_LAYOUT.settings, NODE_LAYOUT.joinConfig, "/etc/kubernetes/pki/ca.crt"]);
+    expect(text).toContain(pki.bootstrapToken);
+    expect(text).toContain(base.caCertHash);
+  });
+
+  test("runcmd starts the bootstrap", () => {
+    expect(parse(renderCloudConfig(worker)).runcmd).toEqual([[NODE_LAYOUT.script]]);
+  });
+
+  test("settings carry role, slot, stable name, pinned versions and proxy", () => {
+    const s0 = settingsOf(first);
+    expect(s0).toMatchObject({ CLUSTER_NAME: "prod", NODE_ROLE: "control-plane", CP_SLOT: "0", NODE_NAME: "prod-cp-0", API_ENDPOINT: `${base.controlPlaneEndpointHost}:6443`, K8S_VERSION: "1.36.4", K8S_MINOR: "1.36", PKG_REPO_URL: "https://pkgs.k8s.io/core:/stable:/v1.36/deb/", CNI_PLUGIN: "calico" });
+    expect(s0.CNI_SHA256).toMatch(/^[0-9a-f]{64}$/);
+    expect(s0.NO_PROXY.split(",")).toEqual(expect.arrayContaining(["10.244.0.0/16", "10.96.0.0/12", "10.0.0.0/16", "cluster.local", base.controlPlaneEndpointHost]));
+    const w = settingsOf(worker);
+    expect(w.NODE_ROLE).toBe("worker");
+    expect(w.CP_SLOT).toBeUndefined();
+    expect(w.CNI_URL).toBeUndefined();
+  });
+
+  test("platform extra files are appended", () => {
+    const files = nodeFiles({ ...first, extraFiles: [{ path: "/etc/kubernetes/manifests/x.yaml", permissions: "0600", owner: "root:root", content: "x" }] });
+    expect(files[files.length - 1].path).toBe("/etc/kubernetes/manifests/x.yaml");
+  });
+
+  test("user data fits the EC2 limit with room to spare", () => {
+    expect(gzipSize(renderCloudConfig(first))).toBeLessThan(USER_DATA_LIMITS.aws * 0.75);
+    expect(gzipSize(renderCloudConfig(worker))).toBeLessThan(gzipSize(renderCloudConfig(first)));
+  });
+});
+
+describe("user-data budget", () => {
+  test("over the limit is an error naming the role and the size", () => {
+    expect(() => checkUserDataBudget("control-plane-0", 20000, 16384)).toThrow(UserDataTooLargeError);
+    expect(() => checkUserDataBudget("control-plane-0", 20000, 16384)).toThrow(/"control-plane-0" is 20000 bytes .* limit of 16384 bytes/);
+  });
+  test("above 75% is a warning, below is silent", () => {
+    expect(checkUserDataBudget("worker-a", 13000, 16384).warning).toMatch(/"worker-a" is 13000 bytes .* 79% of the 16384-byte limit/);
+    expect(checkUserDataBudget("worker-a", 12000, 16384).warning).toBeUndefined();
+  });
+});

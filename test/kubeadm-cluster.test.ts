@@ -1,0 +1,94 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { App, TerraformOutput, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
+import { resolveCluster } from "../src/bootstrap/resolve-cluster";
+import { USER_DATA_LIMITS } from "../src/bootstrap/user-data-budget";
+import { decodeUserData, cloudInitSchema } from "./support/cloud-init-schema";
+import { terraformOk } from "./support/terraform";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-cluster-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const spec = resolveCluster({ name: "neutral", controlPlane: { replicas: 3 }, nodePools: [{ name: "a" }, { name: "b" }] }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] });
+
+/** A stack whose API endpoint is only known at apply time (a variable), with user data as outputs. */
+function build(outdir: string) {
+  const app = new App({ outdir });
+  const stack = new TerraformStack(app, "neutral");
+  const host = new TerraformVariable(stack, "api_host", { type: "string", default: "api.neutral.example.com" });
+  const cluster = new KubeadmCluster(stack, "cluster", {
+    cluster: spec,
+    controlPlaneEndpointHost: host.stringValue,
+    userDataLimit: USER_DATA_LIMITS.aws,
+    pkiDirectory: path.join(tmp, "pki"),
+  });
+  for (const role of cluster.roles()) {
+    const id = role.kind === "control-plane" ? `cp${role.slot}` : `worker_${role.pool}`;
+    new TerraformOutput(stack, id, { value: cluster.userDataBase64Gzip(role), sensitive: true });
+  }
+  return { app, stack, cluster };
+}
+
+describe("KubeadmCluster", () => {
+  test("a role per control-plane slot and per pool, with stable node names", () => {
+    const { cluster } = build(path.join(tmp, "roles"));
+    expect(cluster.roles()).toEqual([
+      { kind: "control-plane", slot: 0 },
+      { kind: "control-plane", slot: 1 },
+      { kind: "control-plane", slot: 2 },
+      { kind: "worker", pool: "a" },
+      { kind: "worker", pool: "b" },
+    ]);
+    expect(cluster.controlPlaneNodeName(2)).toBe("neutral-cp-2");
+    expect(Object.keys(cluster.userDataSizes)).toEqual(["control-plane-0", "control-plane-1", "control-plane-2", "worker-a", "worker-b"]);
+  });
+
+  test("outputs: kubeconfig is sensitive, CA pin and expiry are exposed", () => {
+    const { stack, cluster } = build(path.join(tmp, "outputs"));
+    const json = JSON.parse(Testing.synth(stack));
+    expect(json.output.neutral_admin_kubeconfig.sensitive).toBe(true);
+    expect(json.output.neutral_ca_cert_hash.value).toBe(cluster.caCertHash);
+    expect(cluster.caCertHash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(new Date(cluster.certificateExpiry.ca).getTime()).toBeGreaterThan(Date.now() + 9 * 365 * 86400e3);
+    // The admin key must not leak into a non-sensitive output.
+    for (const [name, out] of Object.entries<{ value: unknown; sensitive?: boolean }>(json.output)) {
+      if (!out.sensitive) expect(JSON.stringify(out.value)).not.toMatch(/PRIVATE KEY|client-key-data/);
+      expect(name).toBeTruthy();
+    }
+  });
+
+  test("too-small platform limit fails at synth naming the role", () => {
+    const app = Testing.app();
+    const stack = new TerraformStack(app, "small");
+    expect(() => new KubeadmCluster(stack, "c", { cluster: spec, controlPlaneEndpointHost: "x", userDataLimit: 1000, pkiDirectory: path.join(tmp, "pki") })).toThrow(/node role "control-plane-0" is \d+ bytes after gzip, over the platform limit of 1000 bytes/);
+  });
+
+  test("same inputs synthesize byte-identical output (PKI reused from the store)", () => {
+    build(path.join(tmp, "s1")).app.synth();
+    build(path.join(tmp, "s2")).app.synth();
+    const a = fs.readFileSync(path.join(tmp, "s1/stacks/neutral/cdk.tf.json"), "utf8");
+    const b = fs.readFileSync(path.join(tmp, "s2/stacks/neutral/cdk.tf.json"), "utf8");
+    expect(a).toEqual(b);
+  });
+
+  test("terraform resolves the endpoint into the user data at apply time", () => {
+    const out = path.join(tmp, "apply");
+    const { cluster } = build(out);
+    (cluster.node.root as App).synth();
+    const dir = path.join(out, "stacks/neutral");
+    terraformOk(dir, ["init", "-no-color"]);
+    terraformOk(dir, ["apply", "-auto-approve", "-no-color", "-var", "api_host=lb-123.elb.example.com"]);
+    const outputs = JSON.parse(terraformOk(dir, ["output", "-json"]));
+    const cp1 = decodeUserData(outputs.cp1.value);
+    expect(cp1).toContain("API_ENDPOINT='lb-123.elb.example.com:6443'");
+    expect(cp1).toContain("apiServerEndpoint: lb-123.elb.example.com:6443");
+    expect(cp1).not.toMatch(/TfToken|\$\{var\./);
+    // The literal script (full of ${...} and quotes) survives Terraform untouched.
+    const expected = cluster.cloudConfig({ kind: "control-plane", slot: 1 }).split(/\$\{TfToken\[[^\]]+\]\}/).join("lb-123.elb.example.com");
+    expect(cp1).toEqual(expected);
+    expect(cloudInitSchema(cp1).ok).toBe(true);
+    expect(decodeUserData(outputs.worker_a.value)).not.toMatch(/PRIVATE KEY/);
+  });
+});
