@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { App, TerraformOutput, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { App, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { USER_DATA_LIMITS } from "../src/bootstrap/user-data-budget";
@@ -17,6 +17,7 @@ const spec = resolveCluster({ name: "neutral", controlPlane: { replicas: 3 }, no
 function build(outdir: string) {
   const app = new App({ outdir });
   const stack = new TerraformStack(app, "neutral");
+  new LocalBackend(stack, { path: path.join(outdir, "terraform.tfstate") }); // not in the working directory
   const host = new TerraformVariable(stack, "api_host", { type: "string", default: "api.neutral.example.com" });
   const cluster = new KubeadmCluster(stack, "cluster", {
     cluster: spec,
