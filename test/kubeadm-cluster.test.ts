@@ -17,7 +17,7 @@ const spec = resolveCluster({ name: "neutral", controlPlane: { replicas: 3 }, no
 function build(outdir: string) {
   const app = new App({ outdir });
   const stack = new TerraformStack(app, "neutral");
-  new LocalBackend(stack, { path: path.join(outdir, "terraform.tfstate") }); // not in the working directory
+  new LocalBackend(stack, { path: "terraform.tfstate" }); // relative: next to the synthesized stack, not in the working directory
   const host = new TerraformVariable(stack, "api_host", { type: "string", default: "api.neutral.example.com" });
   const cluster = new KubeadmCluster(stack, "cluster", {
     cluster: spec,
