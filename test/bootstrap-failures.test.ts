@@ -8,7 +8,7 @@ import * as path from "path";
 import { gzipSync } from "zlib";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import {
-  appliedManifests, BOOTSTRAP_SCRIPT, BootstrapRun, createNodeRoot, DEFAULT_FINGERPRINT, failCommand, inRoot,
+  appliedManifests, BOOTSTRAP_SCRIPT, BootstrapRun, createNodeRoot, DEFAULT_FINGERPRINT, DOCKER_FINGERPRINT, failCommand, inRoot,
   NodeOptions, NodeRoot, readCalls, readStatus, removeNodeRoot, runBootstrap, setDownload, sha256, STUB_SCRIPT,
 } from "./harness";
 
@@ -44,9 +44,11 @@ describe("static checks", () => {
   });
 
   test("the script stays small enough for user data (EC2: 16 KiB before base64)", () => {
+    // containerd.io repository, arm64 cilium, reset-safe PKI/static pods, completed-attempt
+    // detection: 14.5 -> 17.1 KiB, 6.0 -> 6.9 KiB gzipped (comments included)
     const text = fs.readFileSync(BOOTSTRAP_SCRIPT);
-    expect(text.length).toBeLessThanOrEqual(15 * 1024);
-    expect(gzipSync(text, { level: 9 }).length).toBeLessThanOrEqual(6.5 * 1024);
+    expect(text.length).toBeLessThanOrEqual(18 * 1024);
+    expect(gzipSync(text, { level: 9 }).length).toBeLessThanOrEqual(7 * 1024);
     expect(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8")).not.toMatch(/set -x|xtrace/);
   });
 });
@@ -67,6 +69,12 @@ describe("preflight failures print what is wrong and how to fix it", () => {
     ["bad role", { settings: { NODE_ROLE: "master" } }, "settings", /NODE_ROLE 'master' must be control-plane or worker/],
     ["bad CNI", { settings: { CNI_PLUGIN: "weave" } }, "settings", /CNI_PLUGIN 'weave' is not one of calico, flannel, cilium, none/],
     ["version/minor mismatch", { settings: { K8S_MINOR: "1.35" } }, "settings", /K8S_VERSION '1\.36\.4' is not a patch of K8S_MINOR '1\.35'/],
+    ["missing containerd repository", { settings: { CONTAINERD_REPO_URL: null } }, "settings", /missing required setting CONTAINERD_REPO_URL/],
+    ["missing containerd version glob", { role: "worker", settings: { CONTAINERD_VERSION_PREFIX: "" } }, "settings", /missing required setting CONTAINERD_VERSION_PREFIX/],
+    ["containerd 1.x for Kubernetes 1.36", { settings: { CONTAINERD_VERSION_PREFIX: "1.7.*" } }, "settings",
+      /CONTAINERD_VERSION_PREFIX '1\.7\.\*': Kubernetes 1\.36 needs containerd 2\.0 or later/],
+    ["cilium on aarch64 without the arm64 cilium-cli", { cni: "cilium", arch: "aarch64", settings: { CNI_URL_ARM64: null } }, "settings",
+      /missing required setting CNI_URL_ARM64/],
   ];
   test.each(cases)("%s", (_name, opts, step, reason) => {
     const n = node(opts);
@@ -183,6 +191,27 @@ describe("integrity checks", () => {
     const spaced = DEFAULT_FINGERPRINT.toLowerCase().replace(/(.{4})/g, "$1 ").trim();
     const n = node({ role: "worker", apiUp: ["*"], settings: { PKG_KEY_FINGERPRINT: spaced } });
     expect(runBootstrap(n).code).toBe(0);
+  });
+
+  test("Docker's key with the wrong fingerprint is refused: no repository, no containerd.io", () => {
+    const n = node({ containerdKeyFingerprints: ["0123456789ABCDEF0123456789ABCDEF01234567"] });
+    expectFailure(runBootstrap(n), "install", new RegExp(
+      `https://download\\.docker\\.com/linux/ubuntu/gpg has fingerprint '0123456789ABCDEF0123456789ABCDEF01234567', expected '${DOCKER_FINGERPRINT}': refusing to trust it`));
+    expect(fs.existsSync(inRoot(n, "/etc/apt/sources.list.d/docker.list"))).toBe(false);
+    expect(fs.existsSync(inRoot(n, "/etc/apt/keyrings/docker-apt-keyring.gpg"))).toBe(false);
+    expect(count(readCalls(n), /containerd\.io=/)).toBe(0);
+  });
+
+  test("Docker's key carrying the pkgs.k8s.io fingerprint instead is refused", () => {
+    const n = node({ containerdKeyFingerprints: [DEFAULT_FINGERPRINT] });
+    expectFailure(runBootstrap(n), "install", /linux\/ubuntu\/gpg has fingerprint .*: refusing to trust it/);
+  });
+
+  test("no containerd.io matching CONTAINERD_VERSION_PREFIX fails clearly, before installing anything", () => {
+    const n = node({ containerdVersions: ["2.3.0-1~ubuntu.24.04~noble", "2.20.1-1~ubuntu.24.04~noble", "1.7.28-1~ubuntu.24.04~noble"] });
+    expectFailure(runBootstrap(n), "install",
+      /containerd\.io 2\.2\.\* is not available from https:\/\/download\.docker\.com\/linux\/ubuntu: check CONTAINERD_VERSION_PREFIX/);
+    expect(count(readCalls(n), /^apt-get .* install .*kubelet=/)).toBe(0);
   });
 
   test("a Kubernetes version missing from the repository fails clearly", () => {

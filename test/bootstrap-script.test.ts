@@ -2,13 +2,14 @@
  * Behaviour of the bundled bootstrap script per role, run for real against stub commands
  * (see test/harness). Failure paths are in bootstrap-failures.test.ts.
  */
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import {
-  appliedManifests, callIndex, clearFailures, createNodeRoot, DEFAULT_API_ENDPOINT, failCommand, inRoot,
-  NodeOptions, NodeRoot, readCalls, readLog, readStatus, removeNodeRoot, resetCalls, runBootstrap, setApiUp,
-  setEtcd, FLANNEL_MANIFEST, sha256,
+  appliedManifests, callIndex, clearFailures, CONTROL_PLANE_LABELS, createNodeRoot, DEFAULT_API_ENDPOINT, failCommand,
+  inRoot, killAfter, NodeOptions, NodeRoot, readCalls, readLog, readStatus, removeNodeRoot, resetCalls, runBootstrap,
+  setApiUp, setControl, setDaemonSet, setEtcd, setNodeRegistered, FLANNEL_MANIFEST, sha256, WORKER_LABELS,
 } from "./harness";
 
 const nodes: NodeRoot[] = [];
@@ -53,12 +54,13 @@ describe("first control-plane node (slot 0, nothing answers)", () => {
     const init = inRoot(n, NODE_LAYOUT.initConfig);
     expectInOrder(calls, [
       "id -u", "uname -m", "swapoff -a", "modprobe overlay", "modprobe br_netfilter", "sysctl --system", "ss -Htln",
-      /^apt-get .* update$/, /^apt-get .* install ca-certificates curl gpg apt-transport-https containerd$/,
-      "containerd config default", "systemctl restart containerd",
+      /^apt-get .* update$/, /^apt-get .* install ca-certificates curl gpg$/,
       /^curl .*https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.36\/deb\/Release\.key$/, /^gpg --show-keys/, /^gpg --dearmor/,
-      /^apt-get .* update$/, "apt-cache madison kubeadm",
-      /^apt-get .* install .*kubelet=1\.36\.4-1\.1 kubeadm=1\.36\.4-1\.1 kubectl=1\.36\.4-1\.1$/,
-      "apt-mark hold kubelet kubeadm kubectl", "systemctl enable kubelet",
+      /^curl .*https:\/\/download\.docker\.com\/linux\/ubuntu\/gpg$/, /^gpg --show-keys/, /^gpg --dearmor/,
+      /^apt-get .* update$/, "apt-cache madison containerd.io", "apt-cache madison kubeadm",
+      /^apt-get .* install --allow-change-held-packages containerd\.io=2\.2\.1-1~ubuntu\.24\.04~noble kubelet=1\.36\.4-1\.1 kubeadm=1\.36\.4-1\.1 kubectl=1\.36\.4-1\.1$/,
+      "apt-mark hold containerd.io kubelet kubeadm kubectl",
+      "containerd config default", "systemctl restart containerd", "systemctl enable containerd kubelet",
       `kubeadm config images pull --config ${init}`,
       /^curl .*--cacert \S+\/etc\/kubernetes\/pki\/ca\.crt https:\/\/10\.0\.0\.100:6443\/livez$/,
       `kubeadm init --skip-token-print --config ${init}`,
@@ -83,14 +85,21 @@ describe("first control-plane node (slot 0, nothing answers)", () => {
     expect(fstab).not.toContain("##");
   });
 
-  test("configures containerd 2.x and the pinned, signed Kubernetes repository", () => {
+  test("configures containerd 2.x (config version 3) and the pinned, signed repositories", () => {
     const cfg = fs.readFileSync(inRoot(n, "/etc/containerd/config.toml"), "utf8");
-    expect(cfg).toMatch(/^\s*sandbox = "registry\.k8s\.io\/pause:3\.10"$/m);
-    expect(cfg).toMatch(/runtimes\.runc\.options\]\n\s*SystemdCgroup = true$/m);
+    expect(cfg).toMatch(/^\s*\[plugins\.'io\.containerd\.cri\.v1\.images'\.pinned_images\]\n\s*sandbox = "registry\.k8s\.io\/pause:3\.10"$/m);
+    expect(cfg).toMatch(/^\s*\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.runc\.options\]\n\s*SystemdCgroup = true$/m);
+    expect(cfg.match(/SystemdCgroup/g)).toHaveLength(1);
     expect(cfg).toContain("sandboxer = 'podsandbox'");
     expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/kubernetes.list"), "utf8")).toBe(
       "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.36/deb/ /\n");
-    expect(fs.existsSync(inRoot(n, "/etc/apt/keyrings/kubernetes-apt-keyring.gpg"))).toBe(true);
+    expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/docker.list"), "utf8")).toBe(
+      "deb [signed-by=/etc/apt/keyrings/docker-apt-keyring.gpg] https://download.docker.com/linux/ubuntu noble stable\n");
+    for (const kr of ["kubernetes", "docker"]) {
+      expect(fs.statSync(inRoot(n, `/etc/apt/keyrings/${kr}-apt-keyring.gpg`)).mode & 0o777).toBe(0o644);
+    }
+    expect(fs.readFileSync(inRoot(n, "/etc/apt/keyrings/docker-apt-keyring.gpg"), "utf8")).toContain("fpr 9DC858229FC7DD38854AE2D88D81803C0EBFCD88");
+    expect(count(calls, /^apt-get .* install .*[ =]containerd($| )/)).toBe(0); // never the distribution's 1.7
     expect(fs.existsSync(inRoot(n, "/etc/systemd/system/containerd.service.d/http-proxy.conf"))).toBe(false);
   });
 
@@ -115,9 +124,13 @@ describe("first control-plane node (slot 0, nothing answers)", () => {
   });
 });
 
-test("containerd 1.x config layout: sandbox_image and SystemdCgroup are set", () => {
-  const n = node({ containerdMajor: 1 });
+test("containerd 1.x config layout (Kubernetes 1.35 with a 1.7 prefix): sandbox_image and SystemdCgroup are set", () => {
+  const n = node({
+    containerdMajor: 1, kubeadmVersions: ["1.35.2-1.1"],
+    settings: { K8S_VERSION: "1.35.2", K8S_MINOR: "1.35", CONTAINERD_VERSION_PREFIX: "1.7.*" },
+  });
   expect(runBootstrap(n).code).toBe(0);
+  expect(count(readCalls(n), / install .*containerd\.io=1\.7\.28-1~ubuntu\.24\.04~noble kubelet=1\.35\.2-1\.1 /)).toBe(1);
   const cfg = fs.readFileSync(inRoot(n, "/etc/containerd/config.toml"), "utf8");
   expect(cfg).toMatch(/^\s*sandbox_image = "registry\.k8s\.io\/pause:3\.10"$/m);
   expect(cfg).toMatch(/^\s*SystemdCgroup = true$/m);
@@ -228,7 +241,7 @@ test("CNI none: nothing is downloaded or applied", () => {
   const run = runBootstrap(n);
   expect(run.code).toBe(0);
   expect(run.output).toMatch(/CNI_PLUGIN=none/);
-  expect(count(readCalls(n), /^curl .*-o /)).toBe(1); // Release.key only
+  expect(count(readCalls(n), /^curl .*-o /)).toBe(2); // the two apt keys only
   expect(appliedManifests(n)).toEqual([]);
 });
 
@@ -280,7 +293,7 @@ describe("resume after a failure", () => {
     const pki = inRoot(n, NODE_LAYOUT.pkiDir);
     expect(fs.readFileSync(path.join(pki, "etcd/ca.key"), "utf8")).toContain(`${n.keySecret}-etcd/ca.key`);
     expect(fs.statSync(path.join(pki, "ca.key")).mode & 0o777).toBe(0o600);
-    expect(fs.existsSync(path.join(inRoot(n, NODE_LAYOUT.stateDir), "pki-keep"))).toBe(false);
+    expect(fs.existsSync(path.join(inRoot(n, NODE_LAYOUT.stateDir), "keep"))).toBe(false);
   });
 
   test("a failed CNI step is resumed without re-running kubeadm init", () => {
@@ -295,20 +308,6 @@ describe("resume after a failure", () => {
     const calls = readCalls(n);
     expect(count(calls, /^kubeadm /)).toBe(0);
     expect(count(calls, / apply -f /)).toBe(1);
-  });
-
-  test("a node registered by an interrupted attempt is not reset", () => {
-    const n = node({ role: "worker", apiUp: ["*"] });
-    fs.mkdirSync(inRoot(n, NODE_LAYOUT.stateDir), { recursive: true });
-    for (const s of ["preflight", "install"]) fs.writeFileSync(path.join(inRoot(n, NODE_LAYOUT.stateDir), `step-${s}.done`), "");
-    fs.writeFileSync(path.join(inRoot(n, NODE_LAYOUT.stateDir), "cluster.attempt"), "");
-    fs.mkdirSync(inRoot(n, "/etc/kubernetes"), { recursive: true });
-    fs.writeFileSync(inRoot(n, "/etc/kubernetes/kubelet.conf"), "stub");
-    fs.writeFileSync(path.join(n.ctl, "node-registered"), "");
-    expect(runBootstrap(n).code).toBe(0);
-    const calls = readCalls(n);
-    expect(count(calls, /^kubeadm /)).toBe(0);
-    expect(calls).toContain(`kubectl --kubeconfig ${inRoot(n, "/etc/kubernetes/kubelet.conf")} get node stub-worker-1`);
   });
 });
 
@@ -339,4 +338,314 @@ test("setApiUp can bring the API up between runs (wait timeout, then success)", 
   expect(count(readCalls(n), /\/livez$/)).toBe(3);
   setApiUp(n, [DEFAULT_API_ENDPOINT]);
   expect(runBootstrap(n).code).toBe(0);
+});
+
+describe("containerd from Docker's repository", () => {
+  test.each([
+    [["debian", "12"], "https://download.docker.com/linux/debian bookworm stable"],
+    [["ubuntu", "22.04"], "https://download.docker.com/linux/ubuntu jammy stable"],
+  ] as const)("%j: the repository of the node's OS and codename", (os, line) => {
+    const n = node({ role: "worker", os, apiUp: ["*"] });
+    expect(runBootstrap(n).code).toBe(0);
+    expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/docker.list"), "utf8")).toBe(
+      `deb [signed-by=/etc/apt/keyrings/docker-apt-keyring.gpg] ${line}\n`);
+    expect(count(readCalls(n), `curl -fsSL --connect-timeout 15 -o ${inRoot(n, "/run/cdktf-kubeadm/dl/docker.key")} ${line.split(" ")[0]}/gpg`)).toBe(1);
+  });
+
+  test("an air-gapped mirror (with a trailing slash) and another version glob", () => {
+    const n = node({
+      role: "worker", apiUp: ["*"],
+      settings: { CONTAINERD_REPO_URL: "https://mirror.corp/docker/", CONTAINERD_VERSION_PREFIX: "2.3.*" },
+    });
+    expect(runBootstrap(n).code).toBe(0);
+    expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/docker.list"), "utf8")).toBe(
+      "deb [signed-by=/etc/apt/keyrings/docker-apt-keyring.gpg] https://mirror.corp/docker/ubuntu noble stable\n");
+    const calls = readCalls(n);
+    expect(count(calls, / https:\/\/mirror\.corp\/docker\/ubuntu\/gpg$/)).toBe(1);
+    expect(count(calls, / containerd\.io=2\.3\.0-1~ubuntu\.24\.04~noble /)).toBe(1);
+  });
+
+  test("re-running the install step regenerates the containerd config: one SystemdCgroup, one sandbox image", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    failCommand(n, "systemctl enable", 1, "Failed to enable unit");
+    expect(runBootstrap(n).code).not.toBe(0);
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, "containerd config default")).toBe(1);
+    expect(count(calls, "systemctl restart containerd")).toBe(1);
+    const cfg = fs.readFileSync(inRoot(n, "/etc/containerd/config.toml"), "utf8");
+    expect(cfg.match(/SystemdCgroup = true/g)).toHaveLength(1);
+    expect(cfg.match(/^\s*sandbox = /gm)).toHaveLength(1);
+    expect(cfg.match(/^version = 3$/gm)).toHaveLength(1);
+  });
+});
+
+describe("cilium", () => {
+  test("aarch64 downloads the arm64 cilium-cli and checks it against CNI_SHA256_ARM64", () => {
+    const n = node({ cni: "cilium", arch: "aarch64" });
+    // the amd64 digest would not match: passing proves the arm64 pair was used
+    const settings = fs.readFileSync(inRoot(n, NODE_LAYOUT.settings), "utf8");
+    fs.writeFileSync(inRoot(n, NODE_LAYOUT.settings), settings.replace(/^CNI_SHA256=.*$/m, `CNI_SHA256='${"f".repeat(64)}'`));
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, /^curl .* https:\/\/cni\.example\.test\/cilium\/cilium-linux-arm64\.tar\.gz$/)).toBe(1);
+    expect(count(calls, /cilium-linux-amd64/)).toBe(0);
+    expect(count(calls, "cilium-cli install")).toBe(1);
+  });
+
+  test("x86_64 keeps the amd64 cilium-cli", () => {
+    const n = node({ cni: "cilium", arch: "x86_64" });
+    const settings = fs.readFileSync(inRoot(n, NODE_LAYOUT.settings), "utf8");
+    fs.writeFileSync(inRoot(n, NODE_LAYOUT.settings), settings.replace(/^CNI_SHA256_ARM64=.*$/m, `CNI_SHA256_ARM64='${"f".repeat(64)}'`));
+    expect(runBootstrap(n).code).toBe(0);
+    expect(count(readCalls(n), /^curl .* https:\/\/cni\.example\.test\/cilium\/cilium-linux-amd64\.tar\.gz$/)).toBe(1);
+  });
+
+  test("a re-run of the CNI step does not install cilium again when its DaemonSet exists", () => {
+    const n = node({ cni: "cilium" });
+    expect(runBootstrap(n).code).toBe(0);
+    expect(count(readCalls(n), "cilium-cli install")).toBe(1);
+    // e.g. the run was killed after `cilium install` returned, before the step was recorded
+    for (const f of ["done", "step-cni.done"]) fs.rmSync(path.join(inRoot(n, NODE_LAYOUT.stateDir), f));
+    resetCalls(n);
+    const again = runBootstrap(n);
+    expect(again.code).toBe(0);
+    const calls = readCalls(n);
+    expect(calls).toContain(`kubectl --kubeconfig ${inRoot(n, "/etc/kubernetes/admin.conf")} -n kube-system get ds cilium --ignore-not-found -o name`);
+    expect(count(calls, "cilium-cli install")).toBe(0);
+    expect(again.output).toMatch(/cilium is already installed \(daemonset\.apps\/cilium\)/);
+  });
+
+  test("a cilium install that failed after creating the DaemonSet is not repeated by the retry", () => {
+    const n = node({ cni: "cilium" });
+    setControl(n, "cilium-timeout", ""); // the install creates the DaemonSet, then fails waiting for it
+    const run = runBootstrap(n);
+    expect(run.code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, "cilium-cli install")).toBe(1);
+    expect(count(calls, "get ds cilium")).toBe(2);
+    expect(run.output).toMatch(/attempt 1\/3 failed: cilium_up/);
+  });
+
+  test("when the API cannot say whether cilium exists, nothing is installed blindly", () => {
+    const n = node({ cni: "cilium" });
+    failCommand(n, "get ds cilium", "always", "The connection to the server was refused");
+    const run = runBootstrap(n);
+    expect(run.lastLine).toMatch(/^cdktf-kubeadm bootstrap FAILED in step cni: cilium install failed/);
+    const calls = readCalls(n);
+    expect(count(calls, "get ds cilium")).toBe(3);
+    expect(count(calls, "cilium-cli install")).toBe(0);
+  });
+});
+
+describe("kubeadm reset keeps what cloud-init pre-placed", () => {
+  const KUBE_VIP = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-vip\n";
+  const CA = ["ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "etcd/ca.crt", "etcd/ca.key", "sa.key", "sa.pub"];
+  function listTree(dir: string): string[] {
+    if (!fs.existsSync(dir)) return [];
+    return (fs.readdirSync(dir, { recursive: true }) as string[])
+      .filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+  }
+
+  test("the harness's kubeadm reset deletes like the real one", () => {
+    const n = node({ role: "control-plane", slot: 1, apiUp: ["*"] });
+    fs.mkdirSync(inRoot(n, "/etc/kubernetes/manifests"), { recursive: true });
+    fs.writeFileSync(inRoot(n, "/etc/kubernetes/manifests/kube-vip.yaml"), KUBE_VIP);
+    expect(runBootstrap(n).code).toBe(0);
+    expect(listTree(inRoot(n, "/etc/kubernetes/pki"))).toContain("apiserver.key");
+    const reset = spawnSync(path.join(n.bin, "kubeadm"), ["reset", "-f"], {
+      env: { PATH: "/usr/bin:/bin", BOOTSTRAP_ROOT: n.root, STUB_CTL: n.ctl, STUB_CALLS: n.callsFile }, encoding: "utf8",
+    });
+    expect(reset.status).toBe(0);
+    expect(listTree(inRoot(n, "/etc/kubernetes/pki"))).toEqual([]);
+    expect(listTree(inRoot(n, "/etc/kubernetes/manifests"))).toEqual([]);
+    expect(listTree(inRoot(n, "/var/lib/etcd"))).toEqual([]);
+    for (const f of ["admin.conf", "kubelet.conf"]) expect(fs.existsSync(inRoot(n, `/etc/kubernetes/${f}`))).toBe(false);
+  });
+
+  test("CA files (keys 0600) and a kube-vip static pod survive resets; kubeadm's own files do not", () => {
+    const n = node({ role: "control-plane", slot: 0 });
+    fs.mkdirSync(inRoot(n, "/etc/kubernetes/manifests"), { recursive: true });
+    fs.writeFileSync(inRoot(n, "/etc/kubernetes/manifests/kube-vip.yaml"), KUBE_VIP, { mode: 0o600 });
+    killAfter(n, "kubeadm init"); // init wrote its files, then the machine went away
+    expect(runBootstrap(n).code).toBeNull();
+    expect(listTree(inRoot(n, "/etc/kubernetes/manifests"))).toContain("kube-apiserver.yaml");
+    expect(fs.statSync(path.join(inRoot(n, NODE_LAYOUT.stateDir), "keep")).mode & 0o777).toBe(0o700);
+
+    // the API never knew the node: reset, then init again (which fails: the state is what reset left)
+    failCommand(n, "kubeadm init", "always", "error execution phase preflight");
+    resetCalls(n);
+    const second = runBootstrap(n);
+    expect(second.lastLine).toMatch(/FAILED in step cluster: kubeadm init failed/);
+    expectInOrder(readCalls(n), ["kubeadm reset -f", /\/livez$/, "kubeadm init"]);
+    const pki = inRoot(n, NODE_LAYOUT.pkiDir);
+    expect(listTree(pki)).toEqual([...CA].sort());
+    for (const f of CA) {
+      expect(fs.statSync(path.join(pki, f)).mode & 0o777).toBe(f.endsWith(".key") ? 0o600 : 0o644);
+    }
+    expect(fs.readFileSync(path.join(pki, "sa.key"), "utf8")).toContain(`${n.keySecret}-sa.key`);
+    expect(listTree(inRoot(n, "/etc/kubernetes/manifests"))).toEqual(["kube-vip.yaml"]);
+    expect(fs.readFileSync(inRoot(n, "/etc/kubernetes/manifests/kube-vip.yaml"), "utf8")).toBe(KUBE_VIP);
+    expect(fs.statSync(inRoot(n, "/etc/kubernetes/manifests/kube-vip.yaml")).mode & 0o777).toBe(0o600);
+    expect(listTree(inRoot(n, "/var/lib/etcd"))).toEqual([]);
+    expect(fs.existsSync(inRoot(n, "/etc/kubernetes/admin.conf"))).toBe(false);
+
+    clearFailures(n);
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0);
+    expect(count(readCalls(n), "kubeadm reset -f")).toBe(1);
+    expect(listTree(inRoot(n, "/etc/kubernetes/manifests"))).toEqual(
+      ["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml", "kube-vip.yaml"]);
+    // the copies of the CA keys are gone once the node is in the cluster
+    expect(fs.existsSync(path.join(inRoot(n, NODE_LAYOUT.stateDir), "keep"))).toBe(false);
+    expect(fs.existsSync(path.join(inRoot(n, NODE_LAYOUT.stateDir), "cluster.attempt"))).toBe(false);
+  });
+
+  test("a joining control-plane node retried within one run gets its files back before every attempt", () => {
+    const n = node({ role: "control-plane", slot: 2, apiUp: ["*"] });
+    setEtcd(n, ETCD_PODS, STALE_MEMBERS);
+    fs.mkdirSync(inRoot(n, "/etc/kubernetes/manifests"), { recursive: true });
+    fs.writeFileSync(inRoot(n, "/etc/kubernetes/manifests/kube-vip.yaml"), KUBE_VIP);
+    failCommand(n, "kubeadm join", 2, "error execution phase control-plane-prepare");
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, "kubeadm reset -f")).toBe(2);
+    expect(count(calls, "kubeadm join")).toBe(3);
+    expect(fs.readFileSync(inRoot(n, "/etc/kubernetes/manifests/kube-vip.yaml"), "utf8")).toBe(KUBE_VIP);
+    expect(fs.readFileSync(path.join(inRoot(n, NODE_LAYOUT.pkiDir), "etcd/ca.key"), "utf8")).toContain(`${n.keySecret}-etcd/ca.key`);
+  });
+
+  test("a worker keeps its CA certificate across a reset", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    failCommand(n, "kubeadm join", 1, "error execution phase kubelet-start");
+    expect(runBootstrap(n).code).toBe(0);
+    expect(count(readCalls(n), "kubeadm reset -f")).toBe(1);
+    expect(listTree(inRoot(n, NODE_LAYOUT.pkiDir))).toEqual(["ca.crt"]);
+  });
+
+  test("a kubeadm reset interrupted before the files were put back is repaired by the next run", () => {
+    const n = node({ role: "control-plane", slot: 0 });
+    killAfter(n, "kubeadm reset");
+    failCommand(n, "kubeadm init", 1, "error execution phase wait-control-plane");
+    // run 1: init fails (recorded); run 2: killed right after the reset
+    expect(runBootstrap(n).lastLine).toMatch(/kubeadm init failed/);
+    expect(runBootstrap(n).code).toBeNull();
+    expect(listTree(inRoot(n, NODE_LAYOUT.pkiDir))).toEqual([]);
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0);
+    expect(listTree(inRoot(n, NODE_LAYOUT.pkiDir))).toEqual(expect.arrayContaining([...CA]));
+  });
+});
+
+describe("a kubeadm init/join that completed but was not recorded is never reset", () => {
+  test("first control-plane node killed right after kubeadm init returned: recorded, CNI installed, no reset", () => {
+    const n = node({ role: "control-plane", slot: 0 });
+    killAfter(n, "kubeadm init");
+    const first = runBootstrap(n);
+    expect(first.code).toBeNull();
+    expect(readStatus(n)).toMatchObject({ phase: "cluster", result: "running" });
+    // the cluster came up: it knows the node as a control-plane node, kubeadm init made kube-proxy
+    setNodeRegistered(n, CONTROL_PLANE_LABELS);
+    setDaemonSet(n, "kube-proxy", true);
+    setApiUp(n, [DEFAULT_API_ENDPOINT]);
+    resetCalls(n);
+    const second = runBootstrap(n);
+    expect(second.code).toBe(0);
+    expect(second.output).toMatch(/kubeadm init of prod-cp-0 completed in an earlier attempt: not resetting it/);
+    const calls = readCalls(n);
+    expect(count(calls, /^kubeadm /)).toBe(0);
+    expectInOrder(calls, [
+      `kubectl --kubeconfig ${inRoot(n, "/etc/kubernetes/admin.conf")} --request-timeout 20s get node prod-cp-0 --ignore-not-found -o jsonpath={.metadata.labels}`,
+      "-n kube-system get ds kube-proxy --ignore-not-found -o name", / apply -f /,
+    ]);
+    expect(count(calls, /\/livez$/)).toBe(0); // no init-or-join decision: the API would answer and slot 0 would "join" itself
+    expect(readStatus(n).result).toBe("succeeded");
+  });
+
+  test("a worker killed right after kubeadm join returned: its kubelet.conf reaches the API and finds the node", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    killAfter(n, "kubeadm join");
+    expect(runBootstrap(n).code).toBeNull();
+    setNodeRegistered(n, WORKER_LABELS);
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, /^kubeadm /)).toBe(0);
+    expect(calls).toContain(`kubectl --kubeconfig ${inRoot(n, "/etc/kubernetes/kubelet.conf")} --request-timeout 20s get node stub-worker-1 --ignore-not-found -o jsonpath={.metadata.labels}`);
+  });
+
+  test("the API is waited for (WAIT_RETRIES rounds) before an interrupted attempt is judged", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    killAfter(n, "kubeadm join");
+    expect(runBootstrap(n).code).toBeNull();
+    setNodeRegistered(n, WORKER_LABELS);
+    failCommand(n, "get node", 2, "The connection to the server 10.0.0.100:6443 was refused");
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0); // BOOTSTRAP_WAIT_RETRIES=3: the third try answers
+    const calls = readCalls(n);
+    expect(count(calls, "get node stub-worker-1")).toBe(3);
+    expect(count(calls, /^kubeadm /)).toBe(0);
+  });
+
+  test("a control-plane join the cluster does not know as control plane is reset and redone", () => {
+    const n = node({ role: "control-plane", slot: 1, apiUp: ["*"] });
+    setEtcd(n, ETCD_PODS, STALE_MEMBERS.slice(0, 1));
+    killAfter(n, "kubeadm join");
+    expect(runBootstrap(n).code).toBeNull();
+    setNodeRegistered(n, WORKER_LABELS.replace("stub-worker-1", "prod-cp-1")); // kubelet registered, mark-control-plane never ran
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0);
+    expectInOrder(readCalls(n), ["get node prod-cp-1", "kubeadm reset -f", "kubeadm join"]);
+  });
+
+  test("an init whose kube-proxy was never made is reset and redone", () => {
+    const n = node({ role: "control-plane", slot: 0 });
+    killAfter(n, "kubeadm init");
+    expect(runBootstrap(n).code).toBeNull();
+    setNodeRegistered(n, CONTROL_PLANE_LABELS);
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0);
+    expectInOrder(readCalls(n), ["get node prod-cp-0", "get ds kube-proxy", "kubeadm reset -f", "kubeadm init"]);
+  });
+
+  test("an API that never answers: after WAIT_RETRIES rounds the attempt is reset", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    killAfter(n, "kubeadm join");
+    expect(runBootstrap(n).code).toBeNull();
+    failCommand(n, "get node", "always", "The connection to the server 10.0.0.100:6443 was refused");
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, "get node stub-worker-1")).toBe(3);
+    expectInOrder(calls, ["get node stub-worker-1", "kubeadm reset -f", "kubeadm join"]);
+  });
+
+  test("after a recorded kubeadm failure only PROBE_RETRIES rounds are spent on the check", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    failCommand(n, "kubeadm join", "always", "error execution phase kubelet-start: timed out");
+    expect(runBootstrap(n).code).not.toBe(0);
+    // kubeadm had written the kubelet kubeconfig before it failed
+    fs.writeFileSync(inRoot(n, "/etc/kubernetes/kubelet.conf"), "stub");
+    clearFailures(n);
+    failCommand(n, "get node", "always", "The connection to the server 10.0.0.100:6443 was refused");
+    resetCalls(n);
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, "get node stub-worker-1")).toBe(2); // BOOTSTRAP_PROBE_RETRIES=2
+    expectInOrder(calls, ["kubeadm reset -f", "kubeadm join"]);
+  });
+
+  test("a join that failed in this run but left a registered node is not reset by the retry", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    // kubeadm join timed out waiting although the kubelet had joined
+    fs.mkdirSync(inRoot(n, "/etc/kubernetes"), { recursive: true });
+    failCommand(n, "kubeadm join", 1, "error execution phase kubelet-start: timed out waiting for the condition");
+    fs.writeFileSync(inRoot(n, "/etc/kubernetes/kubelet.conf"), "stub");
+    setNodeRegistered(n, WORKER_LABELS);
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expect(count(calls, "kubeadm join")).toBe(1);
+    expect(count(calls, "kubeadm reset")).toBe(0);
+  });
 });

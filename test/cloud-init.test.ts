@@ -3,6 +3,7 @@ import { renderCloudConfig, nodeFiles, NodePayloadInput, bootstrapScript } from 
 import { generateClusterPki, caCertHash } from "../src/bootstrap/pki";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
+import { CONTAINERD_VERSION_PREFIX, DOCKER_KEY_FINGERPRINT, PINNED_CNI } from "../src/bootstrap/catalog";
 import { checkUserDataBudget, gzipSize, USER_DATA_LIMITS, UserDataTooLargeError } from "../src/bootstrap/user-data-budget";
 import { cloudInitSchema } from "./support/cloud-init-schema";
 
@@ -73,6 +74,35 @@ describe("cloud-config per role", () => {
     expect(w.NODE_ROLE).toBe("worker");
     expect(w.CP_SLOT).toBeUndefined();
     expect(w.CNI_URL).toBeUndefined();
+  });
+
+  test("every role gets Docker's containerd.io repository, key fingerprint and version glob from the catalog", () => {
+    for (const input of [first, second, worker]) {
+      expect(settingsOf(input)).toMatchObject({
+        CONTAINERD_REPO_URL: "https://download.docker.com/linux",
+        CONTAINERD_KEY_FINGERPRINT: DOCKER_KEY_FINGERPRINT,
+        CONTAINERD_VERSION_PREFIX,
+      });
+    }
+    expect(DOCKER_KEY_FINGERPRINT).toBe("9DC858229FC7DD38854AE2D88D81803C0EBFCD88");
+    expect(CONTAINERD_VERSION_PREFIX).toMatch(/^[2-9]\.\d+\.\*$/); // Kubernetes >= 1.36 needs containerd 2
+    const mirrored = resolveCluster({ name: "prod", nodePools: [{ name: "general" }], containerdRepositoryUrl: "https://mirror.corp/docker/" }, { platform: "aws", nodeCidrs: ["10.0.0.0/16"] });
+    expect(settingsOf({ ...worker, cluster: mirrored }).CONTAINERD_REPO_URL).toBe("https://mirror.corp/docker");
+  });
+
+  test("cilium: control-plane nodes get the pinned arm64 cilium-cli next to the amd64 one", () => {
+    const net = { platform: "aws", nodeCidrs: ["10.0.0.0/16"] };
+    const cilium = resolveCluster({ name: "prod", nodePools: [{ name: "general" }], cni: { plugin: "cilium" } }, net);
+    const s = settingsOf({ ...first, cluster: cilium });
+    expect(s.CNI_URL).toBe(PINNED_CNI.cilium.url);
+    expect(s.CNI_URL_ARM64).toBe(PINNED_CNI.cilium.arm64!.url);
+    expect(s.CNI_URL_ARM64).toMatch(/cilium-linux-arm64\.tar\.gz$/);
+    expect(s.CNI_SHA256_ARM64).toMatch(/^[0-9a-f]{64}$/);
+    expect(settingsOf({ ...worker, cluster: cilium }).CNI_URL_ARM64).toBeUndefined();
+    // calico manifests are architecture-neutral; an overridden cilium-cli URL has no known arm64 twin
+    expect(settingsOf(first).CNI_URL_ARM64).toBeUndefined();
+    const overridden = resolveCluster({ name: "prod", cni: { plugin: "cilium", manifestUrl: "https://mirror.corp/cilium.tgz", manifestSha256: "c".repeat(64) } }, net);
+    expect(settingsOf({ ...first, cluster: overridden }).CNI_URL_ARM64).toBeUndefined();
   });
 
   test("platform extra files are appended", () => {

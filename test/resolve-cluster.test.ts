@@ -37,6 +37,11 @@ describe("resolveCluster defaults", () => {
     const mirror = resolveCluster({ name: "prod", kubernetesVersion: "1.35.2", packageRepositoryBaseUrl: "https://mirror.corp/k8s/" }, NET);
     expect(mirror.packageRepositoryUrl).toBe("https://mirror.corp/k8s/v1.35/deb/");
   });
+  test("containerd comes from Docker's repository unless a mirror is given", () => {
+    expect(resolveCluster({ name: "prod" }, NET).containerdRepositoryUrl).toBe("https://download.docker.com/linux");
+    const mirror = resolveCluster({ name: "prod", containerdRepositoryUrl: "https://mirror.corp/docker/linux//" }, NET);
+    expect(mirror.containerdRepositoryUrl).toBe("https://mirror.corp/docker/linux");
+  });
   test("NO_PROXY always covers the cluster's own ranges and domain", () => {
     const r = resolveCluster({ name: "prod", proxy: { httpsProxy: "http://proxy.corp:3128", noProxy: [".corp"] } }, NET);
     expect(r.proxy.noProxy).toEqual(expect.arrayContaining(["10.244.0.0/16", "10.96.0.0/12", "10.0.0.0/16", "cluster.local", ".cluster.local", ".svc", "localhost", "127.0.0.1", ".corp"]));
@@ -107,6 +112,9 @@ const BAD: Array<[string, Partial<ClusterSpec>, string, RegExp]> = [
   ["kind in passthrough", { kubeletConfiguration: { kind: "KubeletConfiguration" } }, "kubeletConfiguration.kind", /set by the library/],
   ["image repository with scheme", { imageRepository: "https://registry.corp" }, "imageRepository", /no scheme/],
   ["package repository not a URL", { packageRepositoryBaseUrl: "pkgs.k8s.io" }, "packageRepositoryBaseUrl", /http\(s\) URL/],
+  ["containerd repository not a URL", { containerdRepositoryUrl: "download.docker.com/linux" }, "containerdRepositoryUrl", /http\(s\) URL/],
+  ["containerd repository with a quote", { containerdRepositoryUrl: "https://mirror.corp/it's" }, "containerdRepositoryUrl", /http\(s\) URL/],
+  ["containerd repository over ftp", { containerdRepositoryUrl: "ftp://mirror.corp/docker" }, "containerdRepositoryUrl", /http\(s\) URL/],
   ["proxy not a URL", { proxy: { httpProxy: "proxy:3128" } }, "proxy.httpProxy", /http\(s\) URL/],
   ["no-proxy entry with comma", { proxy: { noProxy: ["a,b"] } }, "proxy.noProxy[0]", /comma/],
   ["CA validity too short", { pki: { caValidityHours: 100 } }, "pki.caValidityHours", /at least one year/],

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # cdktf-kubeadm node bootstrap, no arguments. Settings (/etc/cdktf-kubeadm/bootstrap.env):
 #  all: CLUSTER_NAME NODE_ROLE(control-plane|worker) API_ENDPOINT(host:port) K8S_VERSION K8S_MINOR
-#   PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE; optional NODE_NAME(else hostname)
-#   IMAGE_REPOSITORY HTTP_PROXY HTTPS_PROXY NO_PROXY
+#   PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE CONTAINERD_REPO_URL(Docker's apt repository base,
+#   /<os-release ID> appended) CONTAINERD_KEY_FINGERPRINT CONTAINERD_VERSION_PREFIX(glob, e.g. 2.2.*);
+#   optional NODE_NAME(else hostname) IMAGE_REPOSITORY HTTP_PROXY HTTPS_PROXY NO_PROXY
 #  control-plane: CP_SLOT NODE_NAME CNI_PLUGIN(calico|flannel|cilium|none); unless none CNI_URL
-#   CNI_SHA256; cilium CNI_VERSION; flannel/cilium POD_CIDR; optional API_PEER_ENDPOINTS
+#   CNI_SHA256; cilium CNI_VERSION, on aarch64 CNI_URL_ARM64 CNI_SHA256_ARM64; flannel/cilium
+#   POD_CIDR; optional API_PEER_ENDPOINTS
 # Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF}
 set -Eeuo pipefail
 umask 022
@@ -12,7 +14,7 @@ R=${BOOTSTRAP_ROOT:-}
 E=$R/etc/cdktf-kubeadm
 SETTINGS=$E/bootstrap.env INIT_CONFIG=$E/kubeadm-init.yaml JOIN_CONFIG=$E/kubeadm-join.yaml
 LOGN=/var/log/cdktf-kubeadm-bootstrap.log ST=$R/var/lib/cdktf-kubeadm RUN=$R/run/cdktf-kubeadm
-K=$R/etc/kubernetes PKI=$R/etc/kubernetes/pki
+K=$R/etc/kubernetes PKI=$R/etc/kubernetes/pki KEEP=$ST/keep A=$ST/cluster.attempt
 SLEEP=${BOOTSTRAP_SLEEP:-sleep} RETRIES=${BOOTSTRAP_RETRIES:-6} WAITS=${BOOTSTRAP_WAIT_RETRIES:-40}
 PROBES=${BOOTSTRAP_PROBE_RETRIES:-3} BACKOFF=${BOOTSTRAP_BACKOFF:-2} MAXB=${BOOTSTRAP_MAX_BACKOFF:-30}
 CA_FILES="ca.crt ca.key front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key sa.key sa.pub"
@@ -64,15 +66,20 @@ settings() {
   [[ -r $SETTINGS ]] || die "$SETTINGS is missing: check the user data and cloud-init logs"
   # shellcheck source=/dev/null # generated per node
   . "$SETTINGS"
-  need CLUSTER_NAME NODE_ROLE API_ENDPOINT K8S_VERSION K8S_MINOR PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE
+  need CLUSTER_NAME NODE_ROLE API_ENDPOINT K8S_VERSION K8S_MINOR PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE \
+    CONTAINERD_REPO_URL CONTAINERD_KEY_FINGERPRINT CONTAINERD_VERSION_PREFIX
   [[ $K8S_VERSION == "$K8S_MINOR".* ]] || die "K8S_VERSION '$K8S_VERSION' is not a patch of K8S_MINOR '$K8S_MINOR'"
+  [[ ${K8S_MINOR#1.} -lt 36 || $CONTAINERD_VERSION_PREFIX == [2-9]* ]] ||
+    die "CONTAINERD_VERSION_PREFIX '$CONTAINERD_VERSION_PREFIX': Kubernetes $K8S_MINOR needs containerd 2.0 or later"
   local f files=("$JOIN_CONFIG" "$PKI/ca.crt")
   case $NODE_ROLE in
     control-plane)
       need CP_SLOT NODE_NAME CNI_PLUGIN
       case $CNI_PLUGIN in
         none) ;; calico) need CNI_URL CNI_SHA256 ;; flannel) need CNI_URL CNI_SHA256 POD_CIDR ;;
-        cilium) need CNI_URL CNI_SHA256 CNI_VERSION POD_CIDR ;;
+        cilium)
+          need CNI_URL CNI_SHA256 CNI_VERSION POD_CIDR
+          if [[ $(uname -m) == aarch64 ]]; then need CNI_URL_ARM64 CNI_SHA256_ARM64; CNI_URL=$CNI_URL_ARM64 CNI_SHA256=$CNI_SHA256_ARM64; fi ;;
         *) die "CNI_PLUGIN '$CNI_PLUGIN' is not one of calico, flannel, cilium, none" ;;
       esac
       files=("$JOIN_CONFIG" "$INIT_CONFIG")
@@ -116,8 +123,26 @@ step_preflight() {
   [[ $(timedatectl show -p NTPSynchronized --value) == yes ]] || warn "the clock is not NTP-synchronized (timedatectl)"
 }
 
+# addrepo NAME URL SUITE KEY_URL FINGERPRINT: a signed apt repository, its key checked first
+addrepo() {
+  local key=$RUN/dl/$1.key kr=/etc/apt/keyrings/$1-apt-keyring.gpg fp v=${5//[[:space:]]/}
+  retry curl -fsSL --connect-timeout 15 -o "$key" "$4" || die "cannot download $4"
+  fp=$(gpg --show-keys --with-colons "$key" | awk -F: '$1=="pub"{p=1;next} p&&$1=="fpr"{print $10;p=0}')
+  [[ $fp == "${v^^}" ]] || die "$4 has fingerprint '${fp//$'\n'/ }', expected '$v': refusing to trust it"
+  gpg --dearmor --yes -o "$R$kr" "$key"
+  chmod 644 "$R$kr"
+  echo "deb [signed-by=$kr] $2 $3" >"$R/etc/apt/sources.list.d/$1.list"
+}
+# pick PACKAGE GLOB: the newest version apt offers that matches
+pick() {
+  local v
+  # shellcheck disable=SC2053 # GLOB is a pattern
+  for v in $(apt-cache madison "$1" | cut -d'|' -f2); do [[ $v != $2 ]] || { echo "$v"; return; }; done
+  return 1
+}
 step_install() {
-  local cfg=$R/etc/containerd/config.toml key=$RUN/dl/Release.key repo=${PKG_REPO_URL%/} kr=/etc/apt/keyrings/kubernetes-apt-keyring.gpg fp v u
+  local cfg=$R/etc/containerd/config.toml repo=${PKG_REPO_URL%/} crepo c v u
+  crepo=${CONTAINERD_REPO_URL%/}/$(osv ID)
   if [[ -n $HTTP_PROXY$HTTPS_PROXY ]]; then
     mkdir -p "$R/etc/apt/apt.conf.d"
     printf 'Acquire::%s::Proxy "%s";\n' http "${HTTP_PROXY:-$HTTPS_PROXY}" https "${HTTPS_PROXY:-$HTTP_PROXY}" >"$R/etc/apt/apt.conf.d/90cdktf-kubeadm-proxy"
@@ -128,9 +153,19 @@ step_install() {
     done
   fi
   retry "${APT[@]}" update || die "apt-get update failed: check DNS, network and proxy"
-  retry "${APT[@]}" install ca-certificates curl gpg apt-transport-https containerd || die "installing containerd failed"
-  [[ $(containerd --version) =~ \ v?[2-9]\. ]] || warn "containerd < 2.0: Kubernetes >= 1.36 needs 2.x"
+  retry "${APT[@]}" install ca-certificates curl gpg || die "installing ca-certificates, curl and gpg failed"
   mkdir -p "$R/etc/containerd" "$RUN/dl" "$R/etc/apt/keyrings" "$R/etc/apt/sources.list.d"
+  addrepo kubernetes "$repo/" / "$repo/Release.key" "$PKG_KEY_FINGERPRINT"
+  addrepo docker "$crepo" "$(osv VERSION_CODENAME) stable" "$crepo/gpg" "$CONTAINERD_KEY_FINGERPRINT"
+  retry "${APT[@]}" update || die "apt-get update failed after adding $repo/ and $crepo"
+  c=$(pick containerd.io "$CONTAINERD_VERSION_PREFIX") ||
+    die "containerd.io $CONTAINERD_VERSION_PREFIX is not available from $crepo: check CONTAINERD_VERSION_PREFIX"
+  v=$(pick kubeadm "$K8S_VERSION-*") || die "kubeadm $K8S_VERSION is not available from $repo/: check K8S_VERSION"
+  log "installing containerd.io $c and kubelet, kubeadm, kubectl $v"
+  retry "${APT[@]}" install --allow-change-held-packages "containerd.io=$c" "kubelet=$v" "kubeadm=$v" "kubectl=$v" ||
+    die "installing containerd.io $c and kubelet/kubeadm/kubectl $v failed"
+  apt-mark hold containerd.io kubelet kubeadm kubectl
+  # regenerated on every run; 2.x (config version 3): cri.v1.runtime ...runc.options, pinned_images sandbox
   containerd config default >"$cfg"
   sed -i -E 's/^(\s*SystemdCgroup\s*=).*/\1 true/' "$cfg"
   grep -q 'SystemdCgroup = true' "$cfg" || sed -i -E '/runtimes\.runc\.options\]/a\  SystemdCgroup = true' "$cfg"
@@ -139,22 +174,7 @@ step_install() {
   grep -qF "= \"$SANDBOX_IMAGE\"" "$cfg" || die "cannot set the sandbox image in $cfg"
   systemctl daemon-reload
   systemctl restart containerd
-  systemctl enable containerd
-  retry curl -fsSL --connect-timeout 15 -o "$key" "$repo/Release.key" || die "cannot download $repo/Release.key"
-  fp=$(gpg --show-keys --with-colons "$key" | awk -F: '$1=="pub"{p=1;next} p&&$1=="fpr"{print $10;p=0}')
-  v=${PKG_KEY_FINGERPRINT//[[:space:]]/}
-  [[ $fp == "${v^^}" ]] || die "$repo/Release.key has fingerprint '${fp//$'\n'/ }', expected '$v': refusing to trust it"
-  gpg --dearmor --yes -o "$R$kr" "$key"
-  chmod 644 "$R$kr"
-  echo "deb [signed-by=$kr] $repo/ /" >"$R/etc/apt/sources.list.d/kubernetes.list"
-  retry "${APT[@]}" update || die "apt-get update failed after adding $repo/"
-  v=$(apt-cache madison kubeadm | awk -F'|' -v v="$K8S_VERSION-" '{gsub(/ /,"",$2)} index($2,v)==1{print $2; exit}')
-  [[ -n $v ]] || die "kubeadm $K8S_VERSION is not available from $repo/: check K8S_VERSION"
-  log "installing kubelet, kubeadm, kubectl $v"
-  retry "${APT[@]}" install --allow-change-held-packages "kubelet=$v" "kubeadm=$v" "kubectl=$v" ||
-    die "installing kubelet/kubeadm/kubectl $v failed"
-  apt-mark hold kubelet kubeadm kubectl
-  systemctl enable kubelet
+  systemctl enable containerd kubelet
 }
 
 step_images() {
@@ -169,16 +189,40 @@ probe() {
   done
   return 1
 }
-# kubeadm reset -f empties /etc/kubernetes/pki: keep the pre-placed CA files.
-kreset() {
-  local keep=$ST/pki-keep
-  log "kubeadm reset -f of the previous attempt (CA files kept)"
-  mkdir -p "$keep" && chmod 700 "$keep" && (cd "$PKI" && for f in $CA_FILES; do [[ ! -e $f || -e $keep/$f ]] || cp -p --parents "$f" "$keep" || exit 1; done) &&
-    kubeadm reset -f && mkdir -p "$PKI" && cp -pr "$keep/." "$PKI/" && rm -rf "$keep" "$ST/cluster.attempt"
+# kubeadm reset -f empties /etc/kubernetes/{pki,manifests}: before the first kubeadm run, keep what
+# cloud-init placed there (CA files, a kube-vip static pod) and put it back after every reset.
+snap() {
+  local d
+  rm -rf "$KEEP" && mkdir -m 700 "$KEEP" || return
+  for d in pki manifests; do [[ ! -d $K/$d ]] || cp -a "$K/$d" "$KEEP/" || return; done
 }
+restore() { local d; for d in "$KEEP"/*; do [[ ! -e $d ]] || cp -a "$d" "$K/" || return; done; }
+kreset() {
+  log "kubeadm reset -f of the previous attempt (pre-placed files kept)"
+  kubeadm reset -f && restore && rm -f "$A"
+}
+# Did an earlier attempt complete (run killed as kubeadm returned)? The API (waited for $1 rounds)
+# knows the node, as control plane on that role, and after an init kube-proxy (made last) exists.
+joined() {
+  local kc=$K/kubelet.conf k l
+  [[ $NODE_ROLE == worker ]] || kc=$K/admin.conf
+  [[ -s $K/kubelet.conf && -s $kc ]] || return 1
+  k=(kubectl --kubeconfig "$kc" --request-timeout 20s)
+  l=$(RETRIES=$1 retry "${k[@]}" get node "$NODE" --ignore-not-found -o jsonpath='{.metadata.labels}') &&
+    [[ -n $l && ($NODE_ROLE == worker || $l == *node-role.kubernetes.io/control-plane*) ]] &&
+    [[ $(<"$ST/mode") != init || -n $(retry "${k[@]}" -n kube-system get ds kube-proxy --ignore-not-found -o name) ]] || return 1
+  log "kubeadm $(<"$ST/mode") of $NODE completed in an earlier attempt: not resetting it"
+}
+# kubeadm "$@" (init/join); a failed earlier attempt is reset first, unless it completed
 attempt() {
-  if [[ -e $ST/cluster.attempt ]]; then kreset || return 1; fi
-  touch "$ST/cluster.attempt" && "$@"
+  if [[ -e $A ]]; then
+    joined "$PROBES" && return
+    kreset || return
+  else
+    snap || return
+  fi
+  touch "$A"
+  "$@" || { echo failed >"$A"; return 1; }
 }
 # Removes the etcd member and Node named $NODE left by the machine this one replaces.
 janitor() {
@@ -205,14 +249,16 @@ janitor() {
   rm -f "$kc"
 }
 step_cluster() {
-  local ep='' mode=join eps=("$API_ENDPOINT")
-  if [[ -e $ST/cluster.attempt ]]; then
-    if kubectl --kubeconfig "$K/kubelet.conf" get node "$NODE" >/dev/null 2>&1; then
-      log "node $NODE was registered by an earlier attempt"
-      return
-    fi
-    kreset || die "kubeadm reset -f failed"
+  if [[ -e $A ]]; then
+    local n=$WAITS
+    [[ ! -s $A ]] || n=$PROBES # kubeadm failed: no need to wait
+    joined "$n" || kreset || die "kubeadm reset -f failed"
   fi
+  [[ -e $A ]] || init_or_join
+  rm -rf "$A" "$KEEP"
+}
+init_or_join() {
+  local ep='' mode=join eps=("$API_ENDPOINT")
   [[ $NODE_ROLE == worker ]] || read -ra eps <<<"${API_PEER_ENDPOINTS:-} $API_ENDPOINT"
   if [[ $NODE_ROLE == control-plane && $CP_SLOT == 0 ]] && ! ep=$(RETRIES=$PROBES retry probe "${eps[@]}"); then mode=init; fi
   echo "$mode" >"$ST/mode"
@@ -233,6 +279,13 @@ step_cluster() {
   retry attempt kubeadm join --config "$JOIN_CONFIG" || die "kubeadm join through $ep failed"
 }
 
+# cilium install, unless its DaemonSet exists (an earlier attempt)
+cilium_up() {
+  local d
+  d=$(kubectl --kubeconfig "$kc" -n kube-system get ds cilium --ignore-not-found -o name) || return
+  if [[ -n $d ]]; then log "cilium is already installed ($d)"; return; fi
+  KUBECONFIG=$kc "$R/usr/local/bin/cilium" install --version "$CNI_VERSION" --set "ipam.operator.clusterPoolIPv4PodCIDRList=$POD_CIDR"
+}
 step_cni() {
   local f=$RUN/dl/cni sum kc=$K/admin.conf
   if [[ $(cat "$ST/mode") != init ]]; then log "CNI: installed by the node that ran kubeadm init"; return; fi
@@ -244,8 +297,7 @@ step_cni() {
   if [[ $CNI_PLUGIN == cilium ]]; then
     mkdir -p "$R/usr/local/bin"
     tar -xzf "$f" -C "$R/usr/local/bin" cilium || die "$CNI_URL is not a cilium-cli tarball"
-    retry env KUBECONFIG="$kc" "$R/usr/local/bin/cilium" install --version "$CNI_VERSION" --set "ipam.operator.clusterPoolIPv4PodCIDRList=$POD_CIDR" ||
-      die "cilium install failed"
+    retry cilium_up || die "cilium install failed"
     return
   fi
   if [[ $CNI_PLUGIN == flannel ]]; then
@@ -265,6 +317,7 @@ main() {
   exec 9>>"$ST/lock"
   flock -n 9 || die "another bootstrap run holds $ST/lock"
   STARTED=$(now) STEP=settings
+  [[ ! -e $A ]] || restore # after a kubeadm reset that was interrupted
   settings
   local s steps="preflight install cluster"
   [[ $NODE_ROLE == worker ]] || steps="preflight install images cluster cni"

@@ -21,9 +21,11 @@ export interface PinnedCni {
   readonly version: string;
   readonly url: string;
   readonly sha256: string;
+  /** The arm64 (aarch64) artefact where it differs (cilium-cli is a binary). */
+  readonly arm64?: { readonly url: string; readonly sha256: string };
 }
 
-/** Manifests (calico, flannel) or the installer tarball (cilium-cli, linux amd64). */
+/** Manifests (calico, flannel) or the installer tarball (cilium-cli, linux amd64 and arm64). */
 export const PINNED_CNI: Record<Exclude<CniPlugin, "none">, PinnedCni> = {
   calico: {
     version: "v3.29.1",
@@ -39,6 +41,10 @@ export const PINNED_CNI: Record<Exclude<CniPlugin, "none">, PinnedCni> = {
     version: "1.16.4",
     url: "https://github.com/cilium/cilium-cli/releases/download/v0.16.20/cilium-linux-amd64.tar.gz",
     sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+    arm64: {
+      url: "https://github.com/cilium/cilium-cli/releases/download/v0.16.20/cilium-linux-arm64.tar.gz",
+      sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+    },
   },
 };
 
@@ -46,4 +52,15 @@ export const PINNED_CNI: Record<Exclude<CniPlugin, "none">, PinnedCni> = {
 export const PKGS_K8S_IO_KEY_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9A296436";
 
 export const DEFAULT_PACKAGE_REPOSITORY_BASE = "https://pkgs.k8s.io/core:/stable:";
+
+/**
+ * containerd comes from Docker's apt repository (package containerd.io): Kubernetes 1.35 is the last
+ * release that supports containerd 1.x, and Ubuntu 24.04 / Debian 12 ship 1.7. The node appends
+ * `/<os-release ID>` (ubuntu, debian) to the base and uses its codename as the suite.
+ */
+export const DEFAULT_CONTAINERD_REPOSITORY_BASE = "https://download.docker.com/linux";
+/** Fingerprint of Docker's release signing key (download.docker.com/linux/<os>/gpg). */
+export const DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
+/** containerd.io versions the node may install (a glob over the Debian version, newest match wins). */
+export const CONTAINERD_VERSION_PREFIX = "2.2.*";
 export const DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io";

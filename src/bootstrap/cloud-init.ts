@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { PKGS_K8S_IO_KEY_FINGERPRINT, pauseImageTag } from "./catalog";
+import { CONTAINERD_VERSION_PREFIX, DOCKER_KEY_FINGERPRINT, PINNED_CNI, PKGS_K8S_IO_KEY_FINGERPRINT, pauseImageTag } from "./catalog";
 import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
 import { NODE_LAYOUT } from "./node-layout";
 import type { ClusterPki } from "./pki";
@@ -54,6 +54,8 @@ export function renderSettings(input: NodePayloadInput): string {
   const isControlPlane = role.kind === "control-plane";
   const cni = cluster.cni;
   const minor = Number(cluster.kubernetesMinor.split(".")[1]);
+  // arm64 artefact of the pinned cilium-cli; an overridden URL has none (an aarch64 node says so)
+  const arm64 = isControlPlane && cni.plugin === "cilium" && cni.manifestUrl === PINNED_CNI.cilium.url ? PINNED_CNI.cilium.arm64 : undefined;
   return shellSettings({
     CLUSTER_NAME: cluster.name,
     NODE_ROLE: role.kind,
@@ -67,11 +69,16 @@ export function renderSettings(input: NodePayloadInput): string {
     PKG_KEY_FINGERPRINT: PKGS_K8S_IO_KEY_FINGERPRINT,
     IMAGE_REPOSITORY: cluster.imageRepository,
     SANDBOX_IMAGE: `${cluster.imageRepository}/pause:${pauseImageTag(minor)}`,
+    CONTAINERD_REPO_URL: cluster.containerdRepositoryUrl,
+    CONTAINERD_KEY_FINGERPRINT: DOCKER_KEY_FINGERPRINT,
+    CONTAINERD_VERSION_PREFIX,
     POD_CIDR: cluster.networking.podCidr,
     CNI_PLUGIN: isControlPlane ? cni.plugin : undefined,
     CNI_VERSION: isControlPlane && cni.plugin !== "none" ? cni.version : undefined,
     CNI_URL: isControlPlane && cni.plugin !== "none" ? cni.manifestUrl : undefined,
     CNI_SHA256: isControlPlane && cni.plugin !== "none" ? cni.manifestSha256 : undefined,
+    CNI_URL_ARM64: arm64?.url,
+    CNI_SHA256_ARM64: arm64?.sha256,
     HTTP_PROXY: cluster.proxy.httpProxy,
     HTTPS_PROXY: cluster.proxy.httpsProxy,
     NO_PROXY: cluster.proxy.httpProxy || cluster.proxy.httpsProxy ? [...cluster.proxy.noProxy, input.controlPlaneEndpointHost].join(",") : undefined,

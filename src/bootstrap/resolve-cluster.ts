@@ -4,6 +4,7 @@
  * half-created cluster.
  */
 import {
+  DEFAULT_CONTAINERD_REPOSITORY_BASE,
   DEFAULT_IMAGE_REPOSITORY,
   DEFAULT_KUBERNETES_VERSION,
   DEFAULT_PACKAGE_REPOSITORY_BASE,
@@ -66,6 +67,14 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
     "is not an http(s) URL",
     'use the base under which /v1.NN/deb/ lives, e.g. "https://pkgs.k8s.io/core:/stable:" or your mirror',
   );
+  const containerdRepositoryUrl = (spec.containerdRepositoryUrl ?? DEFAULT_CONTAINERD_REPOSITORY_BASE).replace(/\/+$/, "");
+  p.check(
+    isHttpUrl(containerdRepositoryUrl) && !/[\s'"]/.test(containerdRepositoryUrl),
+    "containerdRepositoryUrl",
+    spec.containerdRepositoryUrl,
+    "is not an http(s) URL",
+    'use the base under which ubuntu/ and debian/ live, e.g. "https://download.docker.com/linux" or your mirror of it',
+  );
 
   const proxy = resolveProxy(p, spec, networking, platformNetwork);
   const kubeletConfiguration = resolvePassthrough(p, "kubeletConfiguration", spec.kubeletConfiguration, {
@@ -90,6 +99,7 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
     kubeProxyMode,
     imageRepository,
     packageRepositoryUrl: `${repoBase}/v1.${minor}/deb/`,
+    containerdRepositoryUrl,
     proxy,
     kubeletConfiguration,
     kubeProxyConfiguration,

@@ -123,6 +123,12 @@ export interface ClusterSpec {
    * @default "https://pkgs.k8s.io/core:/stable:"
    */
   readonly packageRepositoryBaseUrl?: string;
+  /**
+   * Base of Docker's deb repository that provides containerd.io; `/ubuntu` or `/debian` is appended
+   * on the node (air-gapped mirrors must keep that layout and Docker's signing key).
+   * @default "https://download.docker.com/linux"
+   */
+  readonly containerdRepositoryUrl?: string;
   readonly proxy?: ProxySpec;
   /** KubeletConfiguration fields merged over ours (kubelet.config.k8s.io/v1beta1). @default {} */
   readonly kubeletConfiguration?: Record<string, unknown>;
@@ -184,6 +190,8 @@ export interface ResolvedCluster {
   readonly imageRepository: string;
   /** Full deb repository URL for this minor, ending in `/deb/`. */
   readonly packageRepositoryUrl: string;
+  /** Base of the containerd.io deb repository, without a trailing slash. */
+  readonly containerdRepositoryUrl: string;
   readonly proxy: { readonly httpProxy?: string; readonly httpsProxy?: string; readonly noProxy: string[] };
   readonly kubeletConfiguration: Record<string, unknown>;
   readonly kubeProxyConfiguration: Record<string, unknown>;

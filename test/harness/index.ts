@@ -32,6 +32,12 @@ export const STUB_COMMANDS = [
 
 export const DEFAULT_TOKEN = "abcdef.0123456789abcdef";
 export const DEFAULT_FINGERPRINT = "DE15B14486CD377B9E876E1A234654DA9A296436";
+/** Docker's apt signing key (containerd.io). */
+export const DOCKER_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
+export const DOCKER_REPO_BASE = "https://download.docker.com/linux";
+/** Node labels `kubectl get node -o jsonpath={.metadata.labels}` prints for a registered node. */
+export const CONTROL_PLANE_LABELS = '{"kubernetes.io/hostname":"prod-cp-0","node-role.kubernetes.io/control-plane":""}';
+export const WORKER_LABELS = '{"kubernetes.io/hostname":"stub-worker-1"}';
 export const DEFAULT_API_ENDPOINT = "10.0.0.100:6443";
 export const CALICO_MANIFEST = "# calico manifest (stub)\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: calico-system\n";
 export const FLANNEL_MANIFEST = [
@@ -74,6 +80,10 @@ const CONTAINERD_CONFIG: Record<1 | 2, string> = {
   ].join("\n"),
 };
 
+export const CONTAINERD_VERSIONS = ["2.3.0-1~ubuntu.24.04~noble", "2.2.1-1~ubuntu.24.04~noble", "2.2.0-1~ubuntu.24.04~noble", "1.7.28-1~ubuntu.24.04~noble"];
+
+const CODENAMES: Record<string, string> = { "ubuntu 22.04": "jammy", "ubuntu 24.04": "noble", "debian 12": "bookworm" };
+
 export type Role = "control-plane" | "worker";
 
 export interface NodeOptions {
@@ -100,8 +110,12 @@ export interface NodeOptions {
   readonly containerdMajor?: 1 | 2;
   /** Versions `apt-cache madison kubeadm` lists. @default ["1.36.4-1.1", "1.36.3-1.1"] */
   readonly kubeadmVersions?: readonly string[];
+  /** Versions `apt-cache madison containerd.io` lists, newest first. @default CONTAINERD_VERSIONS */
+  readonly containerdVersions?: readonly string[];
   /** Primary key fingerprints `gpg --show-keys` reports for Release.key. @default [DEFAULT_FINGERPRINT] */
   readonly keyFingerprints?: readonly string[];
+  /** The same for Docker's key (CONTAINERD_REPO_URL/<os>/gpg). @default [DOCKER_FINGERPRINT] */
+  readonly containerdKeyFingerprints?: readonly string[];
   /** Endpoints whose /livez answers ("*" = all). @default none */
   readonly apiUp?: readonly string[];
   /** `hostname` output. @default "stub-worker-1" */
@@ -199,9 +213,35 @@ export function setEtcd(node: NodeRoot, pods: string[], members: string[]): void
   setControl(node, "etcd-members", members.join("\n") + "\n");
 }
 
+/**
+ * Whether the API knows this node (`null`: it does not), with the labels it prints: pass
+ * CONTROL_PLANE_LABELS or WORKER_LABELS, or others.
+ */
+export function setNodeRegistered(node: NodeRoot, labels: string | null): void {
+  setControl(node, "node-registered", labels);
+}
+
+/** Whether the DaemonSet kube-system/<name> exists. */
+export function setDaemonSet(node: NodeRoot, name: string, exists: boolean): void {
+  setControl(node, `ds-${name}`, exists ? "" : null);
+}
+
+/**
+ * The first call whose "<command> <args>" contains `match` SIGKILLs the script right after the
+ * command did its work (like a reboot just after it returned).
+ */
+export function killAfter(node: NodeRoot, match: string): void {
+  setControl(node, "kill-after", `${match}\n`);
+}
+
 /** Sets what `curl` serves for CNI_URL (without touching CNI_SHA256). */
 export function setDownload(node: NodeRoot, content: string | Buffer): void {
   setControl(node, "download", content);
+}
+
+/** A stand-in armored key whose primary fingerprints the gpg stub reports. */
+function pgpKey(fingerprints: readonly string[]): string {
+  return ["-----BEGIN PGP PUBLIC KEY BLOCK-----", ...fingerprints.map((f) => `fpr ${f}`), "-----END PGP PUBLIC KEY BLOCK-----", ""].join("\n");
 }
 
 function ciliumTarball(dir: string): Buffer {
@@ -242,6 +282,9 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     PKG_KEY_FINGERPRINT: DEFAULT_FINGERPRINT,
     SANDBOX_IMAGE: "registry.k8s.io/pause:3.10",
     IMAGE_REPOSITORY: "registry.k8s.io",
+    CONTAINERD_REPO_URL: DOCKER_REPO_BASE,
+    CONTAINERD_KEY_FINGERPRINT: DOCKER_FINGERPRINT,
+    CONTAINERD_VERSION_PREFIX: "2.2.*",
     HTTP_PROXY: "",
     HTTPS_PROXY: "",
     NO_PROXY: "",
@@ -256,6 +299,9 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
       CNI_VERSION: cni === "cilium" ? "1.18.1" : cni === "calico" ? "3.30.2" : cni === "flannel" ? "0.27.2" : "",
       POD_CIDR: "10.244.0.0/16",
     });
+    if (cni === "cilium") {
+      Object.assign(settings, { CNI_URL_ARM64: "https://cni.example.test/cilium/cilium-linux-arm64.tar.gz", CNI_SHA256_ARM64: sha256(cniContent) });
+    }
   }
   const token = DEFAULT_TOKEN;
   const keySecret = `KEY-SECRET-${path.basename(dir)}`;
@@ -266,7 +312,9 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
   writeSettings(node, opts.settings ?? {});
 
   const [osId, osVersion] = opts.os ?? ["ubuntu", "24.04"];
-  write(inRoot(node, "/etc/os-release"), `NAME="${osId}"\nVERSION_ID="${osVersion}"\nID=${osId}\nPRETTY_NAME="${osId} ${osVersion}"\n`);
+  const codename = CODENAMES[`${osId} ${osVersion}`];
+  write(inRoot(node, "/etc/os-release"), `NAME="${osId}"\nVERSION_ID="${osVersion}"\nID=${osId}\nPRETTY_NAME="${osId} ${osVersion}"\n` +
+    (codename ? `VERSION_CODENAME=${codename}\n` : ""));
   write(inRoot(node, "/etc/fstab"), "LABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n/swap.img none swap sw 0 0\n  UUID=1234\tnone\tswap\tsw\t0\t0\n# /old-swap none swap sw 0 0\n/srv/swapdata /data ext4 defaults 0 2\n");
   write(node.script, fs.readFileSync(BOOTSTRAP_SCRIPT), 0o755);
 
@@ -299,10 +347,12 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
   if (opts.hostname) setControl(node, "hostname", `${opts.hostname}\n`);
   setControl(node, "ss", (opts.listening ?? [22]).map((p) => `LISTEN 0 4096 0.0.0.0:${p} 0.0.0.0:*\n`).join(""));
   setControl(node, "containerd-config", CONTAINERD_CONFIG[opts.containerdMajor ?? 2]);
-  setControl(node, "madison", (opts.kubeadmVersions ?? ["1.36.4-1.1", "1.36.3-1.1"])
+  setControl(node, "madison-kubeadm", (opts.kubeadmVersions ?? ["1.36.4-1.1", "1.36.3-1.1"])
     .map((v) => `   kubeadm | ${v} | https://pkgs.k8s.io/core:/stable:/v1.36/deb  Packages\n`).join(""));
-  setControl(node, "gpg-fpr", (opts.keyFingerprints ?? [DEFAULT_FINGERPRINT]).join("\n") + "\n");
-  setControl(node, "release.key", "-----BEGIN PGP PUBLIC KEY BLOCK-----\nstub\n-----END PGP PUBLIC KEY BLOCK-----\n");
+  setControl(node, "madison-containerd.io", (opts.containerdVersions ?? CONTAINERD_VERSIONS)
+    .map((v) => `containerd.io | ${v} | ${DOCKER_REPO_BASE}/ubuntu noble/stable amd64 Packages\n`).join(""));
+  setControl(node, "release.key", pgpKey(opts.keyFingerprints ?? [DEFAULT_FINGERPRINT]));
+  setControl(node, "docker.key", pgpKey(opts.containerdKeyFingerprints ?? [DOCKER_FINGERPRINT]));
   setControl(node, "token", `${token}\n`);
   if (cni !== "none") setDownload(node, cniContent);
   setApiUp(node, opts.apiUp ?? []);

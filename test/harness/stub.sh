@@ -4,9 +4,16 @@
 # "<name> <args>" to $STUB_CALLS; behaviour is controlled by files in $STUB_CTL:
 #   fail/<rule>      injected failure: line 1 substring of "<name> <args>", line 2 remaining count
 #                    (-1 = always), line 3 exit code, line 4 message on stderr
-#   uid arch hostname epoch ntp ss madison gpg-fpr release.key download token containerd-config
-#   containerd-version api-up etcd-pods etcd-members node-registered sysctl-<key>   (see index.ts)
+#   uid arch hostname epoch ntp ss madison-<package> release.key docker.key download token
+#   containerd-config containerd-version api-up etcd-pods etcd-members sysctl-<key>   (see index.ts)
+#   node-registered  the Node exists; its content is what `kubectl get node -o jsonpath=...` prints
+#   ds-<name>        the DaemonSet kube-system/<name> exists (`cilium install` creates ds-cilium)
+#   cilium-timeout   the next `cilium install` fails after creating the DaemonSet (one-shot)
+#   kill-after       substring of "<name> <args>": after doing its work, that call SIGKILLs its
+#                    parent (the script), like a reboot right after the command returned; one-shot
 #   applied/<n>      written by the kubectl stub: copies of the files given to `kubectl apply -f`
+# Keys served for Release.key / .../gpg carry their primary fingerprints as "fpr <hex>" lines,
+# which `gpg --show-keys` reports.
 set -uo pipefail
 name=${STUB_AS:-${0##*/}}
 unset STUB_AS
@@ -38,7 +45,7 @@ case $name in
   timedatectl) ctl ntp yes ;;
   date)
     if [[ ${1-} == +%s && -f $C/epoch ]]; then cat "$C/epoch"; else exec /bin/date "$@"; fi ;;
-  apt-cache) [[ ${1-} == madison && -f $C/madison ]] && cat "$C/madison" ;;
+  apt-cache) [[ ${1-} == madison && -f $C/madison-${2-} ]] && cat "$C/madison-$2" ;;
   containerd)
     case ${1-} in
       config) cat "$C/containerd-config" ;;
@@ -46,12 +53,12 @@ case $name in
     esac ;;
   gpg)
     if [[ " $* " == *" --show-keys "* ]]; then
-      while read -r fpr; do
-        [[ -n $fpr ]] || continue
+      while read -r tag fpr; do
+        [[ $tag == fpr ]] || continue
         printf 'pub:-:4096:1:%s:1690000000:::-:::scESC::::::23::0:\nfpr:::::::::%s:\n' "${fpr: -16}" "$fpr"
         printf 'uid:-::::1690000000::0000::isv:kubernetes OBS Project::::::::::0:\n'
         printf 'sub:-:4096:1:1111222233334444:1690000000::::::e::::::23:\nfpr:::::::::00001111222233334444555566667777AAAABBBB:\n'
-      done <"$C/gpg-fpr"
+      done <"${!#}"
     elif [[ " $* " == *" --dearmor "* ]]; then
       cp "${!#}" "$(opt -o "$@")"
     fi ;;
@@ -65,24 +72,44 @@ case $name in
         if [[ -f $C/api-up ]] && grep -qxF -e "$ep" -e '*' "$C/api-up"; then echo ok; else
           echo "curl: (7) Failed to connect to ${ep%:*} port ${ep##*:}" >&2; exit 7; fi ;;
       */Release.key) emit "$C/release.key" ;;
+      */gpg) emit "$C/docker.key" ;;
       *)
         if [[ -f $C/download ]]; then emit "$C/download"; else echo "curl: (22) The requested URL returned error: 404" >&2; exit 22; fi ;;
     esac ;;
   kubeadm)
     K=$R/etc/kubernetes
+    # what init and join --control-plane leave on the node: leaf certificates, static pods, etcd data
+    control_plane() {
+      mkdir -p "$K/pki/etcd" "$K/manifests" "$R/var/lib/etcd/member"
+      for f in apiserver.crt apiserver.key etcd/server.crt etcd/server.key; do echo "stub $f" >"$K/pki/$f"; done
+      for f in etcd kube-apiserver kube-controller-manager kube-scheduler; do echo "kind: Pod # $f" >"$K/manifests/$f.yaml"; done
+      echo "stub admin kubeconfig" >"$K/admin.conf"
+    }
     case "${1-} ${2-}" in
       "init "*)
-        mkdir -p "$K" && echo "stub admin kubeconfig" >"$K/admin.conf" && echo "stub kubelet kubeconfig" >"$K/kubelet.conf"
+        control_plane && echo "stub kubelet kubeconfig" >"$K/kubelet.conf"
         echo "Your Kubernetes control-plane has initialized successfully!"
         # real kubeadm prints the token unless --skip-token-print: print it anyway to test redaction
         echo "  kubeadm join 10.0.0.100:6443 --token $(ctl token) --discovery-token-ca-cert-hash sha256:0123" ;;
-      "join "*) mkdir -p "$K" && echo "stub kubelet kubeconfig" >"$K/kubelet.conf" && echo "This node has joined the cluster" ;;
+      "join "*)
+        ! grep -q '^controlPlane:' "$(opt --config "$@")" || control_plane
+        mkdir -p "$K" && echo "stub kubelet kubeconfig" >"$K/kubelet.conf" && echo "This node has joined the cluster" ;;
       "kubeconfig user") printf 'apiVersion: v1\nkind: Config\nusers:\n- name: janitor\n  user:\n    client-key-data: JANITOR-SECRET-KEY\n' ;;
-      "reset "*) rm -rf "$K/admin.conf" "$K/kubelet.conf" "$K/pki" && mkdir -p "$K/pki" && echo "[reset] Deleting contents of directories" ;;
+      "reset "*)
+        # like kubeadm reset (cleanup-node): contents of these directories, then these files
+        echo "[reset] Deleting contents of directories: [$K/manifests $R/var/lib/kubelet $K/pki]"
+        for d in "$K/manifests" "$R/var/lib/kubelet" "$K/pki" "$R/var/lib/etcd"; do [[ ! -d $d ]] || find "$d" -mindepth 1 -delete; done
+        for f in admin.conf super-admin.conf kubelet.conf bootstrap-kubelet.conf controller-manager.conf scheduler.conf; do rm -f "$K/$f"; done ;;
     esac ;;
   kubectl)
     case " $* " in
-      *" get node "*) [[ -f $C/node-registered ]] || { echo 'Error from server (NotFound): nodes not found' >&2; exit 1; } ;;
+      *" get node "*)
+        if [[ -f $C/node-registered ]]; then cat "$C/node-registered"
+        elif [[ " $* " != *" --ignore-not-found "* ]]; then echo 'Error from server (NotFound): nodes not found' >&2; exit 1; fi ;;
+      *" get ds "*)
+        ds=$(opt ds "$@")
+        if [[ -f $C/ds-$ds ]]; then echo "daemonset.apps/$ds"
+        elif [[ " $* " != *" --ignore-not-found "* ]]; then echo "Error from server (NotFound): daemonsets.apps \"$ds\" not found" >&2; exit 1; fi ;;
       *" get pods "*) [[ -f $C/etcd-pods ]] && cat "$C/etcd-pods" ;;
       *" member list "*) [[ -f $C/etcd-members ]] && cat "$C/etcd-members" ;;
       *" member remove "*) echo "Member ${!#} removed from cluster" ;;
@@ -90,5 +117,14 @@ case $name in
         mkdir -p "$C/applied"
         cp "$(opt -f "$@")" "$C/applied/$(find "$C/applied" -type f | wc -l)" ;;
     esac ;;
+  cilium-cli)
+    if [[ ${1-} == install ]]; then
+      : >"$C/ds-cilium"
+      if [[ -f $C/cilium-timeout ]]; then rm -f "$C/cilium-timeout"; echo "Error: timed out waiting for Cilium to become ready" >&2; exit 1; fi
+    fi ;;
 esac
+if [[ -f $C/kill-after && "$name $*" == *"$(cat "$C/kill-after")"* ]]; then
+  rm -f "$C/kill-after"
+  kill -KILL "$PPID"
+fi
 exit 0
