@@ -49,7 +49,20 @@ describe("cloud-config per role", () => {
     expect(byPath[NODE_LAYOUT.initConfig].permissions).toBe("0600");
     expect(byPath[NODE_LAYOUT.joinConfig].permissions).toBe("0600");
     expect(byPath[NODE_LAYOUT.script].permissions).toBe("0755");
-    expect(byPath[NODE_LAYOUT.script].content).toBe(bootstrapScript());
+    expect(byPath[NODE_LAYOUT.script].content).toBe(bootstrapScript("control-plane"));
+  });
+
+  test("nodes run the packed script; workers' copy leaves out the control-plane-only steps", () => {
+    const scriptOf = (input: NodePayloadInput) => nodeFiles(input).find((f) => f.path === NODE_LAYOUT.script)!.content;
+    const cp = scriptOf(first);
+    const w = scriptOf(worker);
+    for (const fn of ["step_images() {", "janitor() {", "step_cni() {", "cilium_up() {"]) {
+      expect(cp).toContain(fn);
+      expect(w).not.toContain(fn);
+    }
+    for (const fn of ["step_preflight() {", "step_install() {", "step_cluster() {", "init_or_join() {", "main() {"]) expect(w).toContain(fn);
+    expect(cp).not.toMatch(/^\s*#(?!!|\s*shellcheck)/m);
+    expect(gzipSize(w)).toBeLessThan(gzipSize(cp));
   });
 
   test("workers get the CA certificate, the pin and the token, never a private key", () => {

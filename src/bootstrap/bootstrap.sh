@@ -8,6 +8,8 @@
 #   CNI_SHA256; cilium CNI_VERSION, on aarch64 CNI_URL_ARM64 CNI_SHA256_ARM64; flannel/cilium
 #   POD_CIDR; optional API_PEER_ENDPOINTS
 # Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF}
+# Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, and workers'
+# copies leave out the sections between '# @control-plane-only' and '# @end'.
 set -Eeuo pipefail
 umask 022
 R=${BOOTSTRAP_ROOT:-}
@@ -177,10 +179,12 @@ step_install() {
   systemctl enable containerd kubelet
 }
 
+# @control-plane-only
 step_images() {
   retry kubeadm config images pull --config "$INIT_CONFIG" || die "pulling images from ${IMAGE_REPOSITORY:-the registry} failed"
 }
 
+# @end
 # probe ENDPOINT...: prints the first endpoint whose /livez answers (under retry: RETRIES rounds)
 probe() {
   local ep
@@ -224,6 +228,7 @@ attempt() {
   touch "$A"
   "$@" || { echo failed >"$A"; return 1; }
 }
+# @control-plane-only
 # Removes the etcd member and Node named $NODE left by the machine this one replaces.
 janitor() {
   local kc=$RUN/admin.conf out pod id ids k ec
@@ -248,6 +253,7 @@ janitor() {
   retry "${k[@]}" delete node "$NODE" --ignore-not-found || die "cannot delete the stale Node $NODE"
   rm -f "$kc"
 }
+# @end
 step_cluster() {
   if [[ -e $A ]]; then
     local n=$WAITS
@@ -279,6 +285,7 @@ init_or_join() {
   retry attempt kubeadm join --config "$JOIN_CONFIG" || die "kubeadm join through $ep failed"
 }
 
+# @control-plane-only
 # cilium install, unless its DaemonSet exists (an earlier attempt)
 cilium_up() {
   local d
@@ -307,6 +314,7 @@ step_cni() {
   retry kubectl --kubeconfig "$kc" apply -f "$f" || die "kubectl apply of the $CNI_PLUGIN manifest failed"
 }
 
+# @end
 main() {
   STEP=preflight
   [[ $(id -u) == 0 ]] || die "must run as root: run it with sudo"

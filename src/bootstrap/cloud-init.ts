@@ -10,6 +10,7 @@ import * as yaml from "js-yaml";
 import { CONTAINERD_VERSION_PREFIX, DOCKER_KEY_FINGERPRINT, PINNED_CNI, PKGS_K8S_IO_KEY_FINGERPRINT, pauseImageTag } from "./catalog";
 import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
 import { NODE_LAYOUT } from "./node-layout";
+import { packScript, ScriptRole } from "./pack-script";
 import type { ClusterPki } from "./pki";
 import type { NodeRole, ResolvedCluster } from "./spec";
 import { controlPlaneNodeName } from "./spec";
@@ -30,12 +31,19 @@ export interface NodePayloadInput {
   readonly extraFiles?: readonly NodeFile[];
 }
 
-let scriptCache: string | undefined;
+let scriptSource: string | undefined;
+const packed: Partial<Record<ScriptRole, string>> = {};
 
-/** The bundled bootstrap script (src/bootstrap/bootstrap.sh, copied next to the compiled JS). */
-export function bootstrapScript(): string {
-  scriptCache ??= fs.readFileSync(path.join(__dirname, "bootstrap.sh"), "utf8");
-  return scriptCache;
+/** The bundled bootstrap script as written (src/bootstrap/bootstrap.sh, copied next to the compiled JS). */
+export function bootstrapScriptSource(): string {
+  scriptSource ??= fs.readFileSync(path.join(__dirname, "bootstrap.sh"), "utf8");
+  return scriptSource;
+}
+
+/** What a node of this role runs: the packed script (see pack-script.ts). */
+export function bootstrapScript(role: ScriptRole): string {
+  packed[role] ??= packScript(bootstrapScriptSource(), role);
+  return packed[role]!;
 }
 
 /** KEY='value' lines; values never contain a single quote (validated inputs, DNS names). */
@@ -125,7 +133,7 @@ export function nodeFiles(input: NodePayloadInput): NodeFile[] {
     caCertHash: input.caCertHash,
   };
   const files = [
-    file(NODE_LAYOUT.script, "0755", bootstrapScript()),
+    file(NODE_LAYOUT.script, "0755", bootstrapScript(role.kind)),
     file(NODE_LAYOUT.settings, "0644", renderSettings(input)),
     // Both configs carry the join token: root only.
     file(NODE_LAYOUT.joinConfig, "0600", renderJoinConfig(cluster, role, ctx)),

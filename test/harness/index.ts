@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
+import { packScript } from "../../src/bootstrap/pack-script";
 
 /**
  * The one place that knows where the script lives in the source tree. BOOTSTRAP_SCRIPT_UNDER_TEST
@@ -316,7 +317,8 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
   write(inRoot(node, "/etc/os-release"), `NAME="${osId}"\nVERSION_ID="${osVersion}"\nID=${osId}\nPRETTY_NAME="${osId} ${osVersion}"\n` +
     (codename ? `VERSION_CODENAME=${codename}\n` : ""));
   write(inRoot(node, "/etc/fstab"), "LABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n/swap.img none swap sw 0 0\n  UUID=1234\tnone\tswap\tsw\t0\t0\n# /old-swap none swap sw 0 0\n/srv/swapdata /data ext4 defaults 0 2\n");
-  write(node.script, fs.readFileSync(BOOTSTRAP_SCRIPT), 0o755);
+  // What cloud-init writes on a node of this role: the packed script.
+  write(node.script, packScript(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"), role), 0o755);
 
   const endpoint = settings.API_ENDPOINT ?? DEFAULT_API_ENDPOINT;
   if (role === "control-plane") {

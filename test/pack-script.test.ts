@@ -1,0 +1,79 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { packScript } from "../src/bootstrap/pack-script";
+import { tempDir } from "./support/openssl";
+
+const sample = [
+  "#!/usr/bin/env bash",
+  "# a comment",
+  "set -euo pipefail",
+  "",
+  "f() {",
+  "  # indented comment",
+  "  local x='a # not a comment'",
+  "  echo \"$x\"",
+  "  cat <<EOF",
+  "    kept   indentation",
+  "  # kept comment",
+  "EOF",
+  "  cat <<-'END'",
+  "\tliteral $x",
+  "\tEND",
+  "  grep -c . <<<\"here-string, not a heredoc\"",
+  "}",
+  "# shellcheck disable=SC2034",
+  "f",
+  "",
+].join("\n");
+
+function run(script: string): string {
+  const dir = tempDir("pack-");
+  try {
+    const file = path.join(dir, "s.sh");
+    fs.writeFileSync(file, script);
+    const r = spawnSync("bash", [file], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    return r.stdout;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("drops comment-only lines, blank lines and indentation, but not heredoc bodies or shellcheck directives", () => {
+  const packed = packScript(sample);
+  expect(packed.split("\n")[0]).toBe("#!/usr/bin/env bash");
+  expect(packed).not.toContain("# a comment");
+  expect(packed).not.toContain("indented comment");
+  expect(packed).toContain("local x='a # not a comment'");
+  expect(packed).toContain("\n    kept   indentation\n  # kept comment\nEOF\n");
+  expect(packed).toContain("\n\tliteral $x\n\tEND\n");
+  expect(packed).toContain("# shellcheck disable=SC2034");
+  expect(packed).not.toMatch(/\n\n/);
+  expect(packed.length).toBeLessThan(sample.length);
+});
+
+test("the packed script does exactly what the original does", () => {
+  expect(run(packScript(sample))).toBe(run(sample));
+});
+
+test("an unterminated heredoc is an error, not a silently broken script", () => {
+  expect(() => packScript("cat <<EOF\nno end\n")).toThrow(/unterminated heredoc EOF/);
+});
+
+describe("control-plane-only sections", () => {
+  const text = ["#!/bin/bash", "a=1", "# @control-plane-only", "cp() {", "  cat <<EOF", "# @end", "EOF", "}", "# @end", "echo $a", ""].join("\n");
+
+  test("stay in the control-plane copy and leave the worker copy, heredoc bodies included", () => {
+    expect(packScript(text, "control-plane")).toBe("#!/bin/bash\na=1\ncp() {\ncat <<EOF\n# @end\nEOF\n}\necho $a\n");
+    expect(packScript(text, "worker")).toBe("#!/bin/bash\na=1\necho $a\n");
+  });
+
+  test.each([
+    ["# @control-plane-only\na\n", /line 1: # @control-plane-only without # @end/],
+    ["a\n# @end\n", /line 2: # @end without # @control-plane-only/],
+    ["# @control-plane-only\n# @control-plane-only\n# @end\n", /line 2: nested # @control-plane-only/],
+  ])("unbalanced markers are an error: %j", (bad, message) => {
+    expect(() => packScript(bad, "worker")).toThrow(message);
+  });
+});
