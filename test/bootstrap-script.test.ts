@@ -54,7 +54,7 @@ describe("first control-plane node (slot 0, nothing answers)", () => {
     const init = inRoot(n, NODE_LAYOUT.initConfig);
     expectInOrder(calls, [
       "id -u", "uname -m", "swapoff -a", "modprobe overlay", "modprobe br_netfilter", "sysctl --system", "ss -Htln",
-      /^apt-get .* update$/, /^apt-get .* install ca-certificates curl gpg$/,
+      /^apt-get .* update$/, /^apt-get .* install ca-certificates curl gpg iptables$/,
       /^curl .*https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.36\/deb\/Release\.key$/, /^gpg --show-keys/, /^gpg --dearmor/,
       /^curl .*https:\/\/download\.docker\.com\/linux\/ubuntu\/gpg$/, /^gpg --show-keys/, /^gpg --dearmor/,
       /^apt-get .* update$/, "apt-cache madison containerd.io", "apt-cache madison kubeadm",
@@ -647,5 +647,48 @@ describe("a kubeadm init/join that completed but was not recorded is never reset
     const calls = readCalls(n);
     expect(count(calls, "kubeadm join")).toBe(1);
     expect(count(calls, "kubeadm reset")).toBe(0);
+  });
+});
+
+describe("GCE hairpin (API_HAIRPIN_DNAT=1)", () => {
+  const natRules = (n: NodeRoot) => (fs.existsSync(path.join(n.ctl, "iptables-nat")) ? fs.readFileSync(path.join(n.ctl, "iptables-nat"), "utf8").split("\n").filter(Boolean) : []);
+  const RULE = "OUTPUT -p tcp -d 10.0.0.100 --dport 6443 -m comment --comment cdktf-kubeadm-hairpin -j DNAT --to-destination 10.0.0.11:6443";
+
+  test("a control-plane node joining through a peer sends the endpoint to that peer only while kubeadm join runs", () => {
+    const n = node({
+      role: "control-plane", slot: 1, apiUp: ["10.0.0.11:6443", DEFAULT_API_ENDPOINT],
+      settings: { API_PEER_ENDPOINTS: "10.0.0.11:6443", API_HAIRPIN_DNAT: "1" },
+    });
+    setEtcd(n, ETCD_PODS, STALE_MEMBERS.slice(0, 2));
+    expect(runBootstrap(n).code).toBe(0);
+    const calls = readCalls(n);
+    expectInOrder(calls, [`iptables -t nat -A ${RULE}`, "kubeadm join", `iptables -t nat -D ${RULE}`]);
+    expect(natRules(n)).toEqual([]);
+  });
+
+  test("the rule is removed when the join fails, and the failure is reported", () => {
+    const n = node({
+      role: "control-plane", slot: 1, apiUp: ["10.0.0.11:6443", DEFAULT_API_ENDPOINT],
+      settings: { API_PEER_ENDPOINTS: "10.0.0.11:6443", API_HAIRPIN_DNAT: "1" },
+    });
+    setEtcd(n, ETCD_PODS, STALE_MEMBERS.slice(0, 2));
+    failCommand(n, "kubeadm join", "always", "error execution phase preflight");
+    const run = runBootstrap(n);
+    expect(run.code).not.toBe(0);
+    expect(run.lastLine).toMatch(/FAILED in step cluster: kubeadm join through 10\.0\.0\.11:6443 failed/);
+    expect(count(readCalls(n), `iptables -t nat -A ${RULE}`)).toBe(1);
+    expect(natRules(n)).toEqual([]);
+  });
+
+  test("no rule without the setting, for workers, or when joining through the endpoint itself", () => {
+    const plain = node({ role: "control-plane", slot: 1, apiUp: ["10.0.0.11:6443"], settings: { API_PEER_ENDPOINTS: "10.0.0.11:6443" } });
+    setEtcd(plain, ETCD_PODS, STALE_MEMBERS.slice(0, 2));
+    const worker = node({ role: "worker", apiUp: [DEFAULT_API_ENDPOINT], settings: { API_HAIRPIN_DNAT: "1" } });
+    const direct = node({ role: "control-plane", slot: 1, apiUp: [DEFAULT_API_ENDPOINT], settings: { API_HAIRPIN_DNAT: "1" } });
+    setEtcd(direct, ETCD_PODS, STALE_MEMBERS.slice(0, 2));
+    for (const n of [plain, worker, direct]) {
+      expect(runBootstrap(n).code).toBe(0);
+      expect(count(readCalls(n), /^iptables -t nat -A/)).toBe(0);
+    }
   });
 });

@@ -6,7 +6,7 @@
 #   optional NODE_NAME(else hostname) IMAGE_REPOSITORY HTTP_PROXY HTTPS_PROXY NO_PROXY
 #  control-plane: CP_SLOT NODE_NAME CNI_PLUGIN(calico|flannel|cilium|none); unless none CNI_URL
 #   CNI_SHA256; cilium CNI_VERSION, on aarch64 CNI_URL_ARM64 CNI_SHA256_ARM64; flannel/cilium
-#   POD_CIDR; optional API_PEER_ENDPOINTS
+#   POD_CIDR; optional API_PEER_ENDPOINTS, API_HAIRPIN_DNAT=1 (join through a peer via iptables DNAT)
 # Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF}
 # Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, and workers'
 # copies leave out the sections between '# @control-plane-only' and '# @end'.
@@ -155,7 +155,7 @@ step_install() {
     done
   fi
   retry "${APT[@]}" update || die "apt-get update failed: check DNS, network and proxy"
-  retry "${APT[@]}" install ca-certificates curl gpg || die "installing ca-certificates, curl and gpg failed"
+  retry "${APT[@]}" install ca-certificates curl gpg iptables || die "installing ca-certificates, curl, gpg and iptables failed"
   mkdir -p "$R/etc/containerd" "$RUN/dl" "$R/etc/apt/keyrings" "$R/etc/apt/sources.list.d"
   addrepo kubernetes "$repo/" / "$repo/Release.key" "$PKG_KEY_FINGERPRINT"
   addrepo docker "$crepo" "$(osv VERSION_CODENAME) stable" "$crepo/gpg" "$CONTAINERD_KEY_FINGERPRINT"
@@ -282,7 +282,21 @@ init_or_join() {
   sed -i -E "s|^(\\s*apiServerEndpoint:).*|\\1 $ep|" "$JOIN_CONFIG"
   grep -q "apiServerEndpoint: $ep\$" "$JOIN_CONFIG" || die "$JOIN_CONFIG has no apiServerEndpoint line"
   log "joining through $ep"
-  retry attempt kubeadm join --config "$JOIN_CONFIG" || die "kubeadm join through $ep failed"
+  hairpin -A "$ep" || die "cannot add the iptables rule that sends ${API_ENDPOINT} to $ep while joining"
+  retry attempt kubeadm join --config "$JOIN_CONFIG" || { hairpin -D "$ep" || :; die "kubeadm join through $ep failed"; }
+  hairpin -D "$ep" || warn "could not remove the iptables hairpin rule for $ep (harmless: the node serves the API itself now)"
+}
+# GCE: a load-balancer backend that connects to the LB address is answered by itself, and after
+# discovery kubeadm talks to controlPlaneEndpoint. While this control-plane node joins, send its
+# traffic for the endpoint to the healthy peer (API_HAIRPIN_DNAT=1). -A|-D PEER
+hairpin() {
+  [[ ${API_HAIRPIN_DNAT:-} == 1 && $NODE_ROLE == control-plane && $2 != "$API_ENDPOINT" ]] || return 0
+  local r=(OUTPUT -p tcp -d "${API_ENDPOINT%:*}" --dport "${API_ENDPOINT##*:}" -m comment --comment cdktf-kubeadm-hairpin -j DNAT --to-destination "$2")
+  if [[ $1 == -A ]]; then
+    iptables -t nat -C "${r[@]}" 2>/dev/null || iptables -t nat -A "${r[@]}"
+  else
+    while iptables -t nat -C "${r[@]}" 2>/dev/null; do iptables -t nat -D "${r[@]}" || return; done
+  fi
 }
 
 # @control-plane-only

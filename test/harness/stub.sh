@@ -11,6 +11,7 @@
 #   cilium-timeout   the next `cilium install` fails after creating the DaemonSet (one-shot)
 #   kill-after       substring of "<name> <args>": after doing its work, that call SIGKILLs its
 #                    parent (the script), like a reboot right after the command returned; one-shot
+#   iptables-nat     the nat rules added by `iptables -t nat -A` (one per line; -C checks, -D deletes)
 #   applied/<n>      written by the kubectl stub: copies of the files given to `kubectl apply -f`
 # Keys served for Release.key / .../gpg carry their primary fingerprints as "fpr <hex>" lines,
 # which `gpg --show-keys` reports.
@@ -116,6 +117,15 @@ case $name in
       *" apply "*)
         mkdir -p "$C/applied"
         cp "$(opt -f "$@")" "$C/applied/$(find "$C/applied" -type f | wc -l)" ;;
+    esac ;;
+  iptables)
+    [[ ${1-} == -t && ${2-} == nat ]] || exit 0
+    op=$3; shift 3; rule="$*"; f=$C/iptables-nat; touch "$f"
+    case $op in
+      -C) grep -qxF -- "$rule" "$f" || exit 1 ;;
+      -A) printf '%s\n' "$rule" >>"$f" ;;
+      -D) grep -qxF -- "$rule" "$f" || { echo "iptables: Bad rule (does a matching rule exist in that chain?)." >&2; exit 1; }
+          awk -v r="$rule" 'd || $0 != r { print; next } { d = 1 }' "$f" >"$f.new" && mv "$f.new" "$f" ;;
     esac ;;
   cilium-cli)
     if [[ ${1-} == install ]]; then
