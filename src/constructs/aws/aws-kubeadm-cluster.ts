@@ -1,0 +1,281 @@
+/**
+ * A self-managed kubeadm cluster on EC2: network, security groups, API network load balancer,
+ * node IAM, one launch template + ASG per control-plane slot and per node pool. The bootstrap
+ * (PKI, kubeadm configuration, cloud-init) comes from the platform-neutral KubeadmCluster.
+ */
+import { Annotations, ITerraformDependable } from "cdktf";
+import { Construct } from "constructs";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import type { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import type { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import type { Lb } from "@cdktf/provider-aws/lib/lb";
+import type { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
+import type { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
+import type { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import type { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import type { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import type { NodeRole, ResolvedCluster } from "../../bootstrap/spec";
+import { controlPlaneNodeName, roleName } from "../../bootstrap/spec";
+import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
+import { KubeadmCluster } from "../kubeadm-cluster";
+import { ApiLoadBalancer } from "./api-load-balancer";
+import type { Architecture } from "./instance-types";
+import { NodeLaunchTemplate } from "./launch-template";
+import { fitName, NAME_LIMITS, resourceTags } from "./names";
+import { AwsClusterNetwork } from "./network";
+import { ControlPlaneGroup, WorkerPoolGroup } from "./node-group";
+import { NodeIam } from "./node-iam";
+import type { AwsKubeadmClusterProps } from "./props";
+import { ResolvedAws, ResolvedMachineGroup, resolveAws } from "./resolve-aws";
+import { ClusterSecurityGroups } from "./security-groups";
+import { ImageLookup } from "./ubuntu-ami";
+
+/** The resources of one node pool. */
+export interface AwsNodePoolResources {
+  readonly group: AutoscalingGroup;
+  readonly launchTemplate: LaunchTemplate;
+  readonly role: IamRole;
+  readonly iam: NodeIam;
+}
+
+export class AwsKubeadmCluster extends Construct {
+  /** The validated model (AWS fields and cluster). */
+  readonly resolved: ResolvedAws;
+  readonly cluster: ResolvedCluster;
+  /** PKI, user data and the cluster outputs. */
+  readonly kubeadm: KubeadmCluster;
+  /** `https://<nlb dns name>:<port>`. */
+  readonly apiEndpoint: string;
+
+  readonly network: AwsClusterNetwork;
+  /** Undefined when an existing VPC is used. */
+  readonly vpc?: Vpc;
+  readonly vpcId: string;
+  readonly privateSubnetIds: string[];
+  readonly publicSubnetIds: string[];
+  /** Created subnets (empty for an existing VPC). */
+  readonly privateSubnets: Subnet[];
+  readonly publicSubnets: Subnet[];
+
+  readonly securityGroups: ClusterSecurityGroups;
+  readonly controlPlaneSecurityGroup: SecurityGroup;
+  readonly workerSecurityGroup: SecurityGroup;
+  readonly apiLoadBalancer: ApiLoadBalancer;
+  readonly loadBalancer: Lb;
+  readonly targetGroup: LbTargetGroup;
+  readonly listener: LbListener;
+
+  readonly controlPlaneIam: NodeIam;
+  /** Instance roles: "control-plane" and one per pool name. */
+  readonly roles: Readonly<Record<string, IamRole>>;
+  /** Per slot. */
+  readonly controlPlaneGroups: AutoscalingGroup[] = [];
+  readonly controlPlaneLaunchTemplates: LaunchTemplate[] = [];
+  /** Per pool name. */
+  readonly nodePools: Readonly<Record<string, AwsNodePoolResources>>;
+  /** AMI lookups per architecture (only those used without an explicit image id). */
+  readonly imageLookups: Partial<Record<Architecture, ImageLookup>> = {};
+
+  private partitionData?: DataAwsPartition;
+
+  constructor(scope: Construct, id: string, props: AwsKubeadmClusterProps = {}) {
+    super(scope, id);
+    // Every problem with the props, before any construct exists.
+    const resolved = resolveAws(id, props);
+    this.resolved = resolved;
+    const cluster = resolved.cluster;
+    this.cluster = cluster;
+    const name = cluster.name;
+    const userTags = resolved.tags;
+    this.annotate(resolved);
+
+    this.network = new AwsClusterNetwork(this, "network", { clusterName: name, network: resolved.network, tags: userTags });
+    this.vpc = this.network.vpc;
+    this.vpcId = this.network.vpcId;
+    this.privateSubnetIds = this.network.privateSubnetIds;
+    this.publicSubnetIds = this.network.publicSubnetIds;
+    this.privateSubnets = this.network.privateSubnets;
+    this.publicSubnets = this.network.publicSubnets;
+
+    this.securityGroups = new ClusterSecurityGroups(this, "security-groups", {
+      clusterName: name,
+      vpcId: this.vpcId,
+      apiServerPort: cluster.controlPlane.apiServerPort,
+      cni: cluster.cni.plugin,
+      stackedEtcd: cluster.controlPlane.externalEtcd === undefined,
+      apiAllowedCidrs: resolved.apiLoadBalancer.allowedCidrs,
+      nodePortCidrs: resolved.security.nodePortCidrs,
+      kubeletFromWorkers: resolved.security.kubeletFromWorkers,
+      tags: userTags,
+    });
+    this.controlPlaneSecurityGroup = this.securityGroups.controlPlane;
+    this.workerSecurityGroup = this.securityGroups.workers;
+
+    this.apiLoadBalancer = new ApiLoadBalancer(this, "api", {
+      clusterName: name,
+      vpcId: this.vpcId,
+      internetFacing: resolved.apiLoadBalancer.internetFacing,
+      subnetIds: resolved.apiLoadBalancer.internetFacing ? this.publicSubnetIds : this.privateSubnetIds,
+      securityGroupId: this.securityGroups.loadBalancer.id,
+      apiServerPort: cluster.controlPlane.apiServerPort,
+      deletionProtection: resolved.apiLoadBalancer.deletionProtection,
+      tags: userTags,
+    });
+    this.loadBalancer = this.apiLoadBalancer.loadBalancer;
+    this.targetGroup = this.apiLoadBalancer.targetGroup;
+    this.listener = this.apiLoadBalancer.listener;
+
+    this.kubeadm = new KubeadmCluster(this, "kubeadm", {
+      cluster,
+      controlPlaneEndpointHost: this.apiLoadBalancer.dnsName,
+      userDataLimit: USER_DATA_LIMITS.aws,
+      pkiDirectory: props.pkiDirectory,
+      existingCa: props.existingCa,
+      outputs: props.outputs,
+    });
+    this.apiEndpoint = this.kubeadm.apiEndpoint;
+
+    // Nodes start once their network path exists: egress (packages, images), the API listener and every rule.
+    const bootDependencies: ITerraformDependable[] = [
+      ...this.network.egressDependencies,
+      this.listener,
+      ...Object.values(this.securityGroups.ingressRules),
+      ...Object.values(this.securityGroups.egressRules),
+    ];
+
+    this.controlPlaneIam = new NodeIam(this, "control-plane-iam", {
+      clusterName: name,
+      groupName: "control-plane",
+      iam: resolved.controlPlane.iam,
+      tags: userTags,
+      partition: () => this.partition(),
+    });
+    const roles: Record<string, IamRole> = { "control-plane": this.controlPlaneIam.role };
+
+    for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
+      const nodeName = controlPlaneNodeName(name, slot);
+      const role: NodeRole = { kind: "control-plane", slot };
+      const template = this.launchTemplate(`control-plane-${slot}`, nodeName, resolved.controlPlane, role, this.controlPlaneIam, [this.controlPlaneSecurityGroup.id], {
+        "cdktf-kubeadm/node-role": "control-plane",
+        "cdktf-kubeadm/control-plane-slot": String(slot),
+      });
+      const group = new ControlPlaneGroup(this, `control-plane-${slot}`, {
+        name: fitName(nodeName, NAME_LIMITS.autoscalingGroup),
+        subnetId: this.privateSubnetIds[slot % this.privateSubnetIds.length],
+        launchTemplate: template,
+        targetGroupArn: this.targetGroup.arn,
+        tags: resourceTags(name, nodeName, userTags, { "cdktf-kubeadm/node-role": "control-plane" }),
+        dependsOn: bootDependencies,
+      });
+      this.controlPlaneLaunchTemplates.push(template);
+      this.controlPlaneGroups.push(group.group);
+    }
+
+    const pools: Record<string, AwsNodePoolResources> = {};
+    for (const pool of resolved.nodePools) {
+      const poolName = pool.pool.name;
+      const groupName = `${name}-pool-${poolName}`;
+      const iam = new NodeIam(this, `pool-${poolName}-iam`, {
+        clusterName: name,
+        groupName: `pool-${poolName}`,
+        iam: pool.iam,
+        tags: userTags,
+        partition: () => this.partition(),
+      });
+      const role: NodeRole = { kind: "worker", pool: poolName };
+      const template = this.launchTemplate(`pool-${poolName}`, groupName, pool, role, iam, [this.workerSecurityGroup.id], {
+        "cdktf-kubeadm/node-role": "worker",
+        "cdktf-kubeadm/node-pool": poolName,
+      });
+      const group = new WorkerPoolGroup(this, `pool-${poolName}`, {
+        name: fitName(groupName, NAME_LIMITS.autoscalingGroup),
+        clusterName: name,
+        pool,
+        subnetIds: this.privateSubnetIds,
+        launchTemplate: template,
+        tags: resourceTags(name, groupName, userTags, { "cdktf-kubeadm/node-role": "worker", "cdktf-kubeadm/node-pool": poolName }),
+        dependsOn: bootDependencies,
+      });
+      if (group.skippedAutoscalerTags.length > 0) {
+        Annotations.of(this).addWarning(
+          `cdktf-kubeadm: node pool "${poolName}": cluster-autoscaler node-template tags left out (over AWS's 128-character key limit): ${group.skippedAutoscalerTags.join(", ")}`,
+        );
+      }
+      pools[poolName] = { group: group.group, launchTemplate: template, role: iam.role, iam };
+      roles[poolName] = iam.role;
+    }
+    this.nodePools = pools;
+    this.roles = roles;
+  }
+
+  /** Gzipped user-data bytes per role name ("control-plane-0", "worker-general"), measured at synth. */
+  get userDataSizes(): Record<string, number> {
+    return this.kubeadm.userDataSizes;
+  }
+
+  private launchTemplate(
+    id: string,
+    templateName: string,
+    group: ResolvedMachineGroup,
+    role: NodeRole,
+    iam: NodeIam,
+    securityGroupIds: string[],
+    roleTags: Record<string, string>,
+  ): LaunchTemplate {
+    const name = this.cluster.name;
+    const image = this.image(group);
+    const instanceName = role.kind === "control-plane" ? controlPlaneNodeName(name, role.slot) : `${name}-${role.pool}`;
+    return new NodeLaunchTemplate(this, `${id}-template`, {
+      name: templateName,
+      description: `${name} ${roleName(role)}`,
+      instanceType: group.instanceTypes[0],
+      imageId: image.imageId,
+      rootDeviceName: image.rootDeviceName,
+      rootVolume: group.rootVolume,
+      securityGroupIds,
+      instanceProfileArn: iam.instanceProfile.arn,
+      userDataBase64: this.kubeadm.userDataBase64Gzip(role),
+      keyName: this.resolved.keyName,
+      tags: resourceTags(name, templateName, this.resolved.tags, roleTags),
+      instanceTags: resourceTags(name, instanceName, this.resolved.tags, roleTags),
+    }).launchTemplate;
+  }
+
+  private image(group: ResolvedMachineGroup): { imageId: string; rootDeviceName: string } {
+    if (group.imageId !== undefined) return { imageId: group.imageId, rootDeviceName: this.resolved.image.rootDeviceName };
+    const arch = group.architecture;
+    const lookup = (this.imageLookups[arch] ??= new ImageLookup(this, `image-${arch}`, {
+      architecture: arch,
+      owners: this.resolved.image.owners,
+      namePattern: this.resolved.image.namePattern,
+    }));
+    return { imageId: lookup.imageId, rootDeviceName: lookup.rootDeviceName };
+  }
+
+  private partition(): DataAwsPartition {
+    return (this.partitionData ??= new DataAwsPartition(this, "partition"));
+  }
+
+  private annotate(resolved: ResolvedAws): void {
+    const a = Annotations.of(this);
+    const lb = resolved.apiLoadBalancer;
+    if (lb.internetFacing && lb.allowedCidrs.includes("0.0.0.0/0")) {
+      a.addInfo(
+        "cdktf-kubeadm: the Kubernetes API load balancer is reachable from 0.0.0.0/0 on the API port (TLS client authentication protects it); restrict it with apiLoadBalancer.allowedCidrs",
+      );
+    }
+    if (resolved.network.kind === "managed" && resolved.network.natGateways === "none" && !resolved.cluster.proxy.httpProxy && !resolved.cluster.proxy.httpsProxy) {
+      a.addWarning(
+        'cdktf-kubeadm: network.natGateways is "none" and no proxy is set: nodes need another way to reach the package repository and image registry (VPC endpoints, mirrors via imageRepository/packageRepositoryBaseUrl)',
+      );
+    }
+    for (const pool of resolved.nodePools) {
+      if (pool.spot && pool.instanceTypes.length < 3) {
+        a.addWarning(
+          `cdktf-kubeadm: node pool "${pool.pool.name}" runs on spot with ${pool.instanceTypes.length} instance type(s); give several (instanceTypes) so interruptions in one spot pool do not drain the whole node pool`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * Every AWS validation path: a bad prop is reported as a ClusterSpecError problem (field, value,
+ * problem, fix) before any construct exists, together with the cluster model's own problems.
+ */
+import * as fs from "fs";
+import type { SpecProblem } from "../src/bootstrap/validation-error";
+import { AwsKubeadmClusterProps, subnetLayout } from "../src/constructs/aws";
+import { parseCidr } from "../src/bootstrap/cidr";
+import { baseProps, problemsOf, tempDir } from "./support/aws-fixtures";
+
+const pki = tempDir("aws-validation-");
+afterAll(() => fs.rmSync(pki, { recursive: true, force: true }));
+
+function props(overrides: Partial<AwsKubeadmClusterProps>): AwsKubeadmClusterProps {
+  return baseProps(pki, overrides);
+}
+
+function fields(problems: SpecProblem[]): string[] {
+  return problems.map((p) => p.field);
+}
+
+/** Exactly one problem, on `field`, with a non-empty fix. */
+function expectOnly(problems: SpecProblem[], field: string, problem?: RegExp): void {
+  expect(fields(problems)).toEqual([field]);
+  expect(problems[0].fix.length).toBeGreaterThan(3);
+  if (problem) expect(problems[0].problem).toMatch(problem);
+}
+
+const existing = (o: Record<string, unknown> = {}) => ({
+  existing: {
+    vpcId: "vpc-0123456789abcdef0",
+    vpcCidrs: ["10.20.0.0/16"],
+    privateSubnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+    publicSubnetIds: ["subnet-0123456789abcdef2", "subnet-0123456789abcdef3"],
+    ...o,
+  },
+});
+
+describe("cluster name", () => {
+  test("defaults to the construct id when it is a valid name", () => {
+    // Accepted: no throw (problemsOf would throw "accepted"), checked via the problem list being absent.
+    expect(() => problemsOf(props({}), "prod")).toThrow(/accepted/);
+  });
+  test("an invalid construct id without name is reported", () => {
+    expectOnly(problemsOf(props({}), "Prod_Cluster"), "name", /construct id "Prod_Cluster"/);
+  });
+  test('a name starting with "internal-" is rejected (load balancer naming)', () => {
+    expectOnly(problemsOf(props({ name: "internal-api" })), "name", /internal-/);
+  });
+});
+
+describe("managed network", () => {
+  test.each([
+    ["10.0.0.0/8", /16 to \/24/],
+    ["10.0.0.0/28", /16 to \/24/],
+    ["10.0.0.1/16", /host bits/],
+    ["not-a-cidr", /a\.b\.c\.d\/n/],
+  ])("vpcCidr %s", (vpcCidr, problem) => {
+    expectOnly(problemsOf(props({ network: { vpcCidr } })), "network.vpcCidr", problem);
+  });
+  test.each([1, 4])("availabilityZoneCount %d", (availabilityZoneCount) => {
+    expectOnly(problemsOf(props({ network: { availabilityZoneCount } })), "network.availabilityZoneCount", /2 or 3/);
+  });
+  test("availabilityZones: too few, bad names, duplicates, count mismatch", () => {
+    expectOnly(problemsOf(props({ network: { availabilityZones: ["eu-west-1a"] } })), "network.availabilityZones", /2 or 3/);
+    expectOnly(problemsOf(props({ network: { availabilityZones: ["eu-west-1a", "EU WEST"] } })), "network.availabilityZones[1]");
+    expectOnly(problemsOf(props({ network: { availabilityZones: ["eu-west-1a", "eu-west-1a"] } })), "network.availabilityZones", /twice/);
+    expectOnly(problemsOf(props({ network: { availabilityZones: ["eu-west-1a", "eu-west-1b"], availabilityZoneCount: 3 } })), "network.availabilityZoneCount", /differs/);
+  });
+  test("natGateways", () => {
+    expectOnly(problemsOf(props({ network: { natGateways: "two" as never } })), "network.natGateways");
+  });
+  test("a VPC overlapping the pod or service range is reported by the cluster model", () => {
+    expect(fields(problemsOf(props({ network: { vpcCidr: "10.244.0.0/16" } })))).toEqual(["networking.podCidr"]);
+    expect(fields(problemsOf(props({ network: { vpcCidr: "10.96.0.0/16" } })))).toEqual(["networking.serviceCidr"]);
+  });
+  test("subnet layout: private quarters, public blocks in the last quarter, all inside the VPC and disjoint", () => {
+    for (const [vpc, priv, pub] of [
+      ["10.0.0.0/16", ["10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18"], ["10.0.192.0/24", "10.0.193.0/24", "10.0.194.0/24"]],
+      ["10.1.0.0/20", ["10.1.0.0/22", "10.1.4.0/22", "10.1.8.0/22"], ["10.1.12.0/24", "10.1.13.0/24", "10.1.14.0/24"]],
+      ["192.168.7.0/24", ["192.168.7.0/26", "192.168.7.64/26", "192.168.7.128/26"], ["192.168.7.192/28", "192.168.7.208/28", "192.168.7.224/28"]],
+    ] as const) {
+      const layout = subnetLayout(parseCidr(vpc) as Exclude<ReturnType<typeof parseCidr>, string>);
+      expect(layout.privateSubnetCidrs).toEqual(priv);
+      expect(layout.publicSubnetCidrs).toEqual(pub);
+    }
+  });
+});
+
+describe("existing network", () => {
+  test("accepted when complete", () => {
+    expect(() => problemsOf(props({ network: existing() }))).toThrow(/accepted/);
+  });
+  test("vpcId", () => {
+    expectOnly(problemsOf(props({ network: existing({ vpcId: "my-vpc" }) })), "network.existing.vpcId");
+  });
+  test("vpcCidrs empty or invalid", () => {
+    expectOnly(problemsOf(props({ network: existing({ vpcCidrs: [] }) })), "network.existing.vpcCidrs", /empty/);
+    expectOnly(problemsOf(props({ network: existing({ vpcCidrs: ["10.20.0.0/33"] }) })), "network.existing.vpcCidrs[0]");
+  });
+  test("private subnets: count, ids, duplicates", () => {
+    expectOnly(problemsOf(props({ network: existing({ privateSubnetIds: ["subnet-0123456789abcdef0"] }) })), "network.existing.privateSubnetIds", /2 to 6/);
+    expectOnly(problemsOf(props({ network: existing({ privateSubnetIds: ["subnet-0123456789abcdef0", "sn-1"] }) })), "network.existing.privateSubnetIds[1]");
+    expectOnly(
+      problemsOf(props({ network: existing({ privateSubnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef0"] }) })),
+      "network.existing.privateSubnetIds",
+      /twice/,
+    );
+  });
+  test("an internet-facing load balancer needs public subnets", () => {
+    expectOnly(problemsOf(props({ network: existing({ publicSubnetIds: undefined }) })), "network.existing.publicSubnetIds", /internet-facing/);
+    expect(() => problemsOf(props({ network: existing({ publicSubnetIds: undefined }), apiLoadBalancer: { internetFacing: false } }))).toThrow(/accepted/);
+  });
+  test("existing VPC CIDRs are checked against the pod range", () => {
+    expect(fields(problemsOf(props({ network: existing({ vpcCidrs: ["10.244.0.0/16"] }) })))).toEqual(["networking.podCidr"]);
+  });
+});
+
+describe("load balancer and security", () => {
+  test("allowedCidrs must be CIDRs", () => {
+    expectOnly(problemsOf(props({ apiLoadBalancer: { allowedCidrs: ["203.0.113.7"] } })), "apiLoadBalancer.allowedCidrs[0]");
+  });
+  test("an internal load balancer may not be opened to 0.0.0.0/0", () => {
+    expectOnly(problemsOf(props({ apiLoadBalancer: { internetFacing: false, allowedCidrs: ["0.0.0.0/0"] } })), "apiLoadBalancer.allowedCidrs[0]", /internal/);
+  });
+  test("nodePortCidrs must be CIDRs", () => {
+    expectOnly(problemsOf(props({ security: { nodePortCidrs: ["10.0.0.0/99"] } })), "security.nodePortCidrs[0]");
+  });
+});
+
+describe("images", () => {
+  test("imageId (cluster and group)", () => {
+    expectOnly(problemsOf(props({ image: { imageId: "ubuntu-24.04" } })), "image.imageId");
+    expectOnly(problemsOf(props({ controlPlane: { replicas: 3, imageId: "ami-XYZ" } })), "controlPlane.imageId");
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", imageId: "ami-1" }] })), "nodePools[0].imageId");
+  });
+  test("lookup owners and name pattern", () => {
+    expectOnly(problemsOf(props({ image: { lookup: { owners: ["canonical"], namePattern: "x-*" } } })), "image.lookup.owners");
+    expectOnly(problemsOf(props({ image: { lookup: { owners: ["099720109477"], namePattern: "" } } })), "image.lookup.namePattern");
+  });
+  test("rootDeviceName", () => {
+    expectOnly(problemsOf(props({ image: { rootDeviceName: "sda1" } })), "image.rootDeviceName");
+  });
+});
+
+describe("machines", () => {
+  test("instance types must be non-empty EC2 type names", () => {
+    expectOnly(problemsOf(props({ controlPlane: { replicas: 3, instanceType: "" } })), "controlPlane.instanceType");
+    expectOnly(problemsOf(props({ controlPlane: { replicas: 3, instanceType: "large" } })), "controlPlane.instanceType");
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", instanceType: "M7I.LARGE" }] })), "nodePools[0].instanceType");
+  });
+  test("instanceTypes: empty, duplicated, invalid entry, together with instanceType", () => {
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", instanceTypes: [] }] })), "nodePools[0].instanceTypes", /1 to 40/);
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", instanceTypes: ["m7i.large", "m7i.large"] }] })), "nodePools[0].instanceTypes", /twice/);
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", instanceTypes: ["m7i.large", "x"] }] })), "nodePools[0].instanceTypes[1]");
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", instanceType: "m7i.large", instanceTypes: ["m6i.large"] }] })), "nodePools[0].instanceType", /together/);
+  });
+  test("one pool may not mix architectures", () => {
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", instanceTypes: ["m7i.large", "m7g.large"] }] })), "nodePools[0].instanceTypes", /arm64/);
+  });
+  test("Graviton with the amd64-only cilium installer", () => {
+    expectOnly(problemsOf(props({ cni: { plugin: "cilium" }, nodePools: [{ name: "arm", instanceType: "c7g.large" }] })), "nodePools[0].instanceType", /cilium/);
+  });
+  test("root volume size, iops, throughput, kms key", () => {
+    expectOnly(problemsOf(props({ controlPlane: { replicas: 3, rootVolume: { sizeGiB: 10 } } })), "controlPlane.rootVolume.sizeGiB");
+    expectOnly(problemsOf(props({ controlPlane: { replicas: 3, rootVolume: { iops: 100 } } })), "controlPlane.rootVolume.iops");
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", rootVolume: { throughput: 5000 } }] })), "nodePools[0].rootVolume.throughput");
+    expectOnly(problemsOf(props({ nodePools: [{ name: "general", rootVolume: { kmsKeyId: "" } }] })), "nodePools[0].rootVolume.kmsKeyId");
+  });
+});
+
+describe("iam", () => {
+  const pool = (iam: NonNullable<AwsKubeadmClusterProps["nodePools"]>[number]["iam"]) => props({ nodePools: [{ name: "general", iam }] });
+  test("managed policy ARNs", () => {
+    expectOnly(problemsOf(pool({ managedPolicyArns: ["AmazonSSMManagedInstanceCore"] })), "nodePools[0].iam.managedPolicyArns[0]");
+  });
+  test("statements: effect, actions, resources", () => {
+    expectOnly(problemsOf(pool({ statements: [{ Effect: "Permit" as never, Action: "s3:GetObject", Resource: "*" }] })), "nodePools[0].iam.statements[0].Effect");
+    expectOnly(problemsOf(pool({ statements: [{ Effect: "Allow", Action: [], Resource: "*" }] })), "nodePools[0].iam.statements[0].Action");
+    expectOnly(problemsOf(pool({ statements: [{ Effect: "Allow", Action: "s3 get", Resource: "*" }] })), "nodePools[0].iam.statements[0].Action");
+    expectOnly(problemsOf(pool({ statements: [{ Effect: "Allow", Action: "s3:GetObject", Resource: [] }] })), "nodePools[0].iam.statements[0].Resource");
+  });
+  test("permissions boundary and path", () => {
+    expectOnly(problemsOf(pool({ permissionsBoundary: "boundary" })), "nodePools[0].iam.permissionsBoundary");
+    expectOnly(problemsOf(props({ controlPlane: { replicas: 3, iam: { path: "k8s" } } })), "controlPlane.iam.path");
+  });
+});
+
+describe("spot", () => {
+  const spot = (s: NonNullable<AwsKubeadmClusterProps["nodePools"]>[number]["spot"]) =>
+    props({ nodePools: [{ name: "general", instanceTypes: ["m7i.large", "m6i.large", "m5.large"], minSize: 1, maxSize: 4, spot: s }] });
+  test("accepted with defaults", () => {
+    expect(() => problemsOf(spot({}))).toThrow(/accepted/);
+  });
+  test("on-demand base beyond maxSize", () => {
+    expectOnly(problemsOf(spot({ onDemandBaseCapacity: 5 })), "nodePools[0].spot.onDemandBaseCapacity", /maxSize \(4\)/);
+  });
+  test("percentage above base", () => {
+    expectOnly(problemsOf(spot({ onDemandPercentageAboveBaseCapacity: 150 })), "nodePools[0].spot.onDemandPercentageAboveBaseCapacity");
+  });
+  test("allocation strategy", () => {
+    expectOnly(problemsOf(spot({ allocationStrategy: "cheapest" as never })), "nodePools[0].spot.allocationStrategy");
+  });
+  test("max price", () => {
+    expectOnly(problemsOf(spot({ maxPrice: "-1" })), "nodePools[0].spot.maxPrice");
+  });
+});
+
+describe("tags and key pair", () => {
+  test("reserved and oversized tags", () => {
+    expectOnly(problemsOf(props({ tags: { "aws:foo": "x" } })), 'tags["aws:foo"]', /aws:/);
+    expectOnly(problemsOf(props({ tags: { Name: "x" } })), 'tags["Name"]', /set by the construct/);
+    expectOnly(problemsOf(props({ tags: { team: "x".repeat(257) } })), 'tags["team"]', /256/);
+  });
+  test("keyName", () => {
+    expectOnly(problemsOf(props({ keyName: "" })), "keyName");
+  });
+});
+
+test("every problem of the AWS fields and the cluster model is reported at once", () => {
+  const problems = problemsOf(
+    props({
+      kubernetesVersion: "1.20.0",
+      controlPlane: { replicas: 2, instanceType: "" },
+      network: { vpcCidr: "10.0.0.0/8", availabilityZoneCount: 5 },
+      apiLoadBalancer: { allowedCidrs: ["everyone"] },
+    }),
+  );
+  expect(fields(problems).sort()).toEqual(
+    ["apiLoadBalancer.allowedCidrs[0]", "controlPlane.instanceType", "controlPlane.replicas", "kubernetesVersion", "network.availabilityZoneCount", "network.vpcCidr"].sort(),
+  );
+});

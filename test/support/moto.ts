@@ -1,0 +1,183 @@
+/**
+ * A moto server (AWS API emulator) for apply tests: started on a free 127.0.0.1 port in its own
+ * process group and killed by `stop()`; plus boto3 calls against it and the Terraform override that
+ * points the AWS provider at it (so the synthesized stack itself stays production-shaped).
+ */
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as path from "path";
+
+export const MOTO_REGION = "eu-west-1";
+export const MOTO_CREDENTIALS = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: MOTO_REGION } as const;
+
+/** The services the AWS stacks use, by their Terraform `endpoints` keys. */
+export const MOTO_SERVICES = ["ec2", "elbv2", "elb", "autoscaling", "iam", "sts"] as const;
+
+export interface MotoServer {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly pid: number;
+  /** Output so far (for failure messages). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function onPath(command: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).status === 0;
+}
+
+function pythonHasModule(module: string): boolean {
+  return spawnSync("python3", ["-c", `import ${module}`], { encoding: "utf8" }).status === 0;
+}
+
+/** How to start moto here, or a message saying why it cannot be. */
+export function motoCommand(): { command: string; args: string[] } | { missing: string } {
+  if (onPath("moto_server")) return { command: "moto_server", args: [] };
+  if (pythonHasModule("moto.server")) return { command: "python3", args: ["-m", "moto.server"] };
+  return {
+    missing:
+      "moto is not installed: neither `moto_server` nor `python3 -m moto.server` is available. " +
+      "Install it for the python3 on PATH (pip install 'moto[server]'), or put the pyenv shims first on PATH.",
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function ping(endpoint: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get(`${endpoint}/moto-api/`, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on("error", () => resolve(false));
+    req.setTimeout(2000, () => {
+      req.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export async function startMoto(timeoutMs = 60_000): Promise<MotoServer> {
+  const how = motoCommand();
+  if ("missing" in how) throw new Error(how.missing);
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  let output = "";
+  const child: ChildProcess = spawn(how.command, [...how.args, "-H", "127.0.0.1", "-p", String(port)], {
+    detached: true, // own process group: stop() kills moto and anything it forked, nothing else
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...MOTO_CREDENTIALS },
+  });
+  child.stdout?.on("data", (d) => (output = (output + d).slice(-20_000)));
+  child.stderr?.on("data", (d) => (output = (output + d).slice(-20_000)));
+  let exited = false;
+  const exitedPromise = new Promise<void>((resolve) => child.on("exit", () => ((exited = true), resolve())));
+
+  const stop = async (): Promise<void> => {
+    if (exited || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      return;
+    }
+    const killed = await Promise.race([exitedPromise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    if (!killed) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+      await exitedPromise;
+    }
+  };
+
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ping(endpoint))) {
+    if (exited) throw new Error(`moto exited before answering on ${endpoint}:\n${output}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`moto did not answer on ${endpoint} within ${timeoutMs} ms:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { endpoint, port, pid: child.pid!, log: () => output, stop };
+}
+
+/** Terraform override (`*_override.tf.json`) pointing the "aws" provider at moto. */
+export function motoProviderOverride(endpoint: string): object {
+  return {
+    provider: {
+      aws: [
+        {
+          access_key: MOTO_CREDENTIALS.AWS_ACCESS_KEY_ID,
+          secret_key: MOTO_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+          skip_credentials_validation: true,
+          skip_requesting_account_id: true,
+          skip_metadata_api_check: true,
+          skip_region_validation: true,
+          endpoints: [Object.fromEntries(MOTO_SERVICES.map((s) => [s, endpoint]))],
+        },
+      ],
+    },
+  };
+}
+
+export function writeMotoOverride(stackDir: string, endpoint: string): string {
+  const file = path.join(stackDir, "moto_override.tf.json");
+  fs.writeFileSync(file, `${JSON.stringify(motoProviderOverride(endpoint), null, 2)}\n`);
+  return file;
+}
+
+export interface BotoCall {
+  readonly service: string;
+  readonly operation: string;
+  readonly params?: Record<string, unknown>;
+  /** Use the operation's paginator and merge this result key. */
+  readonly paginateKey?: string;
+}
+
+const BOTO_SCRIPT = `
+import json, sys, boto3
+calls = json.load(sys.stdin)
+endpoint, region = sys.argv[1], sys.argv[2]
+out = []
+for c in calls:
+    client = boto3.client(c["service"], endpoint_url=endpoint, region_name=region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    params = c.get("params") or {}
+    if c.get("paginateKey"):
+        items = []
+        for page in client.get_paginator(c["operation"]).paginate(**params):
+            items.extend(page.get(c["paginateKey"], []))
+        out.append({c["paginateKey"]: items})
+    else:
+        r = getattr(client, c["operation"])(**params)
+        r.pop("ResponseMetadata", None)
+        out.append(r)
+print(json.dumps(out, default=str))
+`;
+
+/** Runs boto3 calls against moto (one python process for the batch); returns their responses. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function boto(endpoint: string, calls: BotoCall[]): any[] {
+  const r = spawnSync("python3", ["-c", BOTO_SCRIPT, endpoint, MOTO_REGION], {
+    input: JSON.stringify(calls),
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: 120_000,
+  });
+  if (r.status !== 0) throw new Error(`boto3 calls failed (${r.status}): ${r.stderr}${r.error ?? ""}`);
+  return JSON.parse(r.stdout);
+}
