@@ -27,6 +27,11 @@ export interface NodePayloadInput {
    * backend cannot reach the LB address itself). @default none
    */
   readonly controlPlanePeerEndpoints?: string[];
+  /**
+   * While a control-plane node joins through a peer, DNAT its traffic for the API endpoint to that
+   * peer (GCE: the LB address is answered by the node itself). Control-plane roles only. @default false
+   */
+  readonly apiHairpinDnat?: boolean;
   /** Platform files for this role (e.g. the kube-vip static pod on bare metal). @default none */
   readonly extraFiles?: readonly NodeFile[];
 }
@@ -71,6 +76,7 @@ export function renderSettings(input: NodePayloadInput): string {
     NODE_NAME: isControlPlane ? controlPlaneNodeName(cluster.name, role.slot) : undefined,
     API_ENDPOINT: `${input.controlPlaneEndpointHost}:${cluster.controlPlane.apiServerPort}`,
     API_PEER_ENDPOINTS: isControlPlane && input.controlPlanePeerEndpoints?.length ? input.controlPlanePeerEndpoints.join(" ") : undefined,
+    API_HAIRPIN_DNAT: isControlPlane && input.apiHairpinDnat ? "1" : undefined,
     K8S_VERSION: cluster.kubernetesVersion,
     K8S_MINOR: cluster.kubernetesMinor,
     PKG_REPO_URL: cluster.packageRepositoryUrl,

@@ -19,6 +19,12 @@ export interface KubeadmClusterProps {
    * balancer address (GCE hairpin). May contain tokens. @default none
    */
   readonly controlPlanePeerEndpoints?: string[];
+  /**
+   * Control-plane nodes joining through a peer DNAT their traffic for the API endpoint to that peer
+   * for the duration of `kubeadm join` (GCE hairpin: a load-balancer backend reaching the LB
+   * address is answered by itself). @default false
+   */
+  readonly apiHairpinDnat?: boolean;
   /** Platform limit for one node's gzipped user data, in bytes. */
   readonly userDataLimit: number;
   /**
@@ -119,6 +125,7 @@ export class KubeadmCluster extends Construct {
       caCertHash: this.caCertHash,
       controlPlaneEndpointHost: this.props.controlPlaneEndpointHost,
       controlPlanePeerEndpoints: this.props.controlPlanePeerEndpoints,
+      apiHairpinDnat: this.props.apiHairpinDnat,
       extraFiles: this.props.extraFiles?.(role),
     };
   }
