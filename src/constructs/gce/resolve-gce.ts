@@ -129,7 +129,13 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
   const labels = resolveLabels(p, props.labels ?? {});
 
   const spec = toClusterSpec(String(name), props);
-  const nodeCidrs = network.kind === "managed" ? [network.subnetCidr] : network.subnetCidrs.filter((c) => typeof c === "string" && typeof parseCidr(c) !== "string");
+  // Only ranges that passed their own checks go to the overlap checks (one problem per mistake).
+  const nodeCidrs =
+    network.kind === "managed"
+      ? network.internalApiAddress !== ""
+        ? [network.subnetCidr]
+        : []
+      : network.subnetCidrs.filter((c) => typeof c === "string" && typeof parseCidr(c) !== "string");
   const problems: SpecProblem[] = [...p.list];
   let cluster: ResolvedCluster | undefined;
   try {
@@ -142,7 +148,9 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
   }
   const q = new Problems();
   const specPools = props.nodePools ?? [{ name: "default" }];
-  const nodePools = cluster ? cluster.nodePools.map((pool, i) => resolvePool(q, `nodePools[${i}]`, specPools[i], pool, props.image?.image, regionOk ? region : undefined)) : [];
+  // Without a valid cluster model the pools' GCE fields are still checked, against provisional sizes.
+  const modelPools = cluster?.nodePools ?? specPools.map((s) => provisionalPool(s));
+  const nodePools = modelPools.map((pool, i) => resolvePool(q, `nodePools[${i}]`, specPools[i] ?? { name: pool.name }, pool, props.image?.image, regionOk ? region : undefined));
   if (cluster) {
     const groups: [string, ResolvedGceMachineGroup][] = [["controlPlane", controlPlane], ...nodePools.map((g, i): [string, ResolvedGceMachineGroup] => [`nodePools[${i}]`, g])];
     for (const [field, group] of groups) {
@@ -158,6 +166,14 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
   problems.push(...q.list);
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(name), problems);
   return { cluster, project, region, network, apiLoadBalancer, security, controlPlane, nodePools, tags, labels };
+}
+
+/** A pool's sizes as the cluster model would default them, for checking GCE fields when the model failed. */
+function provisionalPool(spec: GceNodePoolSpec): ResolvedNodePool {
+  const minSize = Number.isInteger(spec?.minSize) ? spec.minSize! : 1;
+  const desiredSize = Number.isInteger(spec?.desiredSize) ? spec.desiredSize! : minSize;
+  const maxSize = Number.isInteger(spec?.maxSize) ? spec.maxSize! : Math.max(minSize, desiredSize, 3);
+  return { name: String(spec?.name), minSize, maxSize, desiredSize, labels: {}, taints: [], kubeletExtraArgs: {}, maxPods: 110 };
 }
 
 /** The ClusterSpec part of the props, GCE-only fields removed. */
