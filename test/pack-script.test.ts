@@ -77,3 +77,17 @@ describe("control-plane-only sections", () => {
     expect(() => packScript(bad, "worker")).toThrow(message);
   });
 });
+
+describe("feature sections (# @only FEATURE...)", () => {
+  const text = ["#!/bin/bash", "a=1", "# @only aws gce", "both() {", "  :", "}", "# @end", "# @only gce", "g() { :; }", "# @end", "echo $a", ""].join("\n");
+
+  test("stay only in copies for one of their features, for every role", () => {
+    expect(packScript(text, "worker")).toBe("#!/bin/bash\na=1\necho $a\n");
+    expect(packScript(text, "worker", ["aws"])).toBe("#!/bin/bash\na=1\nboth() {\n:\n}\necho $a\n");
+    expect(packScript(text, "control-plane", ["gce"])).toBe("#!/bin/bash\na=1\nboth() {\n:\n}\ng() { :; }\necho $a\n");
+  });
+
+  test("cannot nest in a control-plane-only section", () => {
+    expect(() => packScript("# @control-plane-only\n# @only aws\n# @end\n# @end\n", "worker", ["aws"])).toThrow(/line 2: nested # @only aws/);
+  });
+});
