@@ -12,6 +12,7 @@ import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-co
 import { NODE_LAYOUT } from "./node-layout";
 import { packScript, ScriptRole } from "./pack-script";
 import type { ClusterPki } from "./pki";
+import { BOOTSTRAP_TOKEN_PLACEHOLDER, privateKeyFiles, SecretSource, secretSettings } from "./secret-bundle";
 import type { NodeRole, ResolvedCluster } from "./spec";
 import { controlPlaneNodeName } from "./spec";
 
@@ -34,10 +35,16 @@ export interface NodePayloadInput {
   readonly apiHairpinDnat?: boolean;
   /** Platform files for this role (e.g. the kube-vip static pod on bare metal). @default none */
   readonly extraFiles?: readonly NodeFile[];
+  /**
+   * Keep the secrets (CA keys, sa.key, the join token) out of user data: the node reads them at
+   * boot from this secret store (the bundle `secretBundle()` renders) and user data carries only
+   * the reference. @default the secrets travel in user data (bare metal)
+   */
+  readonly secrets?: SecretSource;
 }
 
 let scriptSource: string | undefined;
-const packed: Partial<Record<ScriptRole, string>> = {};
+const packed: Record<string, string> = {};
 
 /** The bundled bootstrap script as written (src/bootstrap/bootstrap.sh, copied next to the compiled JS). */
 export function bootstrapScriptSource(): string {
@@ -45,10 +52,14 @@ export function bootstrapScriptSource(): string {
   return scriptSource;
 }
 
-/** What a node of this role runs: the packed script (see pack-script.ts). */
-export function bootstrapScript(role: ScriptRole): string {
-  packed[role] ??= packScript(bootstrapScriptSource(), role);
-  return packed[role]!;
+/**
+ * What a node of this role runs: the packed script (see pack-script.ts), with the code that reads
+ * secrets from `secrets` (a SecretSource kind) and nothing for other sources.
+ */
+export function bootstrapScript(role: ScriptRole, secrets?: SecretSource["kind"]): string {
+  const key = `${role}/${secrets ?? ""}`;
+  packed[key] ??= packScript(bootstrapScriptSource(), role, secrets ? [secrets] : []);
+  return packed[key]!;
 }
 
 /** KEY='value' lines; values never contain a single quote (validated inputs, DNS names). */
@@ -96,6 +107,7 @@ export function renderSettings(input: NodePayloadInput): string {
     HTTP_PROXY: cluster.proxy.httpProxy,
     HTTPS_PROXY: cluster.proxy.httpsProxy,
     NO_PROXY: cluster.proxy.httpProxy || cluster.proxy.httpsProxy ? [...cluster.proxy.noProxy, input.controlPlaneEndpointHost].join(",") : undefined,
+    ...(input.secrets ? secretSettings(input.secrets) : {}),
   });
 }
 
@@ -113,19 +125,24 @@ export function nodeFile(filePath: string, permissions: string, content: string)
 }
 const file = nodeFile;
 
-/** Shared CA material: control-plane roles only (workers get the CA certificate). */
+/**
+ * Shared CA material: control-plane roles only (workers get the CA certificate). With `secrets`
+ * set the private keys are left out: the node's `secrets` step fetches them.
+ */
 function pkiFiles(input: NodePayloadInput): NodeFile[] {
   const dir = NODE_LAYOUT.pkiDir;
   const { pki } = input;
   if (input.role.kind !== "control-plane") return [file(`${dir}/ca.crt`, "0644", pki.ca.certPem)];
+  const keys = Object.fromEntries(privateKeyFiles(pki).map((f) => [f.path, file(f.path, f.permissions, f.content)]));
+  const key = (p: string) => (input.secrets ? [] : [keys[p]]);
   return [
     file(`${dir}/ca.crt`, "0644", pki.ca.certPem),
-    file(`${dir}/ca.key`, "0600", pki.ca.keyPem),
+    ...key(`${dir}/ca.key`),
     file(`${dir}/front-proxy-ca.crt`, "0644", pki.frontProxyCa.certPem),
-    file(`${dir}/front-proxy-ca.key`, "0600", pki.frontProxyCa.keyPem),
+    ...key(`${dir}/front-proxy-ca.key`),
     file(`${dir}/etcd/ca.crt`, "0644", pki.etcdCa.certPem),
-    file(`${dir}/etcd/ca.key`, "0600", pki.etcdCa.keyPem),
-    file(`${dir}/sa.key`, "0600", pki.serviceAccount.privateKeyPem),
+    ...key(`${dir}/etcd/ca.key`),
+    ...key(`${dir}/sa.key`),
     file(`${dir}/sa.pub`, "0644", pki.serviceAccount.publicKeyPem),
   ];
 }
@@ -135,11 +152,12 @@ export function nodeFiles(input: NodePayloadInput): NodeFile[] {
   const { cluster, role } = input;
   const ctx: KubeadmContext = {
     controlPlaneEndpointHost: input.controlPlaneEndpointHost,
-    bootstrapToken: input.pki.bootstrapToken,
+    // From the secret store: the script's secrets step puts the token in place of the placeholder.
+    bootstrapToken: input.secrets ? BOOTSTRAP_TOKEN_PLACEHOLDER : input.pki.bootstrapToken,
     caCertHash: input.caCertHash,
   };
   const files = [
-    file(NODE_LAYOUT.script, "0755", bootstrapScript(role.kind)),
+    file(NODE_LAYOUT.script, "0755", bootstrapScript(role.kind, input.secrets?.kind)),
     file(NODE_LAYOUT.settings, "0644", renderSettings(input)),
     // Both configs carry the join token: root only.
     file(NODE_LAYOUT.joinConfig, "0600", renderJoinConfig(cluster, role, ctx)),

@@ -5,6 +5,7 @@ import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput } from "../boo
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
 import { ExistingCaFiles, loadOrCreatePkiStore } from "../bootstrap/pki-store";
+import { SecretAudience, secretBundleFor, SecretSource } from "../bootstrap/secret-bundle";
 import { NodeRole, ResolvedCluster, roleName, controlPlaneNodeName } from "../bootstrap/spec";
 import { checkUserDataBudget, gzipSize } from "../bootstrap/user-data-budget";
 import { base64Gzip, hasTokens, toTerraformString, withTokensAs } from "./terraform-string";
@@ -36,6 +37,12 @@ export interface KubeadmClusterProps {
   readonly existingCa?: ExistingCaFiles;
   /** Platform files per role, e.g. a static pod manifest. @default none */
   readonly extraFiles?: (role: NodeRole) => NodeFile[];
+  /**
+   * Nodes fetch the CA keys, sa.key and the join token at boot from this secret store and user
+   * data carries only the reference; the platform stores `secretBundle(audience)` there (one secret
+   * per audience). Values may be tokens. @default the secrets travel in user data
+   */
+  readonly secrets?: SecretSource;
   /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
   readonly outputs?: boolean;
 }
@@ -127,7 +134,17 @@ export class KubeadmCluster extends Construct {
       controlPlanePeerEndpoints: this.props.controlPlanePeerEndpoints,
       apiHairpinDnat: this.props.apiHairpinDnat,
       extraFiles: this.props.extraFiles?.(role),
+      secrets: this.props.secrets,
     };
+  }
+
+  /**
+   * The secret bundle of an audience as JSON (identical for every control-plane slot, resp. every
+   * worker pool): what the secret store referenced by `secrets` must hold. Contains private keys
+   * and the join token: write it only to the PKI store / a sensitive place.
+   */
+  secretBundle(audience: SecretAudience): string {
+    return secretBundleFor(this.pki, audience);
   }
 
   /** The role's user data as a Terraform expression: base64(gzip(cloud-config)), for launch templates and metadata. */
