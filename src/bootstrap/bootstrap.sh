@@ -7,9 +7,14 @@
 #  control-plane: CP_SLOT NODE_NAME CNI_PLUGIN(calico|flannel|cilium|none); unless none CNI_URL
 #   CNI_SHA256; cilium CNI_VERSION, on aarch64 CNI_URL_ARM64 CNI_SHA256_ARM64; flannel/cilium
 #   POD_CIDR; optional API_PEER_ENDPOINTS, API_HAIRPIN_DNAT=1 (join through a peer via iptables DNAT)
-# Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF}
-# Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, and workers'
-# copies leave out the sections between '# @control-plane-only' and '# @end'.
+#  optional SECRETS_SOURCE(aws-secretsmanager|gce-secretmanager) SECRETS_ID(secret ARN | secret
+#   version name) SECRETS_REGION(aws): the CA keys and the join token come from that secret store
+#   (step secrets, src/bootstrap/secret-bundle.ts), not from user data
+# Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF,
+#   IMDS_ENDPOINT,SECRETS_ENDPOINT}
+# Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, workers'
+# copies leave out the sections between '# @control-plane-only' and '# @end', and a section
+# '# @only SOURCE...' stays only in copies for that SECRETS_SOURCE.
 set -Eeuo pipefail
 umask 022
 R=${BOOTSTRAP_ROOT:-}
@@ -46,7 +51,7 @@ die() {
 }
 on_exit() {
   local rc=$?
-  rm -rf "$RUN/admin.conf" "$RUN/dl"
+  rm -rf "$RUN/admin.conf" "$RUN/dl" "$RUN/s"
   ((rc == 0)) || [[ -n $DIED ]] || failed "exited with status $rc"
 }
 trap 'rc=$?; [[ $BASHPID != "$MAIN" ]] || die "command failed (exit $rc): $BASH_COMMAND"' ERR
@@ -85,10 +90,12 @@ settings() {
         *) die "CNI_PLUGIN '$CNI_PLUGIN' is not one of calico, flannel, cilium, none" ;;
       esac
       files=("$JOIN_CONFIG" "$INIT_CONFIG")
-      for f in $CA_FILES; do files+=("$PKI/$f"); done ;;
+      # the keys come from the secret store when there is one
+      for f in $CA_FILES; do [[ -n ${SECRETS_SOURCE:-} && $f == *.key ]] || files+=("$PKI/$f"); done ;;
     worker) ;;
     *) die "NODE_ROLE '$NODE_ROLE' must be control-plane or worker" ;;
   esac
+  [[ -z ${SECRETS_SOURCE:-} ]] || ssettings || die "this copy of the script cannot read secrets (SECRETS_SOURCE '$SECRETS_SOURCE')"
   for f in "${files[@]}"; do [[ -s $f ]] || die "$f is missing: check the user data and cloud-init logs"; done
   NODE=${NODE_NAME:-$(hostname)} NODE=${NODE,,}
   export HTTP_PROXY=${HTTP_PROXY:-} HTTPS_PROXY=${HTTPS_PROXY:-} NO_PROXY=${NO_PROXY:-}
@@ -124,6 +131,98 @@ step_preflight() {
   (($(date +%s) >= 1767225600)) || die "system clock ($(date -u)) is before 2026: fix time sync (timedatectl set-ntp true)"
   [[ $(timedatectl show -p NTPSynchronized --value) == yes ]] || warn "the clock is not NTP-synchronized (timedatectl)"
 }
+
+# @only aws-secretsmanager gce-secretmanager
+# settings of the secrets step (this copy has the code for its SECRETS_SOURCE only)
+ssettings() {
+  [[ $SECRETS_SOURCE == @(aws-secretsmanager|gce-secretmanager) ]] || die "SECRETS_SOURCE '$SECRETS_SOURCE' is not one of aws-secretsmanager, gce-secretmanager"
+  declare -F "fetch_${SECRETS_SOURCE%%-*}" >/dev/null || die "this copy of the script cannot read secrets from SECRETS_SOURCE '$SECRETS_SOURCE'"
+  need SECRETS_ID
+  [[ $SECRETS_SOURCE != aws* ]] || need SECRETS_REGION
+}
+# hq CURL-ARGS... URL: one HTTP request. Tokens and credentials come as a curl config on stdin
+# (-K -), never on a command line; the body goes to $SB, the status to HS (000: no answer).
+hq() { HS=$(curl -sS --connect-timeout 5 --max-time 30 -o "$SB" -w '%{http_code}' -K - "$@") || HS=000; }
+# a failure worth retrying; WHY is what the final error line says if it persists
+soft() { WHY=$1; warn "$1"; return 1; }
+# kcfg FORMAT FIELD...: a curl config ($S/k) from string fields of the JSON answer
+kcfg() { python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));print(sys.argv[2]%tuple(c[k] for k in sys.argv[3:]))' "$SB" "$@" >"$S/k" 2>/dev/null; }
+# sm DENIED-MESSAGE: the secret store's answer: 0 success, 1 retry (throttled, server error,
+# credentials not yet valid: IAM is eventually consistent), dies on a denial or a missing secret
+sm() {
+  local e=''
+  [[ $HS != 200 ]] || return 0
+  [[ $HS == 000 ]] || e=$(grep -oE -m1 '[A-Za-z]+Exception|[A-Z]+_[A-Z_]+' "$SB" | head -n1) || :
+  e="HTTP $HS${e:+ $e}"
+  case $HS/$e in
+    403/* | *AccessDenied* | *PERMISSION_DENIED) die "$1 ($e)" ;;
+    404/* | *ResourceNotFound* | *NOT_FOUND) die "secret $SECRETS_ID does not exist ($e): check SECRETS_ID${SECRETS_REGION:+ and SECRETS_REGION}" ;;
+    401/* | 429/* | *Throttling* | *ExpiredToken* | *UnrecognizedClient* | *InvalidClientTokenId*) ;;
+    4??/*) die "the secret store refuses to return $SECRETS_ID ($e)" ;;
+  esac
+  soft "reading secret $SECRETS_ID: $e"
+}
+# @end
+# @only aws-secretsmanager
+# IMDSv2 token -> the instance role's credentials -> GetSecretValue signed with them
+fetch_aws() {
+  local m=${BOOTSTRAP_IMDS_ENDPOINT:-http://169.254.169.254}/latest r
+  hq --noproxy '*' -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$m/api/token" </dev/null
+  [[ $HS == 200 ]] || soft "no IMDSv2 token (HTTP $HS)" || return
+  printf 'header = "X-aws-ec2-metadata-token: %s"\n' "$(<"$SB")" >"$S/m"
+  hq --noproxy '*' "$m/meta-data/iam/security-credentials/" <"$S/m"
+  [[ $HS == 200 ]] || soft "no instance role in IMDS (HTTP $HS; 404: the instance has no IAM instance profile)" || return
+  r=$(head -n1 "$SB")
+  hq --noproxy '*' "$m/meta-data/iam/security-credentials/$r" <"$S/m"
+  [[ $HS == 200 ]] && kcfg $'user = "%s:%s"\nheader = "x-amz-security-token: %s"' AccessKeyId SecretAccessKey Token ||
+    soft "no credentials of instance role $r in IMDS (HTTP $HS)" || return
+  hq --aws-sigv4 "aws:amz:$SECRETS_REGION:secretsmanager" -H 'X-Amz-Target: secretsmanager.GetSecretValue' \
+    -H 'Content-Type: application/x-amz-json-1.1' --data "{\"SecretId\":\"$SECRETS_ID\"}" \
+    "${BOOTSTRAP_SECRETS_ENDPOINT:-https://secretsmanager.$SECRETS_REGION.amazonaws.com}/" <"$S/k"
+  sm "the node's instance role $r cannot read secret $SECRETS_ID: check its IAM policy and the secret's resource policy"
+}
+# @end
+# @only gce-secretmanager
+# the default service account's access token -> AccessSecretVersion
+fetch_gce() {
+  hq --noproxy '*' -H 'Metadata-Flavor: Google' \
+    "${BOOTSTRAP_IMDS_ENDPOINT:-http://metadata.google.internal}/computeMetadata/v1/instance/service-accounts/default/token" </dev/null
+  [[ $HS == 200 ]] && kcfg 'header = "Authorization: Bearer %s"' access_token ||
+    soft "no access token from the metadata server (HTTP $HS; 404: the instance has no service account)" || return
+  hq "${BOOTSTRAP_SECRETS_ENDPOINT:-https://secretmanager.googleapis.com}/v1/$SECRETS_ID:access" <"$S/k"
+  sm "the node's service account cannot read secret $SECRETS_ID: grant it roles/secretmanager.secretAccessor on the secret"
+}
+# @end
+# @only aws-secretsmanager gce-secretmanager
+# Fetches the bundle {"version":1,"bootstrapToken":..,"files":[{"path","permissions","content"}]}
+# (src/bootstrap/secret-bundle.ts), writes its files under /etc/kubernetes/pki (temp file +
+# rename, their modes, new directories 0755) and puts the token in place of the placeholder.
+step_secrets() {
+  local f n
+  S=$RUN/s SB=$RUN/s/r WHY=''
+  umask 077
+  mkdir -p "$S"
+  retry "fetch_${SECRETS_SOURCE%%-*}" || die "cannot read secret $SECRETS_ID: $WHY"
+  n=$(python3 -c 'import base64,json,os,re,sys
+s,r,R,*C=sys.argv[1:]
+b=json.load(open(r))
+b=json.loads(b["SecretString"] if s=="aws" else base64.b64decode(b["payload"]["data"]))
+t,F=b["bootstrapToken"],b["files"]
+assert b["version"]==1 and re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}",t), "not a version 1 bundle with a token"
+assert all(re.fullmatch(r"/etc/kubernetes/pki/[\w./-]+",f["path"]) and ".." not in f["path"] for f in F), "a path outside /etc/kubernetes/pki"
+os.umask(18)
+def w(p,c,m): os.makedirs(os.path.dirname(p),493,exist_ok=True); f=open(os.open(p+".t",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,m),"w"); f.write(c); f.close(); os.chmod(p+".t",m); os.replace(p+".t",p)
+[w(R+f["path"],f["content"],int(f["permissions"],8)) for f in F]
+[w(c,open(c).read().replace("CDKTF-KUBEADM-TOKEN-FROM-SECRET-STORE",t),384) for c in C if os.path.exists(c)]
+print(len(F))' "${SECRETS_SOURCE%%-*}" "$SB" "$R" "$JOIN_CONFIG" "$INIT_CONFIG") || die "secret $SECRETS_ID is not a usable cdktf-kubeadm secret bundle"
+  rm -rf "$S"
+  umask 022
+  [[ $NODE_ROLE == worker ]] || for f in $CA_FILES; do
+    [[ -s $PKI/$f ]] || die "$PKI/$f is missing after installing secret $SECRETS_ID: is it the control-plane bundle?"
+  done
+  log "installed the bootstrap token and $n files from $SECRETS_ID"
+}
+# @end
 
 # addrepo NAME URL SUITE KEY_URL FINGERPRINT: a signed apt repository, its key checked first
 addrepo() {
@@ -343,6 +442,7 @@ main() {
   settings
   local s steps="preflight install cluster"
   [[ $NODE_ROLE == worker ]] || steps="preflight install images cluster cni"
+  [[ -z ${SECRETS_SOURCE:-} ]] || steps=${steps/preflight/preflight secrets}
   log "bootstrap of $NODE ($NODE_ROLE${CP_SLOT:+ slot $CP_SLOT}) in cluster $CLUSTER_NAME, Kubernetes $K8S_VERSION"
   for s in $steps; do
     STEP=$s

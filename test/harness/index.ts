@@ -15,6 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
 import { packScript } from "../../src/bootstrap/pack-script";
+import { BOOTSTRAP_TOKEN_PLACEHOLDER } from "../../src/bootstrap/secret-bundle";
 
 /**
  * The one place that knows where the script lives in the source tree. BOOTSTRAP_SCRIPT_UNDER_TEST
@@ -121,7 +122,17 @@ export interface NodeOptions {
   readonly apiUp?: readonly string[];
   /** `hostname` output. @default "stub-worker-1" */
   readonly hostname?: string;
+  /**
+   * Secrets from a secret store (SECRETS_* settings, the script packed with that source's code):
+   * the configs carry the placeholder and no private key is pre-placed. Script the store's answers
+   * with `serveSecrets`. @default secrets in user data
+   */
+  readonly secrets?: SecretStoreKind;
 }
+
+export type SecretStoreKind = "aws-secretsmanager" | "gce-secretmanager";
+export const AWS_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod-control-plane-AbCdEf";
+export const GCE_SECRET_VERSION = "projects/prod-project/secrets/prod-control-plane/versions/latest";
 
 export interface NodeRoot {
   /** Temporary directory holding everything below. */
@@ -139,6 +150,9 @@ export interface NodeRoot {
   readonly token: string;
   /** Unique text inside every pre-placed private key (must never reach the log). */
   readonly keySecret: string;
+  /** Set with NodeOptions.secrets: the bundle the store holds (token and, on control-plane nodes, the keys). */
+  readonly secrets?: SecretStoreKind;
+  readonly bundle?: string;
 }
 
 export interface BootstrapRun {
@@ -240,6 +254,77 @@ export function setDownload(node: NodeRoot, content: string | Buffer): void {
   setControl(node, "download", content);
 }
 
+let httpCounter = 0;
+/**
+ * Scripts curl's answer to requests whose "METHOD URL" contains `match` (see stub.sh http/):
+ * `status` ("000": cannot connect) and `body`, `times` times or "always"; a request lacking one of
+ * `require` ("Header: value", "user KEY:SECRET", "aws-sigv4 ...", "data ...") gets a 401. Rules
+ * are tried in the order they were added.
+ */
+export function httpRespond(
+  node: NodeRoot, match: string, status: number | "000", body: string,
+  opts: { times?: number | "always"; require?: readonly string[] } = {},
+): void {
+  const rule = `http/${String(++httpCounter).padStart(6, "0")}`;
+  const times = opts.times ?? "always";
+  setControl(node, `${rule}.body`, body);
+  setControl(node, rule, [match, times === "always" ? -1 : times, status, ...(opts.require ?? [])].join("\n") + "\n");
+}
+
+/** What a scripted secret store hands out: none of it may appear in a command line or the log. */
+export interface SecretFixture {
+  readonly imdsToken: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  readonly accessToken: string;
+  /** The values above (not the ARN / version name, which are references). */
+  readonly values: readonly string[];
+}
+export const IMDS_ENDPOINT = "http://imds.stub";
+export const SECRETS_ENDPOINT = "https://secrets.stub";
+/** Env that points the script at the stub endpoints. */
+export const SECRET_SEAMS = { BOOTSTRAP_IMDS_ENDPOINT: IMDS_ENDPOINT, BOOTSTRAP_SECRETS_ENDPOINT: SECRETS_ENDPOINT };
+export const AWS_ROLE = "prod-node-role";
+
+/**
+ * The metadata server and the secret store of the node's SECRETS_SOURCE, answering like the real
+ * ones when the request carries the right token / credentials. `secret`: what the store returns
+ * (default: the node's bundle); `store`: scripted answers of the store itself added first (e.g. a
+ * 503 for the first call, or a denial).
+ */
+export function serveSecrets(node: NodeRoot, opts: { secret?: string; store?: (storeMatch: string) => void } = {}): SecretFixture {
+  const f = {
+    imdsToken: "IMDS-TOKEN-AQAEAOiYzJ8", accessKeyId: "ASIASTUBACCESSKEYID01", secretAccessKey: "stubSecretAccessKey/0123456789+abcdefghij",
+    sessionToken: "IQoJb3JpZ2luX2VjEStubSessionToken==", accessToken: "ya29.stub-access-token",
+  };
+  const secret = opts.secret ?? node.bundle!;
+  if (node.secrets === "aws-secretsmanager") {
+    const imds = `X-aws-ec2-metadata-token: ${f.imdsToken}`;
+    httpRespond(node, `PUT ${IMDS_ENDPOINT}/latest/api/token`, 200, f.imdsToken, { require: ["X-aws-ec2-metadata-token-ttl-seconds: 300"] });
+    httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/${AWS_ROLE}`, 200,
+      JSON.stringify({ Code: "Success", Type: "AWS-HMAC", AccessKeyId: f.accessKeyId, SecretAccessKey: f.secretAccessKey, Token: f.sessionToken, Expiration: "2026-12-01T12:00:00Z" }), { require: [imds] });
+    httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/`, 200, `${AWS_ROLE}\n`, { require: [imds] });
+    const match = `POST ${SECRETS_ENDPOINT}/`;
+    opts.store?.(match);
+    httpRespond(node, match, 200, JSON.stringify({ ARN: AWS_SECRET_ARN, Name: "prod-control-plane", SecretString: secret, VersionId: "v1" }), {
+      require: [`user ${f.accessKeyId}:${f.secretAccessKey}`, `x-amz-security-token: ${f.sessionToken}`, "aws-sigv4 aws:amz:eu-west-1:secretsmanager",
+        "X-Amz-Target: secretsmanager.GetSecretValue", "Content-Type: application/x-amz-json-1.1", `data {"SecretId":"${AWS_SECRET_ARN}"}`],
+    });
+  } else if (node.secrets === "gce-secretmanager") {
+    httpRespond(node, `GET ${IMDS_ENDPOINT}/computeMetadata/v1/instance/service-accounts/default/token`, 200,
+      JSON.stringify({ access_token: f.accessToken, expires_in: 3599, token_type: "Bearer" }), { require: ["Metadata-Flavor: Google"] });
+    const match = `GET ${SECRETS_ENDPOINT}/v1/${GCE_SECRET_VERSION}:access`;
+    opts.store?.(match);
+    httpRespond(node, match, 200, JSON.stringify({ name: GCE_SECRET_VERSION.replace(/latest$/, "1"), payload: { data: Buffer.from(secret).toString("base64"), dataCrc32c: "1" } }), {
+      require: [`Authorization: Bearer ${f.accessToken}`],
+    });
+  } else {
+    throw new Error("serveSecrets: create the node with the secrets option");
+  }
+  return { ...f, values: Object.values(f) };
+}
+
 /** A stand-in armored key whose primary fingerprints the gpg stub reports. */
 function pgpKey(fingerprints: readonly string[]): string {
   return ["-----BEGIN PGP PUBLIC KEY BLOCK-----", ...fingerprints.map((f) => `fpr ${f}`), "-----END PGP PUBLIC KEY BLOCK-----", ""].join("\n");
@@ -304,12 +389,21 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
       Object.assign(settings, { CNI_URL_ARM64: "https://cni.example.test/cilium/cilium-linux-arm64.tar.gz", CNI_SHA256_ARM64: sha256(cniContent) });
     }
   }
+  if (opts.secrets === "aws-secretsmanager") Object.assign(settings, { SECRETS_SOURCE: opts.secrets, SECRETS_ID: AWS_SECRET_ARN, SECRETS_REGION: "eu-west-1" });
+  if (opts.secrets === "gce-secretmanager") Object.assign(settings, { SECRETS_SOURCE: opts.secrets, SECRETS_ID: GCE_SECRET_VERSION });
   const token = DEFAULT_TOKEN;
   const keySecret = `KEY-SECRET-${path.basename(dir)}`;
+  const keyPem = (f: string) => `-----BEGIN PRIVATE KEY-----\n${keySecret}-${f}\n-----END PRIVATE KEY-----\n`;
+  const bundle = opts.secrets && JSON.stringify({
+    version: 1,
+    bootstrapToken: token,
+    files: role === "control-plane" ? CA_FILES.filter((f) => f.endsWith(".key")).map((f) => ({ path: `${NODE_LAYOUT.pkiDir}/${f}`, permissions: "0600", content: keyPem(f) })) : [],
+  });
   const node: NodeRoot = {
     dir, root, bin, ctl, callsFile: path.join(dir, "calls.log"),
-    script: path.join(root, NODE_LAYOUT.script), role, settings, token, keySecret,
+    script: path.join(root, NODE_LAYOUT.script), role, settings, token, keySecret, secrets: opts.secrets, bundle,
   };
+  const configToken = opts.secrets ? BOOTSTRAP_TOKEN_PLACEHOLDER : token;
   writeSettings(node, opts.settings ?? {});
 
   const [osId, osVersion] = opts.os ?? ["ubuntu", "24.04"];
@@ -318,27 +412,28 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     (codename ? `VERSION_CODENAME=${codename}\n` : ""));
   write(inRoot(node, "/etc/fstab"), "LABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n/swap.img none swap sw 0 0\n  UUID=1234\tnone\tswap\tsw\t0\t0\n# /old-swap none swap sw 0 0\n/srv/swapdata /data ext4 defaults 0 2\n");
   // What cloud-init writes on a node of this role: the packed script.
-  write(node.script, packScript(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"), role), 0o755);
+  write(node.script, packScript(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"), role, opts.secrets ? [opts.secrets] : []), 0o755);
 
   const endpoint = settings.API_ENDPOINT ?? DEFAULT_API_ENDPOINT;
   if (role === "control-plane") {
     write(inRoot(node, NODE_LAYOUT.initConfig), [
-      "apiVersion: kubeadm.k8s.io/v1beta4", "kind: InitConfiguration", "bootstrapTokens:", `- token: ${token}`,
+      "apiVersion: kubeadm.k8s.io/v1beta4", "kind: InitConfiguration", "bootstrapTokens:", `- token: ${configToken}`,
       "nodeRegistration:", `  name: ${nodeName}`, "---", "apiVersion: kubeadm.k8s.io/v1beta4",
       "kind: ClusterConfiguration", `controlPlaneEndpoint: ${endpoint}`, "",
     ].join("\n"), 0o600);
   }
   write(inRoot(node, NODE_LAYOUT.joinConfig), [
     "apiVersion: kubeadm.k8s.io/v1beta4", "kind: JoinConfiguration", "discovery:", "  bootstrapToken:",
-    `    apiServerEndpoint: ${endpoint}`, `    token: ${token}`, "    caCertHashes:",
+    `    apiServerEndpoint: ${endpoint}`, `    token: ${configToken}`, "    caCertHashes:",
     "    - sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     "nodeRegistration:", `  name: ${nodeName || "stub-worker-1"}`,
     ...(role === "control-plane" ? ["controlPlane:", "  localAPIEndpoint:", "    bindPort: 6443"] : []), "",
   ].join("\n"), 0o600);
   for (const f of role === "control-plane" ? CA_FILES : ["ca.crt"]) {
     const isKey = f.endsWith(".key");
+    if (isKey && opts.secrets) continue;
     write(path.join(inRoot(node, NODE_LAYOUT.pkiDir), f),
-      isKey ? `-----BEGIN PRIVATE KEY-----\n${keySecret}-${f}\n-----END PRIVATE KEY-----\n`
+      isKey ? keyPem(f)
         : `-----BEGIN ${f === "sa.pub" ? "PUBLIC KEY" : "CERTIFICATE"}-----\nstub ${f}\n-----END-----\n`,
       isKey ? 0o600 : 0o644);
   }

@@ -13,6 +13,12 @@
 #                    parent (the script), like a reboot right after the command returned; one-shot
 #   iptables-nat     the nat rules added by `iptables -t nat -A` (one per line; -C checks, -D deletes)
 #   applied/<n>      written by the kubectl stub: copies of the files given to `kubectl apply -f`
+#   http/<rule>      scripted HTTP answers for curl (metadata servers, secret stores), tried in name
+#                    order: line 1 substring of "METHOD URL", line 2 remaining count (-1 = always),
+#                    line 3 status (000 = cannot connect), further lines what the request must carry
+#                    ("Header: value", "user KEY:SECRET", "aws-sigv4 PROVIDER", "data BODY"), else
+#                    401; the body is http/<rule>.body. Headers and --user may come from a curl
+#                    config on stdin (-K -), which is not recorded in $STUB_CALLS.
 # Keys served for Release.key / .../gpg carry their primary fingerprints as "fpr <hex>" lines,
 # which `gpg --show-keys` reports.
 set -uo pipefail
@@ -67,6 +73,41 @@ case $name in
     url='' out=$(opt -o "$@")
     for a; do [[ $a == http*://* ]] && url=$a; done
     emit() { if [[ -n $out ]]; then cp "$1" "$out"; else cat "$1"; fi; }
+    if [[ -d $C/http ]]; then
+      method=GET have=() prev=''
+      for a; do
+        case $prev in
+          -X) method=$a ;; -H) have+=("$a") ;; -u | --user) have+=("user $a") ;; --aws-sigv4) have+=("aws-sigv4 $a") ;;
+          --data) have+=("data $a") && [[ $method != GET ]] || method=POST ;;
+        esac
+        prev=$a
+      done
+      if [[ " $* " == *" -K - "* ]]; then
+        while IFS= read -r line; do
+          if [[ $line =~ ^header\ =\ \"(.*)\"$ ]]; then have+=("${BASH_REMATCH[1]}")
+          elif [[ $line =~ ^user\ =\ \"(.*)\"$ ]]; then have+=("user ${BASH_REMATCH[1]}"); fi
+        done
+      fi
+      for rule in "$C"/http/*; do
+        [[ -f $rule && $rule != *.body ]] || continue
+        mapfile -t L <"$rule"
+        [[ "$method $url" == *"${L[0]}"* && ${L[1]} != 0 ]] || continue
+        [[ ${L[1]} == -1 ]] || { L[1]=$((L[1] - 1)); printf '%s\n' "${L[@]}" >"$rule"; }
+        code=${L[2]} body=$rule.body
+        for need in "${L[@]:3}"; do
+          ok=''; for h in "${have[@]}"; do [[ $h != "$need" ]] || ok=1; done
+          [[ -n $ok ]] || { code=401 body=$C/http-unauthorized; echo '{"message":"stub: a required header or credential is missing"}' >"$body"; }
+        done
+        if [[ $code == 000 ]]; then
+          [[ " $* " != *" -w "* ]] || printf 000
+          echo "curl: (7) Failed to connect to ${url#*//}: Connection refused" >&2; exit 7
+        fi
+        if [[ $code -ge 400 && " $* " == *" -f"* ]]; then echo "curl: (22) The requested URL returned error: $code" >&2; exit 22; fi
+        emit "$body"
+        [[ " $* " != *" -w "* ]] || printf '%s' "$code"
+        exit 0
+      done
+    fi
     case $url in
       */livez)
         ep=${url#https://} ep=${ep%/livez}

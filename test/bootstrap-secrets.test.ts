@@ -1,0 +1,282 @@
+/**
+ * The bootstrap script's `secrets` step (SECRETS_SOURCE set): CA keys and the join token come from
+ * AWS Secrets Manager (IMDSv2 role credentials, SigV4) or GCE Secret Manager (metadata token),
+ * run for real against the stub curl, which answers like the metadata servers and stores do and
+ * only when the request carries the right token / credentials.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { caCertHash, generateClusterPki } from "../src/bootstrap/pki";
+import { resolveCluster } from "../src/bootstrap/resolve-cluster";
+import { renderInitConfig, renderJoinConfig } from "../src/bootstrap/kubeadm-config";
+import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
+import { BOOTSTRAP_TOKEN_PLACEHOLDER, secretBundle } from "../src/bootstrap/secret-bundle";
+import {
+  AWS_SECRET_ARN, BootstrapRun, callIndex, createNodeRoot, failCommand, GCE_SECRET_VERSION, httpRespond, IMDS_ENDPOINT, inRoot,
+  NodeOptions, NodeRoot, readCalls, readLog, readStatus, removeNodeRoot, resetCalls, runBootstrap, SECRET_SEAMS, SecretFixture,
+  SecretStoreKind, serveSecrets,
+} from "./harness";
+
+const nodes: NodeRoot[] = [];
+function node(opts: NodeOptions): NodeRoot {
+  const n = createNodeRoot(opts);
+  nodes.push(n);
+  return n;
+}
+afterAll(() => nodes.forEach(removeNodeRoot));
+
+const run = (n: NodeRoot): BootstrapRun => runBootstrap(n, SECRET_SEAMS);
+const KEYS = ["ca.key", "front-proxy-ca.key", "etcd/ca.key", "sa.key"];
+const pkiPath = (n: NodeRoot, f: string) => path.join(inRoot(n, NODE_LAYOUT.pkiDir), f);
+const mode = (file: string) => fs.statSync(file).mode & 0o777;
+const isStoreCall = (c: string) => c.startsWith("curl ") && c.includes("https://secrets.stub/");
+const isMetadataCall = (c: string) => c.startsWith("curl ") && c.includes(IMDS_ENDPOINT);
+const LOG_SUFFIX = ". Log: /var/log/cdktf-kubeadm-bootstrap.log";
+
+function expectFailure(r: BootstrapRun, reason: RegExp): void {
+  expect(r.code).not.toBe(0);
+  expect(r.lastLine.startsWith("cdktf-kubeadm bootstrap FAILED in step secrets: ")).toBe(true);
+  expect(r.lastLine.endsWith(LOG_SUFFIX)).toBe(true);
+  expect(r.lastLine).toMatch(reason);
+  expect(r.output.match(/bootstrap FAILED/g)).toHaveLength(1);
+}
+
+/** Neither a command line nor the log carries a secret. */
+function expectNoSecretLeak(n: NodeRoot, fixture: SecretFixture): void {
+  const calls = readCalls(n).join("\n");
+  const log = readLog(n);
+  for (const value of [...fixture.values, n.keySecret, n.token, "PRIVATE KEY"]) {
+    expect(calls).not.toContain(value);
+    expect(log).not.toContain(value);
+  }
+}
+
+const STORES: [SecretStoreKind, string][] = [["aws-secretsmanager", AWS_SECRET_ARN], ["gce-secretmanager", GCE_SECRET_VERSION]];
+
+describe.each(STORES)("%s", (kind, secretId) => {
+  describe("control-plane node", () => {
+    let n: NodeRoot;
+    let fixture: SecretFixture;
+    let first: BootstrapRun;
+    beforeAll(() => {
+      n = node({ role: "control-plane", slot: 0, secrets: kind });
+      fixture = serveSecrets(n);
+      first = run(n);
+    });
+
+    test("succeeds, and the step runs right after preflight, before any package is installed", () => {
+      expect(first.code).toBe(0);
+      expect(first.lastLine).toMatch(/bootstrap succeeded$/);
+      expect(first.output).toContain(`[secrets] installed the bootstrap token and 4 files from ${secretId}`);
+      const calls = readCalls(n);
+      expect(callIndex(calls, "ss -Htln")).toBeLessThan(calls.findIndex((c) => isMetadataCall(c)));
+      expect(calls.findIndex((c) => isStoreCall(c))).toBeLessThan(callIndex(calls, /^apt-get /));
+      expect(calls.filter(isStoreCall)).toHaveLength(1);
+    });
+
+    test("writes every key with mode 0600 and the content of the bundle", () => {
+      for (const f of KEYS) {
+        expect(mode(pkiPath(n, f))).toBe(0o600);
+        expect(fs.readFileSync(pkiPath(n, f), "utf8")).toBe(`-----BEGIN PRIVATE KEY-----\n${n.keySecret}-${f}\n-----END PRIVATE KEY-----\n`);
+      }
+      expect(mode(inRoot(n, NODE_LAYOUT.pkiDir))).toBe(0o755);
+      expect(fs.readdirSync(path.join(inRoot(n, NODE_LAYOUT.pkiDir), "etcd")).filter((f) => f.endsWith(".t"))).toEqual([]);
+    });
+
+    test("puts the token in place of the placeholder in both kubeadm configs (still 0600)", () => {
+      for (const file of [NODE_LAYOUT.initConfig, NODE_LAYOUT.joinConfig]) {
+        const text = fs.readFileSync(inRoot(n, file), "utf8");
+        expect(text).toContain(`token: ${n.token}`);
+        expect(text).not.toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
+        expect(mode(inRoot(n, file))).toBe(0o600);
+      }
+    });
+
+    test("no secret on a command line or in the log; the temporary files are gone", () => {
+      expectNoSecretLeak(n, fixture);
+      expect(fs.existsSync(inRoot(n, "/run/cdktf-kubeadm/s"))).toBe(false);
+    });
+
+    test("a re-run after success is a no-op", () => {
+      resetCalls(n);
+      const again = run(n);
+      expect(again.code).toBe(0);
+      expect(again.lastLine).toMatch(/already bootstrapped/);
+      expect(readCalls(n).filter((c) => c.startsWith("curl "))).toEqual([]);
+    });
+  });
+
+  test("worker: the bundle has the token only; the join config gets it", () => {
+    const n = node({ role: "worker", secrets: kind, apiUp: ["*"] });
+    const fixture = serveSecrets(n);
+    const r = run(n);
+    expect(r.code).toBe(0);
+    expect(r.output).toContain(`installed the bootstrap token and 0 files from ${secretId}`);
+    const join = fs.readFileSync(inRoot(n, NODE_LAYOUT.joinConfig), "utf8");
+    expect(join).toContain(`token: ${n.token}`);
+    expect(join).not.toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
+    expect(fs.readdirSync(inRoot(n, NODE_LAYOUT.pkiDir))).toEqual(["ca.crt"]);
+    expectNoSecretLeak(n, fixture);
+  });
+
+  test("a transient failure of the store (HTTP 503, then no connection) is retried with backoff", () => {
+    const n = node({ role: "worker", secrets: kind, apiUp: ["*"] });
+    serveSecrets(n, {
+      store: (match) => {
+        httpRespond(n, match, 503, kind === "aws-secretsmanager" ? '{"__type":"InternalServiceError"}' : '{"error":{"code":503,"status":"UNAVAILABLE"}}', { times: 1 });
+        httpRespond(n, match, "000", "", { times: 1 });
+      },
+    });
+    const r = run(n);
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/WARNING: reading secret \S+ HTTP 503/);
+    expect(r.output).toMatch(/WARNING: attempt 1\/3 failed: fetch_\w+; retrying in 2s/);
+    expect(r.output).toMatch(/WARNING: attempt 2\/3 failed: fetch_\w+; retrying in 4s/);
+    expect(readCalls(n).filter(isStoreCall)).toHaveLength(3);
+    expect(readCalls(n)).toEqual(expect.arrayContaining(["fake-sleep 2", "fake-sleep 4"]));
+  });
+
+  test("a store that never answers fails after the retries, naming the secret", () => {
+    const n = node({ role: "worker", secrets: kind });
+    serveSecrets(n, { store: (match) => httpRespond(n, match, 500, "{}") });
+    const r = run(n);
+    expectFailure(r, new RegExp(`cannot read secret ${secretId.replace(/[/:]/g, "\\$&")}: reading secret .*HTTP 500`));
+    expect(readCalls(n).filter(isStoreCall)).toHaveLength(3);
+  });
+
+  const denied = kind === "aws-secretsmanager"
+    ? { status: 400, body: `{"__type":"AccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/prod-node-role/i-0abc is not authorized to perform: secretsmanager:GetSecretValue on resource: ${AWS_SECRET_ARN}"}`,
+      line: /the node's instance role prod-node-role cannot read secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod-control-plane-AbCdEf: check its IAM policy and the secret's resource policy \(HTTP 400 AccessDeniedException\)/ }
+    : { status: 403, body: `{"error":{"code":403,"message":"Permission 'secretmanager.versions.access' denied for resource '${GCE_SECRET_VERSION}' (or it may not exist).","status":"PERMISSION_DENIED"}}`,
+      line: /the node's service account cannot read secret projects\/prod-project\/secrets\/prod-control-plane\/versions\/latest: grant it roles\/secretmanager\.secretAccessor on the secret \(HTTP 403 PERMISSION_DENIED\)/ };
+  test("access denied fails at once with one clear line, status failed, no retry", () => {
+    const n = node({ role: "control-plane", secrets: kind });
+    const fixture = serveSecrets(n, { store: (match) => httpRespond(n, match, denied.status, denied.body) });
+    const r = run(n);
+    expectFailure(r, denied.line);
+    expect(readStatus(n)).toMatchObject({ phase: "secrets", result: "failed", error: expect.stringContaining(secretId) });
+    expect(readCalls(n).filter(isStoreCall)).toHaveLength(1);
+    expect(readCalls(n).filter((c) => c.startsWith("fake-sleep"))).toEqual([]);
+    expect(readCalls(n).filter((c) => /^(apt-get|kubeadm) /.test(c))).toEqual([]);
+    expectNoSecretLeak(n, fixture);
+  });
+
+  const missing = kind === "aws-secretsmanager"
+    ? { status: 400, body: '{"__type":"ResourceNotFoundException","Message":"Secrets Manager can\'t find the specified secret."}', line: /does not exist \(HTTP 400 ResourceNotFoundException\): check SECRETS_ID and SECRETS_REGION/ }
+    : { status: 404, body: '{"error":{"code":404,"message":"Secret [projects/1/secrets/prod-control-plane] not found or has no versions.","status":"NOT_FOUND"}}', line: /does not exist \(HTTP 404 NOT_FOUND\): check SECRETS_ID/ };
+  test("a missing secret fails at once, naming it", () => {
+    const n = node({ role: "worker", secrets: kind });
+    serveSecrets(n, { store: (match) => httpRespond(n, match, missing.status, missing.body) });
+    const r = run(n);
+    expectFailure(r, new RegExp(`secret ${secretId.replace(/[/:]/g, "\\$&")} ${missing.line.source}`));
+    expect(readCalls(n).filter(isStoreCall)).toHaveLength(1);
+  });
+
+  test("a secret that is not a bundle (or has no valid token) fails without writing anything", () => {
+    const n = node({ role: "control-plane", secrets: kind });
+    serveSecrets(n, { secret: JSON.stringify({ version: 1, bootstrapToken: "not-a-token", files: [] }) });
+    expectFailure(run(n), /is not a usable cdktf-kubeadm secret bundle/);
+    expect(fs.readFileSync(inRoot(n, NODE_LAYOUT.joinConfig), "utf8")).toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
+    expect(readCalls(n).filter(isStoreCall)).toHaveLength(1);
+  });
+
+  test("a bundle file outside /etc/kubernetes/pki is refused", () => {
+    const n = node({ role: "worker", secrets: kind });
+    serveSecrets(n, { secret: JSON.stringify({ version: 1, bootstrapToken: n.token, files: [{ path: "/etc/kubernetes/pki/../../cron.d/x", permissions: "0600", content: "x" }] }) });
+    expectFailure(run(n), /is not a usable cdktf-kubeadm secret bundle/);
+    expect(fs.existsSync(inRoot(n, "/etc/cron.d/x"))).toBe(false);
+  });
+
+  test("the worker bundle on a control-plane node: the missing keys are named", () => {
+    const n = node({ role: "control-plane", secrets: kind });
+    serveSecrets(n, { secret: JSON.stringify({ version: 1, bootstrapToken: n.token, files: [] }) });
+    expectFailure(run(n), /\/etc\/kubernetes\/pki\/ca\.key is missing after installing secret .*: is it the control-plane bundle\?/);
+  });
+
+  test("a later failure resumes without fetching the secret again", () => {
+    const n = node({ role: "worker", secrets: kind, apiUp: ["*"] });
+    serveSecrets(n);
+    const rule = failCommand(n, "apt-get -y -q -o DPkg::Lock::Timeout=600 update", "always", "E: network down");
+    const r1 = run(n);
+    expect(r1.code).not.toBe(0);
+    expect(r1.lastLine).toMatch(/FAILED in step install/);
+    fs.rmSync(path.join(n.ctl, "fail", rule));
+    resetCalls(n);
+    const r2 = run(n);
+    expect(r2.code).toBe(0);
+    expect(r2.output).toMatch(/\[secrets\] already completed in an earlier run/);
+    expect(readCalls(n).filter((c) => isStoreCall(c) || isMetadataCall(c))).toEqual([]);
+  });
+});
+
+describe("aws-secretsmanager specifics", () => {
+  test("IMDSv2 only: the token PUT comes before any metadata GET, which carries the token", () => {
+    const n = node({ role: "worker", secrets: "aws-secretsmanager", apiUp: ["*"] });
+    serveSecrets(n);
+    expect(run(n).code).toBe(0);
+    const meta = readCalls(n).filter(isMetadataCall);
+    expect(meta[0]).toMatch(/ -X PUT -H X-aws-ec2-metadata-token-ttl-seconds: 300 http:\/\/imds\.stub\/latest\/api\/token$/);
+    expect(meta.slice(1)).toEqual([
+      expect.stringMatching(/ -K - --noproxy \* http:\/\/imds\.stub\/latest\/meta-data\/iam\/security-credentials\/$/),
+      expect.stringMatching(/ -K - --noproxy \* http:\/\/imds\.stub\/latest\/meta-data\/iam\/security-credentials\/prod-node-role$/),
+    ]);
+    // the stub answers a GET without the token header with 401: success means the token was sent
+    const store = readCalls(n).filter(isStoreCall);
+    expect(store).toEqual([expect.stringContaining("--aws-sigv4 aws:amz:eu-west-1:secretsmanager -H X-Amz-Target: secretsmanager.GetSecretValue")]);
+  });
+
+  test("throttling (HTTP 400 ThrottlingException) is retried", () => {
+    const n = node({ role: "worker", secrets: "aws-secretsmanager", apiUp: ["*"] });
+    serveSecrets(n, { store: (m) => httpRespond(n, m, 400, '{"__type":"ThrottlingException","message":"Rate exceeded"}', { times: 1 }) });
+    const r = run(n);
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/WARNING: reading secret \S+: HTTP 400 ThrottlingException/);
+  });
+
+  test("no instance profile: IMDS answers 404, retried, then one line saying so", () => {
+    const n = node({ role: "worker", secrets: "aws-secretsmanager" });
+    httpRespond(n, `PUT ${IMDS_ENDPOINT}/latest/api/token`, 200, "tok");
+    httpRespond(n, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/`, 404, "Not Found");
+    expectFailure(run(n), /cannot read secret arn:\S+: no instance role in IMDS \(HTTP 404; 404: the instance has no IAM instance profile\)/);
+  });
+
+  test("SECRETS_REGION is required", () => {
+    const n = node({ role: "worker", secrets: "aws-secretsmanager", settings: { SECRETS_REGION: null } });
+    const r = run(n);
+    expect(r.lastLine).toMatch(/FAILED in step settings: missing required setting SECRETS_REGION/);
+  });
+});
+
+test("an unknown SECRETS_SOURCE is a settings error", () => {
+  const n = node({ role: "worker", secrets: "gce-secretmanager", settings: { SECRETS_SOURCE: "vault" } });
+  expect(run(n).lastLine).toMatch(/FAILED in step settings: SECRETS_SOURCE 'vault' is not one of aws-secretsmanager, gce-secretmanager/);
+});
+
+test("end to end with the real bundle and kubeadm configs: keys and token land where kubeadm reads them", () => {
+  const cluster = resolveCluster({ name: "prod", controlPlane: { replicas: 3 }, nodePools: [{ name: "general" }] }, { platform: "aws", nodeCidrs: ["10.0.0.0/16"] });
+  const pki = generateClusterPki({ keyAlgorithm: "ECDSA-P256", caValidityHours: 87600, certificateValidityHours: 8760 });
+  const role = { kind: "control-plane", slot: 1 } as const;
+  const ctx = { controlPlaneEndpointHost: "10.0.0.100", bootstrapToken: BOOTSTRAP_TOKEN_PLACEHOLDER, caCertHash: caCertHash(pki.ca.certPem) };
+  const n = node({ role: "control-plane", slot: 1, secrets: "gce-secretmanager", apiUp: ["*"] });
+  fs.writeFileSync(inRoot(n, NODE_LAYOUT.initConfig), renderInitConfig(cluster, 1, ctx));
+  fs.writeFileSync(inRoot(n, NODE_LAYOUT.joinConfig), renderJoinConfig(cluster, role, ctx));
+  serveSecrets(n, {
+    secret: secretBundle({
+      cluster, role, pki, caCertHash: ctx.caCertHash, controlPlaneEndpointHost: ctx.controlPlaneEndpointHost,
+      secrets: { kind: "gce-secretmanager", secretVersion: GCE_SECRET_VERSION },
+    }),
+  });
+  const r = run(n);
+  expect(r.code).toBe(0);
+  expect(fs.readFileSync(pkiPath(n, "ca.key"), "utf8")).toBe(pki.ca.keyPem);
+  expect(fs.readFileSync(pkiPath(n, "front-proxy-ca.key"), "utf8")).toBe(pki.frontProxyCa.keyPem);
+  expect(fs.readFileSync(pkiPath(n, "etcd/ca.key"), "utf8")).toBe(pki.etcdCa.keyPem);
+  expect(fs.readFileSync(pkiPath(n, "sa.key"), "utf8")).toBe(pki.serviceAccount.privateKeyPem);
+  for (const f of [NODE_LAYOUT.initConfig, NODE_LAYOUT.joinConfig]) {
+    const text = fs.readFileSync(inRoot(n, f), "utf8");
+    expect(text).toContain(`token: ${pki.bootstrapToken}`);
+    expect(text).not.toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
+  }
+  expect(readLog(n)).not.toContain(pki.bootstrapToken);
+  expect(readLog(n)).not.toMatch(/PRIVATE KEY/);
+});
