@@ -158,8 +158,13 @@ describe("machines", () => {
   test("one pool may not mix architectures", () => {
     expectOnly(problemsOf(props({ nodePools: [{ name: "general", instanceTypes: ["m7i.large", "m7g.large"] }] })), "nodePools[0].instanceTypes", /arm64/);
   });
-  test("Graviton with the amd64-only cilium installer", () => {
-    expectOnly(problemsOf(props({ cni: { plugin: "cilium" }, nodePools: [{ name: "arm", instanceType: "c7g.large" }] })), "nodePools[0].instanceType", /cilium/);
+  test("Graviton and cilium: the pinned cilium-cli has an arm64 build, an overridden one is taken as amd64", () => {
+    const arm = { replicas: 3, instanceType: "m7g.large" };
+    expect(() => problemsOf(props({ cni: { plugin: "cilium" }, controlPlane: arm, nodePools: [{ name: "arm", instanceType: "c7g.large" }] }))).toThrow(/accepted/);
+    const custom = { plugin: "cilium" as const, manifestUrl: "https://mirror.example.com/cilium-linux-amd64.tar.gz", manifestSha256: "a".repeat(64) };
+    expectOnly(problemsOf(props({ cni: custom, controlPlane: arm })), "controlPlane.instanceType", /overridden cilium-cli/);
+    // Workers never run the installer.
+    expect(() => problemsOf(props({ cni: custom, nodePools: [{ name: "arm", instanceType: "c7g.large" }] }))).toThrow(/accepted/);
   });
   test("root volume size, iops, throughput, kms key", () => {
     expectOnly(problemsOf(props({ controlPlane: { replicas: 3, rootVolume: { sizeGiB: 10 } } })), "controlPlane.rootVolume.sizeGiB");

@@ -144,8 +144,12 @@ describe("machines", () => {
     expectOnly(problemsOf(props({ nodePools: pool({ image: "https://example.com/image" }) })), "nodePools[0].image");
     expect(() => problemsOf(props({ image: { image: "projects/my-project-123/global/images/golden-2404" } }))).toThrow(/accepted/);
   });
-  test("cilium on an Arm machine type", () => {
-    expectOnly(problemsOf(props({ cni: { plugin: "cilium" }, nodePools: pool({ machineType: "t2a-standard-4" }) })), "nodePools[0].machineType", /arm64/);
+  test("cilium on Arm: the pinned cilium-cli has an arm64 build, an overridden one is taken as amd64", () => {
+    const arm = { replicas: 3, machineType: "t2a-standard-4" };
+    expect(() => problemsOf(props({ cni: { plugin: "cilium" }, controlPlane: arm, nodePools: pool({ machineType: "t2a-standard-4" }) }))).toThrow(/accepted/);
+    const custom = { plugin: "cilium" as const, manifestUrl: "https://mirror.example.com/cilium-linux-amd64.tar.gz", manifestSha256: "a".repeat(64) };
+    expectOnly(problemsOf(props({ cni: custom, controlPlane: arm })), "controlPlane.machineType", /overridden cilium-cli/);
+    expect(() => problemsOf(props({ cni: custom, nodePools: pool({ machineType: "t2a-standard-4" }) }))).toThrow(/accepted/);
   });
 });
 

@@ -4,7 +4,8 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import * as yaml from "js-yaml";
-import { App, TerraformStack, Testing } from "cdktf";
+import { App, LocalBackend, TerraformStack, Testing } from "cdktf";
+import { AWS_EXAMPLE_STACK, awsExample } from "../../examples/aws/main";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { ClusterSpecError, SpecProblem } from "../../src/bootstrap/validation-error";
 import { AwsKubeadmCluster, AwsKubeadmClusterProps } from "../../src/constructs/aws";
@@ -102,4 +103,17 @@ export function settingsOf(cloudConfig: string, settingsPath: string): Record<st
   const file = writeFilesOf(cloudConfig)[settingsPath];
   if (!file) throw new Error(`no ${settingsPath} in the cloud-config`);
   return Object.fromEntries([...file.content.matchAll(/^([A-Z][A-Z0-9_]*)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** Synthesizes the example app into `outdir` with cdktf context (as `cdktf synth` passes it): the stack directory, its JSON and the construct. */
+export function synthAwsExample(outdir: string, context: Record<string, string>): { dir: string; json: Json; cluster: AwsKubeadmCluster } {
+  fs.mkdirSync(path.dirname(outdir), { recursive: true });
+  const app = new App({ outdir, context });
+  awsExample(app);
+  const stack = app.node.findChild(AWS_EXAMPLE_STACK) as TerraformStack;
+  new LocalBackend(stack, { path: "terraform.tfstate" }); // relative: nothing machine-specific in the output
+  app.synth();
+  const dir = path.join(outdir, "stacks", AWS_EXAMPLE_STACK);
+  const cluster = stack.node.findAll().find((c): c is AwsKubeadmCluster => c instanceof AwsKubeadmCluster)!;
+  return { dir, json: JSON.parse(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8")), cluster };
 }

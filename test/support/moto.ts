@@ -7,13 +7,14 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
+import * as os from "os";
 import * as path from "path";
 
 export const MOTO_REGION = "eu-west-1";
 export const MOTO_CREDENTIALS = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: MOTO_REGION } as const;
 
 /** The services the AWS stacks use, by their Terraform `endpoints` keys. */
-export const MOTO_SERVICES = ["ec2", "elbv2", "elb", "autoscaling", "iam", "sts"] as const;
+export const MOTO_SERVICES = ["ec2", "elbv2", "elb", "autoscaling", "iam", "sts", "secretsmanager", "ssm"] as const;
 
 export interface MotoServer {
   readonly endpoint: string;
@@ -74,14 +75,23 @@ export async function startMoto(timeoutMs = 60_000): Promise<MotoServer> {
   if ("missing" in how) throw new Error(how.missing);
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  let output = "";
+  // Output to a file, not a pipe: tests block in spawnSync (terraform) for minutes, and a pipe
+  // nobody drains fills up and stalls moto in the middle of a request.
+  const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "moto-")), "moto.log");
+  const logFd = fs.openSync(logFile, "a", 0o600);
   const child: ChildProcess = spawn(how.command, [...how.args, "-H", "127.0.0.1", "-p", String(port)], {
     detached: true, // own process group: stop() kills moto and anything it forked, nothing else
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", logFd, logFd],
     env: { ...process.env, ...MOTO_CREDENTIALS },
   });
-  child.stdout?.on("data", (d) => (output = (output + d).slice(-20_000)));
-  child.stderr?.on("data", (d) => (output = (output + d).slice(-20_000)));
+  fs.closeSync(logFd);
+  const output = (): string => {
+    try {
+      return fs.readFileSync(logFile, "utf8").slice(-20_000);
+    } catch {
+      return "";
+    }
+  };
   let exited = false;
   const exitedPromise = new Promise<void>((resolve) => child.on("exit", () => ((exited = true), resolve())));
 
@@ -101,18 +111,19 @@ export async function startMoto(timeoutMs = 60_000): Promise<MotoServer> {
       }
       await exitedPromise;
     }
+    fs.rmSync(path.dirname(logFile), { recursive: true, force: true });
   };
 
   const deadline = Date.now() + timeoutMs;
   while (!(await ping(endpoint))) {
-    if (exited) throw new Error(`moto exited before answering on ${endpoint}:\n${output}`);
+    if (exited) throw new Error(`moto exited before answering on ${endpoint}:\n${output()}`);
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`moto did not answer on ${endpoint} within ${timeoutMs} ms:\n${output}`);
+      throw new Error(`moto did not answer on ${endpoint} within ${timeoutMs} ms:\n${output()}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { endpoint, port, pid: child.pid!, log: () => output, stop };
+  return { endpoint, port, pid: child.pid!, log: output, stop };
 }
 
 /** Terraform override (`*_override.tf.json`) pointing the "aws" provider at moto. */
@@ -180,4 +191,28 @@ export function boto(endpoint: string, calls: BotoCall[]): any[] {
   });
   if (r.status !== 0) throw new Error(`boto3 calls failed (${r.status}): ${r.stderr}${r.error ?? ""}`);
   return JSON.parse(r.stdout);
+}
+
+/**
+ * Terraform override for moto's known read-back differences from EC2, so `terraform plan` right
+ * after apply is judged on our configuration, not on the emulator (moto 5.x):
+ * - launch templates: CreateLaunchTemplate copies the template's own tags into the version's
+ *   TagSpecifications as resource type "launch-template" (moto/ec2/responses/launch_templates.py);
+ *   EC2 keeps them apart, so the provider would plan a new version every time.
+ * - security group rules referencing a group: moto returns ReferencedGroupInfo as
+ *   "<account>/<sg-id>" and drops the rule's description (it keeps descriptions on CIDR ranges only).
+ * Only those arguments of only those resources are ignored; everything else must plan clean.
+ */
+export function motoQuirkOverrides(stackJson: { resource?: Record<string, Record<string, Record<string, unknown>>> }): object {
+  const resource: Record<string, Record<string, object>> = {};
+  const ignore = (type: string, id: string, attributes: string[]) => {
+    (resource[type] ??= {})[id] = { lifecycle: { ignore_changes: attributes } };
+  };
+  for (const id of Object.keys(stackJson.resource?.aws_launch_template ?? {})) ignore("aws_launch_template", id, ["tag_specifications"]);
+  for (const type of ["aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"]) {
+    for (const [id, rule] of Object.entries(stackJson.resource?.[type] ?? {})) {
+      if (rule.referenced_security_group_id !== undefined) ignore(type, id, ["referenced_security_group_id", "description"]);
+    }
+  }
+  return { resource };
 }

@@ -5,6 +5,7 @@
 import { Token } from "cdktf";
 import { cidrHost, Ipv4Cidr, parseCidr } from "../../bootstrap/cidr";
 import { resolveCluster } from "../../bootstrap/resolve-cluster";
+import { cniInstallableOn } from "../../bootstrap/catalog";
 import type { ClusterSpec, ControlPlaneSpec, NodePoolSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
 import { Architecture, architectureOf, isInstanceTypeName } from "./instance-types";
@@ -137,17 +138,13 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
     ? cluster.nodePools.map((pool, i) => resolvePool(q, `nodePools[${i}]`, specPools[i], pool, props.image?.imageId))
     : [];
   if (cluster) {
-    const cni = cluster.cni.plugin;
-    const groups: [string, ResolvedMachineGroup][] = [["controlPlane", controlPlane], ...nodePools.map((g, i): [string, ResolvedMachineGroup] => [`nodePools[${i}]`, g])];
-    for (const [field, group] of groups) {
-      q.check(
-        !(cni === "cilium" && group.architecture === "arm64"),
-        `${field}.instanceType`,
-        group.instanceTypes[0],
-        "is a Graviton (arm64) type, but the pinned cilium installer is linux-amd64",
-        'use an x86_64 instance type, or cni.plugin "calico" / "flannel"',
-      );
-    }
+    q.check(
+      cniInstallableOn(cluster.cni, controlPlane.architecture),
+      "controlPlane.instanceType",
+      controlPlane.instanceTypes[0],
+      "is a Graviton (arm64) type, but the overridden cilium-cli URL (cni.manifestUrl) is one amd64 binary",
+      "use an x86_64 control-plane instance type, or the pinned cilium-cli (it has an arm64 build)",
+    );
   }
   problems.push(...q.list);
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(name), problems);

@@ -157,7 +157,9 @@ export class ClusterSecurityGroups extends Construct {
     this.ingressRules[id] = new VpcSecurityGroupIngressRule(this, id, {
       securityGroupId: target.id,
       ipProtocol: rule.protocol,
-      ...(rule.from !== undefined ? { fromPort: rule.from, toPort: rule.to } : {}),
+      // Portless protocols (IP-in-IP): -1/-1 is what EC2 reports back, so the plan stays empty.
+      fromPort: rule.from ?? -1,
+      toPort: rule.to ?? -1,
       ...("cidr" in source ? { cidrIpv4: source.cidr } : { referencedSecurityGroupId: source.group.id }),
       description: `${rule.description} from ${from}`,
       tags: resourceTags(this.props.clusterName, `${this.props.clusterName}-${id}`, this.props.tags),

@@ -5,6 +5,7 @@
 import { Token } from "cdktf";
 import { cidrContains, cidrHost, Ipv4Cidr, parseCidr, parseIpv4 } from "../../bootstrap/cidr";
 import { resolveCluster } from "../../bootstrap/resolve-cluster";
+import { cniInstallableOn } from "../../bootstrap/catalog";
 import type { ClusterSpec, ControlPlaneSpec, NodePoolSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
 import { GCE_NAME } from "./names";
@@ -152,16 +153,13 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
   const modelPools = cluster?.nodePools ?? specPools.map((s) => provisionalPool(s));
   const nodePools = modelPools.map((pool, i) => resolvePool(q, `nodePools[${i}]`, specPools[i] ?? { name: pool.name }, pool, props.image?.image, regionOk ? region : undefined));
   if (cluster) {
-    const groups: [string, ResolvedGceMachineGroup][] = [["controlPlane", controlPlane], ...nodePools.map((g, i): [string, ResolvedGceMachineGroup] => [`nodePools[${i}]`, g])];
-    for (const [field, group] of groups) {
-      q.check(
-        !(cluster.cni.plugin === "cilium" && group.architecture === "arm64"),
-        `${field}.machineType`,
-        group.machineType,
-        "is an Arm (arm64) machine type, but the pinned cilium installer is linux-amd64",
-        'use an x86_64 machine type, or cni.plugin "calico" / "flannel"',
-      );
-    }
+    q.check(
+      cniInstallableOn(cluster.cni, controlPlane.architecture),
+      "controlPlane.machineType",
+      controlPlane.machineType,
+      "is an Arm (arm64) machine type, but the overridden cilium-cli URL (cni.manifestUrl) is one amd64 binary",
+      "use an x86_64 control-plane machine type, or the pinned cilium-cli (it has an arm64 build)",
+    );
   }
   problems.push(...q.list);
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(name), problems);

@@ -1,0 +1,161 @@
+/**
+ * The AWS example, really applied: `terraform apply` against moto on 127.0.0.1 (the provider's
+ * endpoints pointed at it by an override file, so the synthesized stack stays production-shaped),
+ * then read back from the emulator: instances, groups, load balancer, target group, and each
+ * instance's user data (decoded, `cloud-init schema`, role, no private key on workers). A plan right
+ * after apply must be empty, and a second synth byte-identical.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as zlib from "zlib";
+import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
+import { cloudInitSchema } from "./support/cloud-init-schema";
+import { Json, settingsOf, synthAwsExample, tempDir } from "./support/aws-fixtures";
+import { boto, MOTO_REGION, MotoServer, motoQuirkOverrides, startMoto, writeMotoOverride } from "./support/moto";
+import { terraform, terraformOk } from "./support/terraform";
+
+jest.setTimeout(900_000);
+
+const tmp = tempDir("aws-apply-");
+/** A Canonical AMI moto knows (it has no Ubuntu 24.04). */
+const MOTO_AMI = "ami-785db401";
+const context = {
+  "aws.clusterName": "demo",
+  "aws.region": MOTO_REGION,
+  "aws.imageId": MOTO_AMI,
+  "aws.controlPlaneReplicas": "3",
+  "aws.workerCount": "2",
+  "aws.pkiDirectory": path.join(tmp, "pki"),
+};
+const AWS_ENV = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_EC2_METADATA_DISABLED: "true" };
+
+let moto: MotoServer;
+let dir: string;
+let stackJson: Json;
+let instances: Json[];
+
+beforeAll(async () => {
+  moto = await startMoto();
+  const example = synthAwsExample(path.join(tmp, "cdktf.out"), context);
+  dir = example.dir;
+  stackJson = example.json;
+  writeMotoOverride(dir, moto.endpoint);
+  fs.writeFileSync(path.join(dir, "moto_quirks_override.tf.json"), JSON.stringify(motoQuirkOverrides(stackJson), null, 2));
+  terraformOk(dir, ["init", "-no-color", "-input=false"], AWS_ENV);
+  const apply = terraform(dir, ["apply", "-auto-approve", "-no-color", "-input=false"], AWS_ENV);
+  if (apply.status !== 0) throw new Error(`terraform apply failed:\n${apply.stdout.slice(-8000)}\n${apply.stderr}\nmoto:\n${moto.log().slice(-4000)}`);
+  const [reservations] = boto(moto.endpoint, [{ service: "ec2", operation: "describe_instances", paginateKey: "Reservations" }]);
+  instances = reservations.Reservations.flatMap((r: Json) => r.Instances).filter((i: Json) => i.State.Name === "running");
+});
+
+afterAll(async () => {
+  await moto?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const tag = (instance: Json, key: string): string | undefined => instance.Tags?.find((t: Json) => t.Key === key)?.Value;
+
+function userDataOf(instanceId: string): string {
+  const [attr] = boto(moto.endpoint, [{ service: "ec2", operation: "describe_instance_attribute", params: { InstanceId: instanceId, Attribute: "userData" } }]);
+  return zlib.gunzipSync(Buffer.from(attr.UserData.Value, "base64")).toString("utf8");
+}
+
+test("every node exists: one instance per control-plane slot in its own subnet, the pool at its size", () => {
+  const names = instances.map((i) => tag(i, "Name")).sort();
+  expect(names).toEqual(["demo-cp-0", "demo-cp-1", "demo-cp-2", "demo-general", "demo-general"]);
+  const cpSubnets = instances.filter((i) => tag(i, "cdktf-kubeadm/node-role") === "control-plane").map((i) => i.SubnetId);
+  expect(new Set(cpSubnets).size).toBe(3);
+  for (const i of instances) {
+    expect(i.ImageId).toBe(MOTO_AMI);
+    expect(i.PublicIpAddress).toBeUndefined(); // private subnets only
+  }
+});
+
+test("the groups have their capacity; control-plane groups are in the API target group", () => {
+  const [{ AutoScalingGroups: groups }] = boto(moto.endpoint, [{ service: "autoscaling", operation: "describe_auto_scaling_groups", paginateKey: "AutoScalingGroups" }]);
+  const byName = Object.fromEntries(groups.map((g: Json) => [g.AutoScalingGroupName, g]));
+  expect(Object.keys(byName).sort()).toEqual(["demo-cp-0", "demo-cp-1", "demo-cp-2", "demo-pool-general"]);
+  for (const slot of [0, 1, 2]) {
+    const g = byName[`demo-cp-${slot}`];
+    expect(g).toMatchObject({ MinSize: 1, MaxSize: 1, DesiredCapacity: 1, HealthCheckType: "EC2" });
+    expect(g.Instances).toHaveLength(1);
+    expect(g.TargetGroupARNs).toHaveLength(1);
+  }
+  expect(byName["demo-pool-general"]).toMatchObject({ MinSize: 2, DesiredCapacity: 2, MaxSize: 4 });
+  expect(byName["demo-pool-general"].Instances).toHaveLength(2);
+  expect(byName["demo-pool-general"].TargetGroupARNs ?? []).toEqual([]);
+});
+
+test("the NLB and its target group: TCP 6443, client-IP preservation off, the control-plane instances registered", () => {
+  const [{ LoadBalancers: lbs }, { TargetGroups: tgs }] = boto(moto.endpoint, [
+    { service: "elbv2", operation: "describe_load_balancers", paginateKey: "LoadBalancers" },
+    { service: "elbv2", operation: "describe_target_groups", paginateKey: "TargetGroups" },
+  ]);
+  expect(lbs).toHaveLength(1);
+  expect(lbs[0]).toMatchObject({ LoadBalancerName: "demo-api", Type: "network" });
+  // moto leaves Scheme out of DescribeLoadBalancers: read it from the state instead.
+  const state = JSON.parse(terraformOk(dir, ["show", "-json", "-no-color"], AWS_ENV));
+  const lbState = state.values.root_module.resources.filter((r: Json) => r.type === "aws_lb");
+  expect(lbState.map((r: Json) => [r.values.internal, r.values.load_balancer_type, r.values.dns_name])).toEqual([[false, "network", lbs[0].DNSName]]);
+  expect(tgs).toHaveLength(1);
+  expect(tgs[0]).toMatchObject({ Protocol: "TCP", Port: 6443, HealthCheckProtocol: "HTTPS", HealthCheckPath: "/livez" });
+  const [attrs, health] = boto(moto.endpoint, [
+    { service: "elbv2", operation: "describe_target_group_attributes", params: { TargetGroupArn: tgs[0].TargetGroupArn } },
+    { service: "elbv2", operation: "describe_target_health", params: { TargetGroupArn: tgs[0].TargetGroupArn } },
+  ]);
+  expect(Object.fromEntries(attrs.Attributes.map((a: Json) => [a.Key, a.Value]))["preserve_client_ip.enabled"]).toBe("false");
+  const registered = health.TargetHealthDescriptions.map((d: Json) => d.Target.Id).sort();
+  const controlPlane = instances.filter((i) => /^demo-cp-\d$/.test(tag(i, "Name") ?? "")).map((i) => i.InstanceId).sort();
+  expect(registered).toEqual(controlPlane);
+});
+
+test("each instance's user data decodes, passes cloud-init schema, carries its role and the real NLB name; workers have no private key", () => {
+  const [{ LoadBalancers: [lb] }] = boto(moto.endpoint, [{ service: "elbv2", operation: "describe_load_balancers", paginateKey: "LoadBalancers" }]);
+  for (const instance of instances) {
+    const name = tag(instance, "Name")!;
+    const text = userDataOf(instance.InstanceId);
+    expect({ name, ...cloudInitSchema(text) }).toMatchObject({ name, ok: true });
+    const settings = settingsOf(text, NODE_LAYOUT.settings);
+    expect(settings.API_ENDPOINT).toBe(`${lb.DNSName}:6443`);
+    if (name.startsWith("demo-cp-")) {
+      expect(settings).toMatchObject({ NODE_ROLE: "control-plane", NODE_NAME: name, CP_SLOT: name.slice(-1) });
+      expect(tag(instance, "cdktf-kubeadm/control-plane-slot")).toBe(name.slice(-1));
+    } else {
+      expect(settings.NODE_ROLE).toBe("worker");
+      expect(text).not.toMatch(/PRIVATE KEY/);
+    }
+  }
+});
+
+test("launch templates as stored: IMDSv2 required with hop limit 1, encrypted gp3 root volume", () => {
+  const [{ LaunchTemplates: templates }] = boto(moto.endpoint, [{ service: "ec2", operation: "describe_launch_templates", paginateKey: "LaunchTemplates" }]);
+  expect(templates.map((t: Json) => t.LaunchTemplateName).sort()).toEqual(["demo-cp-0", "demo-cp-1", "demo-cp-2", "demo-pool-general"]);
+  const versions = boto(
+    moto.endpoint,
+    templates.map((t: Json) => ({ service: "ec2", operation: "describe_launch_template_versions", params: { LaunchTemplateId: t.LaunchTemplateId, Versions: ["$Latest"] } })),
+  );
+  for (const v of versions) {
+    const data = v.LaunchTemplateVersions[0].LaunchTemplateData;
+    expect(data.MetadataOptions).toMatchObject({ HttpTokens: "required", HttpPutResponseHopLimit: 1, HttpEndpoint: "enabled" });
+    expect(data.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: "gp3" });
+  }
+});
+
+test("outputs: the endpoint is the NLB; the kubeconfig is sensitive and points at it", () => {
+  const outputs = JSON.parse(terraformOk(dir, ["output", "-json"], AWS_ENV));
+  const [{ LoadBalancers: [lb] }] = boto(moto.endpoint, [{ service: "elbv2", operation: "describe_load_balancers", paginateKey: "LoadBalancers" }]);
+  expect(outputs.demo_api_endpoint.value).toBe(`https://${lb.DNSName}:6443`);
+  expect(outputs.demo_admin_kubeconfig.sensitive).toBe(true);
+  expect(outputs.demo_admin_kubeconfig.value).toContain(`server: https://${lb.DNSName}:6443`);
+  expect(outputs.demo_ca_cert_hash.value).toMatch(/^sha256:[0-9a-f]{64}$/);
+});
+
+test("terraform plan right after apply shows no changes", () => {
+  const plan = terraform(dir, ["plan", "-no-color", "-input=false", "-detailed-exitcode"], AWS_ENV);
+  expect({ status: plan.status, changes: plan.stdout.split("\n").filter((l) => /^\s+# /.test(l)) }).toEqual({ status: 0, changes: [] });
+});
+
+test("a second synth is byte-identical", () => {
+  const again = synthAwsExample(path.join(tmp, "again", "cdktf.out"), context);
+  expect(fs.readFileSync(path.join(again.dir, "cdk.tf.json"), "utf8")).toEqual(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8"));
+});
