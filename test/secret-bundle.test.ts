@@ -129,9 +129,14 @@ describe("KubeadmCluster with secrets", () => {
     const app = new App({ outdir: path.join(tmp, "out") });
     const stack = new TerraformStack(app, "s");
     const arn = new TerraformVariable(stack, "secret_arn", { type: "string" }).stringValue;
+    const workerArn = new TerraformVariable(stack, "worker_secret_arn", { type: "string" }).stringValue;
     const kc = new KubeadmCluster(stack, "cluster", {
       cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory: path.join(tmp, "pki"),
-      secrets: { kind: "aws-secretsmanager", secretId: arn, region: "eu-west-1" }, outputs: false,
+      secrets: {
+        "control-plane": { kind: "aws-secretsmanager", secretId: arn, region: "eu-west-1" },
+        worker: { kind: "aws-secretsmanager", secretId: workerArn, region: "eu-west-1" },
+      },
+      outputs: false,
     });
     const cp = JSON.parse(kc.secretBundle("control-plane"));
     expect(cp.bootstrapToken).toBe(kc.pki.bootstrapToken);
@@ -141,9 +146,33 @@ describe("KubeadmCluster with secrets", () => {
       const text = kc.cloudConfig(role);
       expect(text).not.toMatch(/PRIVATE KEY/);
       expect(text).not.toContain(kc.pki.bootstrapToken);
-      expect(text).toContain(`SECRETS_ID='${arn}'`);
+      expect(text).toContain(`SECRETS_ID='${role.kind === "control-plane" ? arn : workerArn}'`);
       expect(kc.userDataBase64Gzip(role)).toMatch(/^\$\{TfToken\[/); // base64gzip(...) at apply: the ARN is known then
     }
     expect(Object.keys(kc.userDataSizes)).toHaveLength(5);
+  });
+});
+
+describe("KubeadmCluster.writeSecretBundle", () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "secret-bundle-file-"));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  test("writes each audience's bundle into the PKI store, mode 0600, identical on the next synth", () => {
+    const make = () => {
+      const stack = new TerraformStack(new App({ outdir: path.join(tmp, "out") }), "s");
+      return new KubeadmCluster(stack, "cluster", { cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory: path.join(tmp, "pki"), outputs: false });
+    };
+    const kc = make();
+    for (const audience of ["control-plane", "worker"] as const) {
+      const file = kc.writeSecretBundle(audience);
+      expect(path.isAbsolute(file)).toBe(true);
+      expect(file.startsWith(path.join(tmp, "pki"))).toBe(true);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(fs.readFileSync(file, "utf8")).toBe(kc.secretBundle(audience));
+      const before = fs.statSync(file).mtimeMs;
+      expect(make().writeSecretBundle(audience)).toBe(file);
+      expect(fs.statSync(file).mtimeMs).toBe(before); // unchanged content is not rewritten
+    }
+    expect(fs.readFileSync(kc.writeSecretBundle("worker"), "utf8")).not.toMatch(/PRIVATE KEY/);
   });
 });

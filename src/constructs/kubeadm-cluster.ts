@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import * as path from "path";
 import { Annotations, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
@@ -5,7 +6,7 @@ import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput } from "../boo
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
 import { ExistingCaFiles, loadOrCreatePkiStore } from "../bootstrap/pki-store";
-import { SecretAudience, secretBundleFor, SecretSource } from "../bootstrap/secret-bundle";
+import { SecretAudience, secretAudience, secretBundleFor, SecretSource } from "../bootstrap/secret-bundle";
 import { NodeRole, ResolvedCluster, roleName, controlPlaneNodeName } from "../bootstrap/spec";
 import { checkUserDataBudget, gzipSize } from "../bootstrap/user-data-budget";
 import { base64Gzip, hasTokens, toTerraformString, withTokensAs } from "./terraform-string";
@@ -38,11 +39,12 @@ export interface KubeadmClusterProps {
   /** Platform files per role, e.g. a static pod manifest. @default none */
   readonly extraFiles?: (role: NodeRole) => NodeFile[];
   /**
-   * Nodes fetch the CA keys, sa.key and the join token at boot from this secret store and user
-   * data carries only the reference; the platform stores `secretBundle(audience)` there (one secret
-   * per audience). Values may be tokens. @default the secrets travel in user data
+   * Nodes fetch the CA keys, sa.key and the join token at boot from these secret stores (one per
+   * audience, so workers can be denied the CA keys) and user data carries only the reference; the
+   * platform stores `secretBundle(audience)` there. Values may be tokens.
+   * @default the secrets travel in user data
    */
-  readonly secrets?: SecretSource;
+  readonly secrets?: Readonly<Record<SecretAudience, SecretSource>>;
   /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
   readonly outputs?: boolean;
 }
@@ -67,14 +69,17 @@ export class KubeadmCluster extends Construct {
   readonly adminKubeconfig: string;
   /** Gzipped user-data size per role name, measured at synth. */
   readonly userDataSizes: Record<string, number> = {};
+  /** Absolute path of the PKI store. */
+  readonly pkiDirectory: string;
   private readonly props: KubeadmClusterProps;
 
   constructor(scope: Construct, id: string, props: KubeadmClusterProps) {
     super(scope, id);
     this.props = props;
     this.cluster = props.cluster;
+    this.pkiDirectory = path.resolve(props.pkiDirectory ?? path.join(process.cwd(), ".cdktf-kubeadm", "pki", this.cluster.name));
     const store = loadOrCreatePkiStore({
-      directory: props.pkiDirectory ?? path.join(process.cwd(), ".cdktf-kubeadm", "pki", this.cluster.name),
+      directory: this.pkiDirectory,
       options: this.cluster.pki,
       existingCa: props.existingCa,
     });
@@ -134,7 +139,7 @@ export class KubeadmCluster extends Construct {
       controlPlanePeerEndpoints: this.props.controlPlanePeerEndpoints,
       apiHairpinDnat: this.props.apiHairpinDnat,
       extraFiles: this.props.extraFiles?.(role),
-      secrets: this.props.secrets,
+      secrets: this.props.secrets?.[secretAudience(role)],
     };
   }
 
@@ -145,6 +150,20 @@ export class KubeadmCluster extends Construct {
    */
   secretBundle(audience: SecretAudience): string {
     return secretBundleFor(this.pki, audience);
+  }
+
+  /**
+   * Writes the audience's bundle into the PKI store (mode 0600) and returns its absolute path, for
+   * Terraform to read at apply time (`file()` into a write-only argument): the secret then appears
+   * neither in the synthesized JSON nor in the state.
+   */
+  writeSecretBundle(audience: SecretAudience): string {
+    const file = path.join(this.pkiDirectory, "bundles", `${audience}.json`);
+    const content = this.secretBundle(audience);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== content) fs.writeFileSync(file, content, { mode: 0o600 });
+    fs.chmodSync(file, 0o600);
+    return file;
   }
 
   /** The role's user data as a Terraform expression: base64(gzip(cloud-config)), for launch templates and metadata. */
