@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
-import { AwsKubeadmCluster, AwsKubeadmClusterProps } from "../src/constructs/aws";
+import { AwsKubeadmCluster, AwsKubeadmClusterProps, writeOnlyVersion } from "../src/constructs/aws";
 import { cloudInitSchema } from "./support/cloud-init-schema";
 import { baseProps, build, synthAwsExample, decodeUserDataExpression, Json, resourcesOf, settingsOf, synthJson, tempDir, writeFilesOf } from "./support/aws-fixtures";
 import { terraformOk } from "./support/terraform";
@@ -139,6 +139,7 @@ const variants: [string, Partial<AwsKubeadmClusterProps>][] = [
       nodePools: [{ name: "general", instanceType: "m7g.xlarge", minSize: 3, maxSize: 3 }],
     },
   ],
+  ["secret store off: the secrets travel in user data", { secretStore: { enabled: false } }],
 ];
 
 describe.each(variants)("properties: %s", (label, overrides) => {
@@ -161,6 +162,7 @@ describe.each(variants)("properties: %s", (label, overrides) => {
             .map(([id]) => `\${aws_subnet.${id}.id}`);
   });
   const replicas = props.controlPlane?.replicas ?? 1;
+  const secretsOn = props.secretStore?.enabled ?? true;
   const internetFacing = props.apiLoadBalancer?.internetFacing ?? true;
 
   test("every launch template: IMDSv2 only with hop limit 1, encrypted gp3 root volume, no public address, no SSH key", () => {
@@ -258,16 +260,60 @@ describe.each(variants)("properties: %s", (label, overrides) => {
     }
   });
 
-  test("IAM: a role per node group, assumable only by EC2, no permissions unless asked", () => {
+  test("IAM: a role per node group, assumable only by EC2; its only permission is reading its own audience's secret", () => {
     const roles = resourcesOf(json, "aws_iam_role");
     expect(roles.map(([, r]) => r.name).sort()).toEqual(["prod-control-plane", ...props.nodePools!.map((p) => `prod-pool-${p.name}`)].sort());
     for (const [, r] of roles) {
       expect(JSON.parse(r.assume_role_policy)).toEqual({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] });
     }
-    expect(resourcesOf(json, "aws_iam_role_policy")).toEqual([]);
+    const roleId = (name: string) => roles.find(([, r]) => r.name === name)![0];
+    const secretId = (audience: string) => resourcesOf(json, "aws_secretsmanager_secret").find(([, x]) => x.tags["cdktf-kubeadm/audience"] === audience)?.[0];
+    const expected = secretsOn
+      ? [
+          ["prod-control-plane", "control-plane"],
+          ...props.nodePools!.map((p) => [`prod-pool-${p.name}`, "worker"]),
+        ].map(([role, audience]) => ({
+          role: `\${aws_iam_role.${roleId(role)}.name}`,
+          policy: `\${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" = "ReadOwnBootstrapSecret", "Effect" = "Allow", "Action" = "secretsmanager:GetSecretValue", "Resource" = aws_secretsmanager_secret.${secretId(audience)}.arn}]})}`,
+        }))
+      : [];
+    const policies = resourcesOf(json, "aws_iam_role_policy").map(([, x]) => ({ role: x.role, policy: x.policy }));
+    expect(policies.sort((a, b) => a.role.localeCompare(b.role))).toEqual(expected.sort((a, b) => a.role.localeCompare(b.role)));
     const attachments = resourcesOf(json, "aws_iam_role_policy_attachment").map(([, a]) => a.policy_arn);
     const ssm = /^arn:\$\{data\.aws_partition\.[^}]+\.partition\}:iam::aws:policy\/AmazonSSMManagedInstanceCore$/;
     expect(attachments).toEqual(props.controlPlane?.iam?.ssmSessionManager ? [expect.stringMatching(ssm)] : []);
+  });
+
+  test("secrets: one per audience, write-only value from the PKI store, resource policy naming only that audience's roles", () => {
+    const secrets = resourcesOf(json, "aws_secretsmanager_secret");
+    if (!secretsOn) {
+      expect(secrets).toEqual([]);
+      return;
+    }
+    expect(secrets.map(([, x]) => x.tags["cdktf-kubeadm/audience"]).sort()).toEqual(["control-plane", "worker"]);
+    const versions = resourcesOf(json, "aws_secretsmanager_secret_version");
+    const policies = resourcesOf(json, "aws_secretsmanager_secret_policy");
+    const roleRef = (name: string) => `\${aws_iam_role.${resourcesOf(json, "aws_iam_role").find(([, r]) => r.name === name)![0]}.arn}`;
+    for (const [id, secret] of secrets) {
+      const audience = secret.tags["cdktf-kubeadm/audience"] as "control-plane" | "worker";
+      expect(secret).toMatchObject({ name_prefix: `prod/bootstrap/${audience}-`, recovery_window_in_days: 0 });
+      const [, version] = versions.find(([, v]) => v.secret_id === `\${aws_secretsmanager_secret.${id}.id}`)!;
+      const file = /^\$\{file\("(.*)"\)\}$/.exec(version.secret_string_wo)![1];
+      expect(file).toBe(path.join(dir, "bundles", `${audience}.json`));
+      expect(fs.readFileSync(file, "utf8")).toBe(cluster.kubeadm.secretBundle(audience));
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(version.secret_string_wo_version).toBe(writeOnlyVersion(cluster.kubeadm.secretBundle(audience)));
+      expect(version.secret_string).toBeUndefined();
+      const [, policy] = policies.find(([, x]) => x.secret_arn === `\${aws_secretsmanager_secret.${id}.arn}`)!;
+      const readers = audience === "control-plane" ? [roleRef("prod-control-plane")] : props.nodePools!.map((p) => roleRef(`prod-pool-${p.name}`));
+      const principals = /"Principal" = \{"AWS" = \[(.*?)\]\}/.exec(policy.policy)![1].split(", ").map((r: string) => `\${${r}}`);
+      expect(principals.sort()).toEqual(readers.sort());
+      expect(policy.block_public_policy).toBe(true);
+    }
+    // Nothing secret in the synthesized JSON but the admin kubeconfig output.
+    const { output: _o, ...rest } = json;
+    expect(JSON.stringify(rest)).not.toMatch(/PRIVATE KEY/);
+    expect(JSON.stringify(json)).not.toContain(cluster.kubeadm.pki.bootstrapToken);
   });
 
   test("each role's user data: passes cloud-init schema, right role and node name, CA keys only on the control plane", () => {
@@ -281,7 +327,8 @@ describe.each(variants)("properties: %s", (label, overrides) => {
       const slot = /-cp-(\d)$/.exec(name)?.[1];
       if (slot !== undefined) {
         expect(settings).toMatchObject({ NODE_ROLE: "control-plane", CP_SLOT: slot, NODE_NAME: name });
-        expect(files[`${NODE_LAYOUT.pkiDir}/ca.key`].permissions).toBe("0600");
+        if (secretsOn) expect(files[`${NODE_LAYOUT.pkiDir}/ca.key`]).toBeUndefined();
+        else expect(files[`${NODE_LAYOUT.pkiDir}/ca.key`].permissions).toBe("0600");
         // The NLB's DNS name is the controlPlaneEndpoint and in the API server certificate.
         const init = files[NODE_LAYOUT.initConfig].content;
         expect(init).toMatch(/controlPlaneEndpoint: demo-api-0123456789\.elb\.eu-west-1\.amazonaws\.com:6443/);
@@ -290,6 +337,17 @@ describe.each(variants)("properties: %s", (label, overrides) => {
         expect(settings.NODE_ROLE).toBe("worker");
         expect(text).not.toMatch(/PRIVATE KEY/);
         expect(Object.keys(files).filter((f) => f.endsWith(".key"))).toEqual([]);
+      }
+      const audience = slot !== undefined ? "control-plane" : "worker";
+      if (secretsOn) {
+        expect(text).not.toMatch(/PRIVATE KEY/);
+        expect(text).not.toContain(cluster.kubeadm.pki.bootstrapToken);
+        const secret = resourcesOf(json, "aws_secretsmanager_secret").find(([, x]) => x.tags["cdktf-kubeadm/audience"] === audience)![0];
+        expect(settings).toMatchObject({ SECRETS_SOURCE: "aws-secretsmanager", SECRETS_ID: `<aws_secretsmanager_secret.${secret}.arn>` });
+        expect(settings.SECRETS_REGION).toMatch(/^<data\.aws_region\..*\.name>$/);
+      } else {
+        expect(settings.SECRETS_SOURCE).toBeUndefined();
+        expect(text).toContain(cluster.kubeadm.pki.bootstrapToken);
       }
       expect(settings.API_ENDPOINT).toBe("demo-api-0123456789.elb.eu-west-1.amazonaws.com:6443");
     }

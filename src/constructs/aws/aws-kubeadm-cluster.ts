@@ -6,6 +6,7 @@
 import { Annotations, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import type { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import type { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
@@ -26,6 +27,7 @@ import { fitName, NAME_LIMITS, resourceTags } from "./names";
 import { AwsClusterNetwork } from "./network";
 import { ControlPlaneGroup, WorkerPoolGroup } from "./node-group";
 import { NodeIam } from "./node-iam";
+import { NodeSecrets } from "./node-secrets";
 import type { AwsKubeadmClusterProps } from "./props";
 import { ResolvedAws, ResolvedMachineGroup, resolveAws } from "./resolve-aws";
 import { ClusterSecurityGroups } from "./security-groups";
@@ -67,6 +69,8 @@ export class AwsKubeadmCluster extends Construct {
   readonly listener: LbListener;
 
   readonly controlPlaneIam: NodeIam;
+  /** Secrets Manager secrets of the nodes' bootstrap material; undefined with secretStore.enabled false. */
+  readonly secrets?: NodeSecrets;
   /** Instance roles: "control-plane" and one per pool name. */
   readonly roles: Readonly<Record<string, IamRole>>;
   /** Per slot. */
@@ -126,24 +130,6 @@ export class AwsKubeadmCluster extends Construct {
     this.targetGroup = this.apiLoadBalancer.targetGroup;
     this.listener = this.apiLoadBalancer.listener;
 
-    this.kubeadm = new KubeadmCluster(this, "kubeadm", {
-      cluster,
-      controlPlaneEndpointHost: this.apiLoadBalancer.dnsName,
-      userDataLimit: USER_DATA_LIMITS.aws,
-      pkiDirectory: props.pkiDirectory,
-      existingCa: props.existingCa,
-      outputs: props.outputs,
-    });
-    this.apiEndpoint = this.kubeadm.apiEndpoint;
-
-    // Nodes start once their network path exists: egress (packages, images), the API listener and every rule.
-    const bootDependencies: ITerraformDependable[] = [
-      ...this.network.egressDependencies,
-      this.listener,
-      ...Object.values(this.securityGroups.ingressRules),
-      ...Object.values(this.securityGroups.egressRules),
-    ];
-
     this.controlPlaneIam = new NodeIam(this, "control-plane-iam", {
       clusterName: name,
       groupName: "control-plane",
@@ -152,6 +138,51 @@ export class AwsKubeadmCluster extends Construct {
       partition: () => this.partition(),
     });
     const roles: Record<string, IamRole> = { "control-plane": this.controlPlaneIam.role };
+
+    // Pool roles first: the worker secret names its readers.
+    const poolIams: Record<string, NodeIam> = {};
+    for (const pool of resolved.nodePools) {
+      const poolName = pool.pool.name;
+      poolIams[poolName] = new NodeIam(this, `pool-${poolName}-iam`, {
+        clusterName: name,
+        groupName: `pool-${poolName}`,
+        iam: pool.iam,
+        tags: userTags,
+        partition: () => this.partition(),
+      });
+      roles[poolName] = poolIams[poolName].role;
+    }
+
+    if (resolved.secretStore.enabled) {
+      this.secrets = new NodeSecrets(this, "secrets", {
+        clusterName: name,
+        readers: { "control-plane": [this.controlPlaneIam.role], worker: Object.values(poolIams).map((i) => i.role) },
+        region: new DataAwsRegion(this, "region"),
+        kmsKeyId: resolved.secretStore.kmsKeyArn,
+        tags: userTags,
+      });
+    }
+
+    this.kubeadm = new KubeadmCluster(this, "kubeadm", {
+      cluster,
+      controlPlaneEndpointHost: this.apiLoadBalancer.dnsName,
+      userDataLimit: USER_DATA_LIMITS.aws,
+      pkiDirectory: props.pkiDirectory,
+      existingCa: props.existingCa,
+      outputs: props.outputs,
+      secrets: this.secrets?.sources,
+    });
+    this.secrets?.storeBundles(this.kubeadm);
+    this.apiEndpoint = this.kubeadm.apiEndpoint;
+
+    // Nodes start once their network path exists: egress (packages, images), the API listener and every rule.
+    const bootDependencies: ITerraformDependable[] = [
+      ...this.network.egressDependencies,
+      this.listener,
+      ...Object.values(this.securityGroups.ingressRules),
+      ...Object.values(this.securityGroups.egressRules),
+      ...(this.secrets?.bootDependencies ?? []),
+    ];
 
     for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
       const nodeName = controlPlaneNodeName(name, slot);
@@ -176,13 +207,7 @@ export class AwsKubeadmCluster extends Construct {
     for (const pool of resolved.nodePools) {
       const poolName = pool.pool.name;
       const groupName = `${name}-pool-${poolName}`;
-      const iam = new NodeIam(this, `pool-${poolName}-iam`, {
-        clusterName: name,
-        groupName: `pool-${poolName}`,
-        iam: pool.iam,
-        tags: userTags,
-        partition: () => this.partition(),
-      });
+      const iam = poolIams[poolName];
       const role: NodeRole = { kind: "worker", pool: poolName };
       const template = this.launchTemplate(`pool-${poolName}`, groupName, pool, role, iam, [this.workerSecurityGroup.id], {
         "cdktf-kubeadm/node-role": "worker",
@@ -203,7 +228,6 @@ export class AwsKubeadmCluster extends Construct {
         );
       }
       pools[poolName] = { group: group.group, launchTemplate: template, role: iam.role, iam };
-      roles[poolName] = iam.role;
     }
     this.nodePools = pools;
     this.roles = roles;
@@ -267,7 +291,7 @@ export class AwsKubeadmCluster extends Construct {
     }
     if (resolved.network.kind === "managed" && resolved.network.natGateways === "none" && !resolved.cluster.proxy.httpProxy && !resolved.cluster.proxy.httpsProxy) {
       a.addWarning(
-        'cdktf-kubeadm: network.natGateways is "none" and no proxy is set: nodes need another way to reach the package repository and image registry (VPC endpoints, mirrors via imageRepository/packageRepositoryBaseUrl)',
+        'cdktf-kubeadm: network.natGateways is "none" and no proxy is set: nodes need another way to reach the package repository, the image registry and Secrets Manager (VPC endpoints, mirrors via imageRepository/packageRepositoryBaseUrl)',
       );
     }
     for (const pool of resolved.nodePools) {

@@ -12,3 +12,4 @@ export * from "./node-iam";
 export * from "./ubuntu-ami";
 export * from "./launch-template";
 export * from "./node-group";
+export * from "./node-secrets";

@@ -158,6 +158,19 @@ export interface AwsImageOptions {
   readonly rootDeviceName?: string;
 }
 
+/** Where the nodes' secret material (CA keys, service-account key, join token) lives. */
+export interface AwsSecretStoreOptions {
+  /**
+   * Keep the secrets out of user data: AWS Secrets Manager, one secret per audience (control
+   * plane, workers), readable only by that audience's instance roles, written with write-only
+   * arguments so the values are in neither cdktf.out nor the state. false: the secrets travel in
+   * user data (readable by anyone who can read instance attributes). @default true
+   */
+  readonly enabled?: boolean;
+  /** KMS key ARN for the secrets; the node roles get kms:Decrypt on it via Secrets Manager. @default the aws/secretsmanager key */
+  readonly kmsKeyArn?: string;
+}
+
 export interface AwsKubeadmClusterProps extends Omit<ClusterSpec, "name" | "controlPlane" | "nodePools"> {
   /** @default the construct id, when it is a valid cluster name */
   readonly name?: string;
@@ -169,6 +182,8 @@ export interface AwsKubeadmClusterProps extends Omit<ClusterSpec, "name" | "cont
   readonly apiLoadBalancer?: AwsApiLoadBalancerOptions;
   readonly security?: AwsSecurityOptions;
   readonly image?: AwsImageOptions;
+  /** @default Secrets Manager (AwsSecretStoreOptions defaults) */
+  readonly secretStore?: AwsSecretStoreOptions;
   /** EC2 key pair for SSH. @default none (use SSM Session Manager: iam.ssmSessionManager) */
   readonly keyName?: string;
   /** Extra tags on every resource (and instance/volume) the construct creates. @default {} */

@@ -83,8 +83,10 @@ export interface ResolvedAws {
   readonly nodePools: ResolvedAwsPool[];
   readonly keyName?: string;
   readonly tags: Record<string, string>;
+  readonly secretStore: { readonly enabled: boolean; readonly kmsKeyArn?: string };
 }
 
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[\w/-]+$/;
 const AMI_ID = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const POLICY_ARN = /^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@\/-]+$/;
 const AZ_NAME = /^[a-z]{2}(-[a-z0-9]+)+[a-z]$/;
@@ -112,6 +114,11 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
   const tags = resolveTags(p, props.tags ?? {});
   if (props.keyName !== undefined) {
     p.check(!Token.isUnresolved(props.keyName) ? /^[\x20-\x7e]{1,255}$/.test(props.keyName) : true, "keyName", props.keyName, "is not an EC2 key pair name", "give the name of an existing key pair, or leave it unset and use SSM Session Manager");
+  }
+
+  const secretStore = { enabled: props.secretStore?.enabled ?? true, kmsKeyArn: props.secretStore?.kmsKeyArn };
+  if (secretStore.kmsKeyArn !== undefined && !Token.isUnresolved(secretStore.kmsKeyArn)) {
+    p.check(KMS_KEY_ARN.test(secretStore.kmsKeyArn), "secretStore.kmsKeyArn", secretStore.kmsKeyArn, "is not a KMS key ARN", 'give the key\'s ARN ("arn:aws:kms:<region>:<account>:key/<id>"): the node roles\' kms:Decrypt permission needs it');
   }
 
   const spec = toClusterSpec(String(name), props);
@@ -148,7 +155,7 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
   }
   problems.push(...q.list);
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(name), problems);
-  return { cluster, network, apiLoadBalancer, security, image, controlPlane, nodePools, keyName: props.keyName, tags };
+  return { cluster, network, apiLoadBalancer, security, image, controlPlane, nodePools, keyName: props.keyName, tags, secretStore };
 }
 
 /** The ClusterSpec part of the props, AWS-only fields removed. */
@@ -161,6 +168,7 @@ function toClusterSpec(name: string, props: AwsKubeadmClusterProps): ClusterSpec
     image: _img,
     keyName: _k,
     tags: _t,
+    secretStore: _s,
     pkiDirectory: _p,
     existingCa: _e,
     outputs: _o,
