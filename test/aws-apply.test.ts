@@ -3,7 +3,9 @@
  * endpoints pointed at it by an override file, so the synthesized stack stays production-shaped),
  * then read back from the emulator: instances, groups, load balancer, target group, and each
  * instance's user data (decoded, `cloud-init schema`, role, no private key on workers). A plan right
- * after apply must be empty, and a second synth byte-identical.
+ * after apply must be empty, and a second synth byte-identical. Secrets: the bundles are in Secrets
+ * Manager, readable by their audience's roles only, and no private key or join token is in any user
+ * data, launch template version, cdktf.out or the state (but the sensitive admin kubeconfig output).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -109,7 +111,7 @@ test("the NLB and its target group: TCP 6443, client-IP preservation off, the co
   expect(registered).toEqual(controlPlane);
 });
 
-test("each instance's user data decodes, passes cloud-init schema, carries its role and the real NLB name; workers have no private key", () => {
+test("each instance's user data decodes, passes cloud-init schema, carries its role and the real NLB name; no private key", () => {
   const [{ LoadBalancers: [lb] }] = boto(moto.endpoint, [{ service: "elbv2", operation: "describe_load_balancers", paginateKey: "LoadBalancers" }]);
   for (const instance of instances) {
     const name = tag(instance, "Name")!;
@@ -122,8 +124,8 @@ test("each instance's user data decodes, passes cloud-init schema, carries its r
       expect(tag(instance, "cdktf-kubeadm/control-plane-slot")).toBe(name.slice(-1));
     } else {
       expect(settings.NODE_ROLE).toBe("worker");
-      expect(text).not.toMatch(/PRIVATE KEY/);
     }
+    expect(text).not.toMatch(/PRIVATE KEY/);
   }
 });
 
@@ -158,4 +160,96 @@ test("terraform plan right after apply shows no changes", () => {
 test("a second synth is byte-identical", () => {
   const again = synthAwsExample(path.join(tmp, "again", "cdktf.out"), context);
   expect(fs.readFileSync(path.join(again.dir, "cdk.tf.json"), "utf8")).toEqual(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8"));
+});
+
+describe("secrets", () => {
+  const bundleOf = (audience: string) => fs.readFileSync(path.join(context["aws.pkiDirectory"], "bundles", `${audience}.json`), "utf8");
+  const token = () => JSON.parse(bundleOf("worker")).bootstrapToken as string;
+  const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
+
+  test("each audience's bundle is in Secrets Manager, exactly as in the PKI store", () => {
+    const [{ SecretList: list }] = boto(moto.endpoint, [{ service: "secretsmanager", operation: "list_secrets", paginateKey: "SecretList" }]);
+    expect(list.map((x: Json) => x.Name.replace(/-[0-9a-z]+$/, "")).sort()).toEqual(["demo/bootstrap/control-plane", "demo/bootstrap/worker"]);
+    const values = boto(moto.endpoint, list.map((x: Json) => ({ service: "secretsmanager", operation: "get_secret_value", params: { SecretId: x.ARN } })));
+    for (const [i, secret] of list.entries()) {
+      const audience = secret.Name.includes("/control-plane-") ? "control-plane" : "worker";
+      expect(values[i].SecretString).toBe(bundleOf(audience));
+      const bundle = JSON.parse(values[i].SecretString);
+      expect(bundle.bootstrapToken).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+      expect(bundle.files.some((f: Json) => PEM_KEY.test(f.content))).toBe(audience === "control-plane");
+    }
+  });
+
+  test("each role's policy names only its own audience's secret; each secret's policy names only its readers", () => {
+    const [{ SecretList: list }, { Roles: roles }] = boto(moto.endpoint, [
+      { service: "secretsmanager", operation: "list_secrets", paginateKey: "SecretList" },
+      { service: "iam", operation: "list_roles", paginateKey: "Roles" },
+    ]);
+    const arnOf = (audience: string) => list.find((x: Json) => x.Name.startsWith(`demo/bootstrap/${audience}-`)).ARN;
+    const byRole: Record<string, string> = { "demo-control-plane": "control-plane", "demo-pool-general": "worker" };
+    expect(roles.map((r: Json) => r.RoleName).sort()).toEqual(Object.keys(byRole));
+    for (const [roleName, audience] of Object.entries(byRole)) {
+      const [{ PolicyNames: names }, { AttachedPolicies: attached }] = boto(moto.endpoint, [
+        { service: "iam", operation: "list_role_policies", params: { RoleName: roleName } },
+        { service: "iam", operation: "list_attached_role_policies", params: { RoleName: roleName } },
+      ]);
+      expect(attached).toEqual([]);
+      const documents = boto(moto.endpoint, names.map((n: string) => ({ service: "iam", operation: "get_role_policy", params: { RoleName: roleName, PolicyName: n } })));
+      const statements = documents.flatMap((d: Json) => (typeof d.PolicyDocument === "string" ? JSON.parse(d.PolicyDocument) : d.PolicyDocument).Statement);
+      expect(statements).toEqual([{ Sid: "ReadOwnBootstrapSecret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: arnOf(audience) }]);
+    }
+    const rolesArn = Object.fromEntries(roles.map((r: Json) => [r.RoleName, r.Arn]));
+    for (const [audience, readers] of [["control-plane", ["demo-control-plane"]], ["worker", ["demo-pool-general"]]] as const) {
+      const [{ ResourcePolicy: policy }] = boto(moto.endpoint, [{ service: "secretsmanager", operation: "get_resource_policy", params: { SecretId: arnOf(audience) } }]);
+      const doc = JSON.parse(policy);
+      expect(doc.Statement).toHaveLength(1);
+      expect(doc.Statement[0]).toMatchObject({ Effect: "Allow", Action: "secretsmanager:GetSecretValue" });
+      expect([doc.Statement[0].Principal.AWS].flat()).toEqual(readers.map((r) => rolesArn[r]));
+    }
+  });
+
+  test("no private key and no join token in any instance's user data or launch template version", () => {
+    const texts = instances.map((i) => userDataOf(i.InstanceId));
+    const [{ LaunchTemplates: templates }] = boto(moto.endpoint, [{ service: "ec2", operation: "describe_launch_templates", paginateKey: "LaunchTemplates" }]);
+    const versions = boto(
+      moto.endpoint,
+      templates.map((t: Json) => ({ service: "ec2", operation: "describe_launch_template_versions", params: { LaunchTemplateId: t.LaunchTemplateId } })),
+    );
+    for (const v of versions.flatMap((x: Json) => x.LaunchTemplateVersions)) {
+      texts.push(zlib.gunzipSync(Buffer.from(v.LaunchTemplateData.UserData, "base64")).toString("utf8"));
+    }
+    expect(texts.length).toBeGreaterThanOrEqual(instances.length + templates.length);
+    for (const text of texts) {
+      expect(text).not.toMatch(PEM_KEY);
+      expect(text).not.toContain(token());
+      expect(settingsOf(text, NODE_LAYOUT.settings).SECRETS_SOURCE).toBe("aws-secretsmanager");
+    }
+  });
+
+  test("no private key and no join token in cdktf.out or the state, but the sensitive admin kubeconfig output", () => {
+    const out = path.join(tmp, "cdktf.out");
+    const files = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? (e.name === ".terraform" ? [] : files(path.join(d, e.name))) : [path.join(d, e.name)]));
+    for (const file of files(out)) {
+      let text = fs.readFileSync(file, "utf8");
+      if (file.endsWith("cdk.tf.json")) {
+        const json = JSON.parse(text);
+        expect(json.output.demo_admin_kubeconfig.sensitive).toBe(true);
+        delete json.output.demo_admin_kubeconfig;
+        text = JSON.stringify(json);
+      }
+      expect({ file, key: PEM_KEY.test(text), token: text.includes(token()) }).toEqual({ file, key: false, token: false });
+    }
+    const state = JSON.parse(terraformOk(dir, ["show", "-json", "-no-color"], AWS_ENV));
+    expect(state.values.outputs.demo_admin_kubeconfig.sensitive).toBe(true);
+    delete state.values.outputs.demo_admin_kubeconfig;
+    const stateText = JSON.stringify(state);
+    expect(stateText).toContain("aws_secretsmanager_secret_version"); // the value exists, write-only
+    expect(PEM_KEY.test(stateText)).toBe(false);
+    expect(stateText).not.toContain(token());
+    // The raw state file too (show -json could hide what the file holds).
+    const raw = JSON.parse(fs.readFileSync(path.join(dir, "terraform.tfstate"), "utf8"));
+    delete raw.outputs.demo_admin_kubeconfig;
+    expect(PEM_KEY.test(JSON.stringify(raw))).toBe(false);
+    expect(JSON.stringify(raw)).not.toContain(token());
+  });
 });
