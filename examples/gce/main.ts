@@ -16,9 +16,11 @@
  *   gce.subnetCidr                default "10.0.0.0/20"
  *   gce.apiAllowedCidrs           comma-separated or JSON list, default "0.0.0.0/0"
  *   gce.pkiDirectory              default ".cdktf-kubeadm/pki/<clusterName>"
+ *   gce.secretStore               default true (CA keys and join token in Secret Manager; "false" puts them in user data, less safe)
  *
  * Synthesizes without a Google Cloud account; `cdktf deploy gce-example` needs credentials
- * (GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`).
+ * (GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`), Terraform 1.11+
+ * (write-only arguments) and the Compute Engine, IAM and Secret Manager APIs.
  */
 import { App, TerraformStack } from "cdktf";
 import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
@@ -69,6 +71,7 @@ export function gceExample(app: App): void {
 
   const workers = integer(ctx("workerCount"), "workerCount", 2);
   const image = text(ctx("image"));
+  const secretStore = text(ctx("secretStore")) === undefined ? true : flag(ctx("secretStore"), "secretStore");
   new GceKubeadmCluster(stack, "cluster", {
     name,
     project,
@@ -93,5 +96,6 @@ export function gceExample(app: App): void {
     apiLoadBalancer: { external: true, allowedCidrs: list(ctx("apiAllowedCidrs")) ?? ["0.0.0.0/0"] },
     image: image ? { image } : undefined,
     pkiDirectory: text(ctx("pkiDirectory")),
+    secretStore,
   });
 }

@@ -3,7 +3,9 @@
  * a regional passthrough API load balancer, dedicated service accounts, one managed group of one
  * (or a plain instance) per control-plane slot and one regional managed instance group per node
  * pool. The bootstrap (PKI, kubeadm configuration, cloud-init) comes from the platform-neutral
- * KubeadmCluster.
+ * KubeadmCluster; its secrets (CA keys, sa.key, join token) live in Secret Manager, one secret per
+ * audience, and user data carries only the reference (secrets.ts; `secretStore: false` puts them
+ * back into user data).
  */
 import { Annotations, Fn, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
@@ -34,6 +36,7 @@ import { ClusterFirewall } from "./firewall";
 import { NodeInstanceTemplate } from "./instance-template";
 import { fitName, labelValue, nodeTags, resourceLabels } from "./names";
 import { GceClusterNetwork } from "./network";
+import { GceBootstrapSecrets, gceSecretSources } from "./secrets";
 import { ControlPlaneSlotGroup, ControlPlaneSlotInstance, NodeHealthCheck, WorkerPoolGroup } from "./node-group";
 import type { GceKubeadmClusterProps } from "./props";
 import { ResolvedGce, resolveGce } from "./resolve-gce";
@@ -99,6 +102,8 @@ export class GceKubeadmCluster extends Construct {
   readonly controlPlaneInstances: ComputeInstance[] = [];
   /** Per pool name. */
   readonly nodePools: Readonly<Record<string, GceNodePoolResources>>;
+  /** The bootstrap secrets (undefined with `secretStore: false`). */
+  readonly bootstrapSecrets?: GceBootstrapSecrets;
   /** Uncompressed user-data bytes per role name ("control-plane-0", "worker-general"). */
   readonly userDataBytes: Record<string, number> = {};
 
@@ -169,8 +174,13 @@ export class GceKubeadmCluster extends Construct {
       pkiDirectory: props.pkiDirectory,
       existingCa: props.existingCa,
       outputs: props.outputs,
+      // The secret ids are deterministic: user data names them before the secrets exist.
+      secrets: resolved.secretStore ? gceSecretSources(project, name) : undefined,
     });
     this.apiEndpoint = this.kubeadm.apiEndpoint;
+    if (resolved.secretStore) {
+      this.bootstrapSecrets = new GceBootstrapSecrets(this, "secrets", { clusterName: name, project, region, labels: userLabels, kubeadm: this.kubeadm });
+    }
     // Every role's metadata value, measured (uncompressed) before any node group exists.
     const userData = new Map<string, string>();
     for (const role of this.kubeadm.roles()) {
@@ -200,6 +210,9 @@ export class GceKubeadmCluster extends Construct {
 
     const cpAccount = new NodeServiceAccount(this, "control-plane-service-account", { clusterName: name, project, groupName: "control-plane", serviceAccount: resolved.controlPlane.serviceAccount });
     const serviceAccounts: Record<string, NodeServiceAccount> = { "control-plane": cpAccount };
+    // A node boots once it can read its secret: a denial makes the bootstrap stop at once.
+    this.bootstrapSecrets?.grant("control-plane", "control-plane", cpAccount.member);
+    const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? [])];
     const cpTags = [this.controlPlaneTag, ...resolved.tags];
     const backendGroups: string[] = [];
     for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
@@ -244,7 +257,7 @@ export class GceKubeadmCluster extends Construct {
           userData: userData.get(roleName(role))!,
           networkTags: cpTags,
           labels,
-          dependsOn: bootDependencies,
+          dependsOn: cpBootDependencies,
         });
         this.controlPlaneInstances.push(instance.instance);
         backendGroups.push(instance.instanceGroup);
@@ -268,7 +281,7 @@ export class GceKubeadmCluster extends Construct {
     this.forwardingRule = this.apiLoadBalancer.forwardingRule;
     // A slot's VM (its per-instance config) boots once the API forwarding rule exists; the group
     // itself exists before, as the backend service refers to it.
-    this.controlPlaneSlots.forEach((slot, i) => this.controlPlaneInstanceConfigs.push(slot.createInstance(this.controlPlaneAddresses[i], [...bootDependencies, this.forwardingRule])));
+    this.controlPlaneSlots.forEach((slot, i) => this.controlPlaneInstanceConfigs.push(slot.createInstance(this.controlPlaneAddresses[i], [...cpBootDependencies, this.forwardingRule])));
 
     const workerTags = [this.workerTag, ...resolved.tags];
     const pools: Record<string, GceNodePoolResources> = {};
@@ -277,6 +290,7 @@ export class GceKubeadmCluster extends Construct {
       const groupName = `${name}-pool-${poolName}`;
       const role: NodeRole = { kind: "worker", pool: poolName };
       const account = new NodeServiceAccount(this, `pool-${poolName}-service-account`, { clusterName: name, project, groupName: `pool-${poolName}`, serviceAccount: pool.serviceAccount });
+      this.bootstrapSecrets?.grant("worker", `pool-${poolName}`, account.member);
       const labels = resourceLabels(name, userLabels, { "cdktf-kubeadm-role": "worker", "cdktf-kubeadm-pool": labelValue(poolName) });
       const template = new NodeInstanceTemplate(this, `pool-${poolName}-template`, {
         project,
@@ -300,7 +314,7 @@ export class GceKubeadmCluster extends Construct {
         zones: pool.zones ?? Token.asList(Fn.slice(this.zonesData!.names, 0, pool.zoneCount)),
         template,
         healthCheckId: this.workerHealthCheck.id,
-        dependsOn: [...bootDependencies, this.forwardingRule],
+        dependsOn: [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("worker") ?? []), this.forwardingRule],
       });
       pools[poolName] = { group: group.group, template, serviceAccount: account, autoscaler: group.autoscaler };
       serviceAccounts[poolName] = account;
@@ -331,6 +345,17 @@ export class GceKubeadmCluster extends Construct {
     if (lb.external && resolved.network.kind === "existing" && !lb.allowedCidrs.includes("0.0.0.0/0")) {
       a.addWarning(
         "cdktf-kubeadm: workers reach the external API load balancer from your network's egress (Cloud NAT) addresses: add them to apiLoadBalancer.allowedCidrs, or workers cannot join",
+      );
+    }
+    if (resolved.secretStore && resolved.network.kind === "existing") {
+      a.addWarning(
+        "cdktf-kubeadm: nodes read their bootstrap secret from secretmanager.googleapis.com at boot and have no external address: give the existing subnetwork Private Google Access or Cloud NAT, or nodes cannot start",
+      );
+    }
+    const cpEmail = resolved.controlPlane.serviceAccount.email;
+    if (resolved.secretStore && cpEmail !== undefined && resolved.nodePools.some((pool) => pool.serviceAccount.email === cpEmail)) {
+      a.addWarning(
+        `cdktf-kubeadm: a node pool uses the control plane's service account ${cpEmail}: its workers can read the control-plane secret (CA keys); give the pools their own account`,
       );
     }
     const zones = resolved.controlPlane.zones;

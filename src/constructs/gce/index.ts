@@ -12,3 +12,4 @@ export * from "./service-accounts";
 export * from "./instance-template";
 export * from "./node-group";
 export * from "./user-data";
+export * from "./secrets";

@@ -168,6 +168,20 @@ export interface GceKubeadmClusterProps extends Omit<ClusterSpec, "name" | "cont
   readonly existingCa?: KubeadmClusterProps["existingCa"];
   /** Create the cluster outputs (API endpoint, admin kubeconfig, CA pin, certificate expiry). @default true */
   readonly outputs?: boolean;
+  /**
+   * Keep the CA keys, sa.key and the join token out of user data: one Secret Manager secret per
+   * audience (control plane, workers), readable only by that audience's service accounts, written
+   * with a write-only argument (`secret_data_wo`, never in the state; Terraform 1.11+) and fetched
+   * by the node at boot with its metadata-server token. Nodes need egress to
+   * secretmanager.googleapis.com (Cloud NAT of the managed network; Private Google Access or NAT on
+   * an existing one) and the cloud-platform scope.
+   *
+   * false: the secrets travel in the instance metadata (user data), readable by anyone with
+   * `compute.instances.get` on the nodes or templates, and by every process on the node that can
+   * reach the metadata server. Less safe; for projects without the Secret Manager API.
+   * @default true
+   */
+  readonly secretStore?: boolean;
 }
 
 export const GCE_DEFAULTS = {

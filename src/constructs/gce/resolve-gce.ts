@@ -71,6 +71,8 @@ export interface ResolvedGce {
   readonly nodePools: ResolvedGcePool[];
   readonly tags: string[];
   readonly labels: Record<string, string>;
+  /** Secrets in Secret Manager (true) or in user data (false). */
+  readonly secretStore: boolean;
 }
 
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
@@ -126,6 +128,9 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
     autoHealing: cp.autoHealing ?? true,
   };
   p.check(typeof controlPlane.autoHealing === "boolean", "controlPlane.autoHealing", cp.autoHealing, "is not a boolean", "use true (managed groups of one) or false (plain instances)");
+  const secretStore = props.secretStore ?? true;
+  p.check(typeof secretStore === "boolean", "secretStore", props.secretStore, "is not a boolean", "use true (secrets in Secret Manager) or false (secrets in user data, less safe)");
+  if (secretStore === true) checkSecretScopes(p, "controlPlane", cpGroup);
   const tags = resolveTags(p, props.tags ?? [], String(name));
   const labels = resolveLabels(p, props.labels ?? {});
 
@@ -152,6 +157,7 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
   // Without a valid cluster model the pools' GCE fields are still checked, against provisional sizes.
   const modelPools = cluster?.nodePools ?? specPools.map((s) => provisionalPool(s));
   const nodePools = modelPools.map((pool, i) => resolvePool(q, `nodePools[${i}]`, specPools[i] ?? { name: pool.name }, pool, props.image?.image, regionOk ? region : undefined));
+  if (secretStore === true) nodePools.forEach((pool, i) => checkSecretScopes(q, `nodePools[${i}]`, pool));
   if (cluster) {
     q.check(
       cniInstallableOn(cluster.cni, controlPlane.architecture),
@@ -163,7 +169,7 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
   }
   problems.push(...q.list);
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(name), problems);
-  return { cluster, project, region, network, apiLoadBalancer, security, controlPlane, nodePools, tags, labels };
+  return { cluster, project, region, network, apiLoadBalancer, security, controlPlane, nodePools, tags, labels, secretStore };
 }
 
 /** A pool's sizes as the cluster model would default them, for checking GCE fields when the model failed. */
@@ -189,6 +195,7 @@ function toClusterSpec(name: string, props: GceKubeadmClusterProps): ClusterSpec
     pkiDirectory: _p,
     existingCa: _e,
     outputs: _o,
+    secretStore: _s,
     controlPlane,
     nodePools,
     ...rest
@@ -374,6 +381,21 @@ function resolveMachine(p: Problems, field: string, options: GceMachineOptions, 
     serviceAccount: { email: sa.email, roles: Array.isArray(roles) ? [...roles] : [], scopes: Array.isArray(scopes) ? [...scopes] : [...GCE_DEFAULTS.scopes] },
     image: options.image ?? clusterImage ?? (architecture === "arm64" ? GCE_DEFAULTS.imageArm64 : GCE_DEFAULTS.imageAmd64),
   };
+}
+
+/** Secret Manager accepts only the cloud-platform scope: without it a node cannot read its secret. */
+const CLOUD_PLATFORM_SCOPES = ["cloud-platform", "https://www.googleapis.com/auth/cloud-platform"];
+function checkSecretScopes(p: Problems, field: string, group: ResolvedGceMachineGroup): void {
+  const scopes = group.serviceAccount.scopes;
+  // A malformed list is already reported by resolveMachine (one problem per mistake).
+  if (scopes.length === 0 || !scopes.every((s) => typeof s === "string" && SCOPE.test(s))) return;
+  p.check(
+    scopes.some((s) => CLOUD_PLATFORM_SCOPES.includes(s)),
+    `${field}.serviceAccount.scopes`,
+    scopes,
+    "lacks the cloud-platform scope, which Secret Manager requires: nodes could not read their bootstrap secret (secretStore)",
+    'add "cloud-platform" (IAM roles are what restrict the account), or set secretStore to false',
+  );
 }
 
 function resolvePool(p: Problems, field: string, spec: GceNodePoolSpec, pool: ResolvedNodePool, clusterImage: string | undefined, region: string | undefined): ResolvedGcePool {
