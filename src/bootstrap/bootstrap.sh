@@ -10,11 +10,16 @@
 #  optional SECRETS_SOURCE(aws-secretsmanager|gce-secretmanager) SECRETS_ID(secret ARN | secret
 #   version name) SECRETS_REGION(aws): the CA keys and the join token come from that secret store
 #   (step secrets, src/bootstrap/secret-bundle.ts), not from user data
+#  control-plane, optional UPGRADE_CHANNEL(aws-ssm|gce-metadata|file): where the upgrade agent reads
+#   the desired Kubernetes version; aws-ssm UPGRADE_PARAMETER UPGRADE_REGION, gce-metadata
+#   UPGRADE_METADATA_KEY (a project metadata key), file: /etc/cdktf-kubeadm/desired-version
+# Arguments: none (bootstrap); on control-plane nodes 'upgrade' (the upgrade agent) or 'certs' (renews
+#   certificates close to expiry), each run by a systemd timer the bootstrap installs
 # Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF,
-#   IMDS_ENDPOINT,SECRETS_ENDPOINT}
+#   IMDS_ENDPOINT,SECRETS_ENDPOINT,SSM_ENDPOINT}
 # Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, workers'
 # copies leave out the sections between '# @control-plane-only' and '# @end', and a section
-# '# @only SOURCE...' stays only in copies for that SECRETS_SOURCE.
+# '# @only FEATURE...' stays only in copies for that SECRETS_SOURCE (or upgrade-UPGRADE_CHANNEL).
 set -Eeuo pipefail
 umask 022
 R=${BOOTSTRAP_ROOT:-}
@@ -27,7 +32,7 @@ PROBES=${BOOTSTRAP_PROBE_RETRIES:-3} BACKOFF=${BOOTSTRAP_BACKOFF:-2} MAXB=${BOOT
 CA_FILES="ca.crt ca.key front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key sa.key sa.pub"
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=600)
 export DEBIAN_FRONTEND=noninteractive
-MAIN=$$ STEP=start DIED='' STARTED=''
+MAIN=$$ STEP=start DIED='' STARTED='' WHAT=bootstrap STATUS=status CLEANUP=:
 
 now() { printf '%(%FT%T%z)T' -1; }
 log() { printf '%s [%s] %s\n' "$(now)" "$STEP" "$*" >&2; }
@@ -40,17 +45,20 @@ status() { # phase result [error]
   printf '{"phase":%s,"started":%s,"finished":%s,"result":%s,"error":%s}\n' "$(js "$1")" "$(js "$STARTED")" "$f" "$(js "$2")" "$e" \
     >"$ST/s.tmp" && mv -f "$ST/s.tmp" "$ST/status.json"
 }
-failed() { printf 'cdktf-kubeadm bootstrap FAILED in step %s: %s. Log: %s\n' "$STEP" "${1%.}" "$LOGN" >&2; }
+failed() { printf 'cdktf-kubeadm %s FAILED in step %s: %s. Log: %s\n' "$WHAT" "$STEP" "${1%.}" "$LOGN" >&2; }
 die() {
   if [[ $BASHPID != "$MAIN" ]]; then log "ERROR: $*"; exit 1; fi
   trap - ERR
   DIED=1
-  status "$STEP" failed "$*" 2>/dev/null || true
+  "$CLEANUP"
+  CLEANUP=:
+  "$STATUS" "$STEP" failed "$*" 2>/dev/null || true
   failed "$*"
   exit 1
 }
 on_exit() {
   local rc=$?
+  "$CLEANUP"
   rm -rf "$RUN/admin.conf" "$RUN/dl" "$RUN/s"
   ((rc == 0)) || [[ -n $DIED ]] || failed "exited with status $rc"
 }
@@ -90,6 +98,7 @@ settings() {
         *) die "CNI_PLUGIN '$CNI_PLUGIN' is not one of calico, flannel, cilium, none" ;;
       esac
       files=("$JOIN_CONFIG" "$INIT_CONFIG")
+      [[ -z ${UPGRADE_CHANNEL:-} ]] || { declare -F usettings >/dev/null || die "this copy of the script has no upgrade agent (UPGRADE_CHANNEL '$UPGRADE_CHANNEL')"; usettings; }
       # the keys come from the secret store when there is one
       for f in $CA_FILES; do [[ -n ${SECRETS_SOURCE:-} && $f == *.key ]] || files+=("$PKI/$f"); done ;;
     worker) ;;
@@ -140,6 +149,8 @@ ssettings() {
   need SECRETS_ID
   [[ $SECRETS_SOURCE != aws* ]] || need SECRETS_REGION
 }
+# @end
+# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm upgrade-gce-metadata
 # hq CURL-ARGS... URL: one HTTP request. Tokens and credentials come as a curl config on stdin
 # (-K -), never on a command line; the body goes to $SB, the status to HS (000: no answer).
 hq() { HS=$(curl -sS --connect-timeout 5 --max-time 30 -o "$SB" -w '%{http_code}' -K - "$@") || HS=000; }
@@ -147,39 +158,48 @@ hq() { HS=$(curl -sS --connect-timeout 5 --max-time 30 -o "$SB" -w '%{http_code}
 soft() { WHY=$1; warn "$1"; return 1; }
 # kcfg FORMAT FIELD...: a curl config ($S/k) from string fields of the JSON answer
 kcfg() { python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));print(sys.argv[2]%tuple(c[k] for k in sys.argv[3:]))' "$SB" "$@" >"$S/k" 2>/dev/null; }
-# sm DENIED-MESSAGE: the secret store's answer: 0 success, 1 retry (throttled, server error,
-# credentials not yet valid: IAM is eventually consistent), dies on a denial or a missing secret
+# @end
+# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm
+# sm WHAT DENIED-MESSAGE MISSING-FIX: a cloud API's answer: 0 success, 1 retry (throttled, server
+# error, credentials not yet valid: IAM is eventually consistent), dies on a denial or if WHAT is missing
 sm() {
   local e=''
   [[ $HS != 200 ]] || return 0
-  [[ $HS == 000 ]] || e=$(grep -oE -m1 '[A-Za-z]+Exception|[A-Z]+_[A-Z_]+' "$SB" | head -n1) || :
+  [[ $HS == 000 ]] || e=$(grep -oE -m1 '[A-Za-z]+Exception|ParameterNotFound|[A-Z]+_[A-Z_]+' "$SB" | head -n1) || :
   e="HTTP $HS${e:+ $e}"
   case $HS/$e in
-    403/* | *AccessDenied* | *PERMISSION_DENIED) die "$1 ($e)" ;;
-    404/* | *ResourceNotFound* | *NOT_FOUND) die "secret $SECRETS_ID does not exist ($e): check SECRETS_ID${SECRETS_REGION:+ and SECRETS_REGION}" ;;
+    403/* | *AccessDenied* | *PERMISSION_DENIED) die "$2 ($e)" ;;
+    404/* | *NotFound* | *NOT_FOUND) die "$1 does not exist ($e): $3" ;;
     401/* | 429/* | *Throttling* | *ExpiredToken* | *UnrecognizedClient* | *InvalidClientTokenId*) ;;
-    4??/*) die "the secret store refuses to return $SECRETS_ID ($e)" ;;
+    4??/*) die "$1: the request is refused ($e)" ;;
   esac
-  soft "reading secret $SECRETS_ID: $e"
+  soft "reading $1: $e"
 }
 # @end
-# @only aws-secretsmanager
-# IMDSv2 token -> the instance role's credentials -> GetSecretValue signed with them
-fetch_aws() {
-  local m=${BOOTSTRAP_IMDS_ENDPOINT:-http://169.254.169.254}/latest r
+# @only aws-secretsmanager upgrade-aws-ssm
+# IMDSv2 token -> the instance role (AROLE) -> its credentials as a curl config in $S/k, for a
+# request signed with them (--aws-sigv4)
+aws_creds() {
+  local m=${BOOTSTRAP_IMDS_ENDPOINT:-http://169.254.169.254}/latest
   hq --noproxy '*' -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$m/api/token" </dev/null
   [[ $HS == 200 ]] || soft "no IMDSv2 token (HTTP $HS)" || return
   printf 'header = "X-aws-ec2-metadata-token: %s"\n' "$(<"$SB")" >"$S/m"
   hq --noproxy '*' "$m/meta-data/iam/security-credentials/" <"$S/m"
   [[ $HS == 200 ]] || soft "no instance role in IMDS (HTTP $HS; 404: the instance has no IAM instance profile)" || return
-  r=$(head -n1 "$SB")
-  hq --noproxy '*' "$m/meta-data/iam/security-credentials/$r" <"$S/m"
+  AROLE=$(head -n1 "$SB")
+  hq --noproxy '*' "$m/meta-data/iam/security-credentials/$AROLE" <"$S/m"
   [[ $HS == 200 ]] && kcfg $'user = "%s:%s"\nheader = "x-amz-security-token: %s"' AccessKeyId SecretAccessKey Token ||
-    soft "no credentials of instance role $r in IMDS (HTTP $HS)" || return
+    soft "no credentials of instance role $AROLE in IMDS (HTTP $HS)" || return
+}
+# @end
+# @only aws-secretsmanager
+# GetSecretValue signed with the instance role's credentials
+fetch_aws() {
+  aws_creds || return
   hq --aws-sigv4 "aws:amz:$SECRETS_REGION:secretsmanager" -H 'X-Amz-Target: secretsmanager.GetSecretValue' \
     -H 'Content-Type: application/x-amz-json-1.1' --data "{\"SecretId\":\"$SECRETS_ID\"}" \
     "${BOOTSTRAP_SECRETS_ENDPOINT:-https://secretsmanager.$SECRETS_REGION.amazonaws.com}/" <"$S/k"
-  sm "the node's instance role $r cannot read secret $SECRETS_ID: check its IAM policy and the secret's resource policy"
+  sm "secret $SECRETS_ID" "the node's instance role $AROLE cannot read secret $SECRETS_ID: check its IAM policy and the secret's resource policy" "check SECRETS_ID and SECRETS_REGION"
 }
 # @end
 # @only gce-secretmanager
@@ -190,7 +210,7 @@ fetch_gce() {
   [[ $HS == 200 ]] && kcfg 'header = "Authorization: Bearer %s"' access_token ||
     soft "no access token from the metadata server (HTTP $HS; 404: the instance has no service account)" || return
   hq "${BOOTSTRAP_SECRETS_ENDPOINT:-https://secretmanager.googleapis.com}/v1/$SECRETS_ID:access" <"$S/k"
-  sm "the node's service account cannot read secret $SECRETS_ID: grant it roles/secretmanager.secretAccessor on the secret"
+  sm "secret $SECRETS_ID" "the node's service account cannot read secret $SECRETS_ID: grant it roles/secretmanager.secretAccessor on the secret" "check SECRETS_ID"
 }
 # @end
 # @only aws-secretsmanager gce-secretmanager
@@ -292,6 +312,15 @@ probe() {
   done
   return 1
 }
+# skew ENDPOINT: the API server's version (anonymous GET /version, in APIV) is at least this
+# node's minor: a kubelet must not be newer than the API server (version-skew policy)
+skew() {
+  APIV=$(curl -fsS --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" "https://$1/version" 2>/dev/null |
+    sed -nE 's/.*"gitVersion": *"v([0-9]+\.[0-9]+)\..*/\1/p') || APIV=''
+  [[ $APIV =~ ^1\.[0-9]+$ ]] && ((${APIV#1.} >= ${K8S_MINOR#1.})) && return
+  warn "the API server at $1 reports Kubernetes ${APIV:-(no version)}, older than this node's $K8S_MINOR: waiting for the control plane's upgrade"
+  return 1
+}
 # kubeadm reset -f empties /etc/kubernetes/{pki,manifests}: before the first kubeadm run, keep what
 # cloud-init placed there (CA files, a kube-vip static pod) and put it back after every reset.
 snap() {
@@ -378,6 +407,8 @@ init_or_join() {
     [[ $CP_SLOT != 0 ]] || log "the API answers at $ep: joining as a replacement for slot 0"
     janitor "$ep"
   fi
+  [[ $NODE_ROLE != worker ]] || RETRIES=$WAITS retry skew "$ep" ||
+    die "the API server at $ep still reports Kubernetes ${APIV:-(no version)} after $WAITS attempts, older than this node's $K8S_MINOR: a kubelet must not be newer than the API server; upgrade the control plane first (or deploy this pool with the control plane's version)"
   sed -i -E "s|^(\\s*apiServerEndpoint:).*|\\1 $ep|" "$JOIN_CONFIG"
   grep -q "apiServerEndpoint: $ep\$" "$JOIN_CONFIG" || die "$JOIN_CONFIG has no apiServerEndpoint line"
   log "joining through $ep"
@@ -428,9 +459,203 @@ step_cni() {
 }
 
 # @end
+# @control-plane-only
+# systemd timers: certificate renewal (daily) and, with an UPGRADE_CHANNEL, the upgrade agent
+step_timers() {
+  local u=$R/etc/systemd/system/cdktf-kubeadm- n t=(certs) on=()
+  mkdir -p "${u%/*}"
+  printf '[Timer]\nOnCalendar=daily\nPersistent=true\nRandomizedDelaySec=1h\n[Install]\nWantedBy=timers.target\n' >"${u}certs.timer"
+  if [[ -n ${UPGRADE_CHANNEL:-} ]]; then
+    t+=(upgrade)
+    printf '[Timer]\nOnBootSec=5min\nOnUnitInactiveSec=5min\nRandomizedDelaySec=2min\n[Install]\nWantedBy=timers.target\n' >"${u}upgrade.timer"
+  fi
+  for n in "${t[@]}"; do
+    printf '[Service]\nType=oneshot\nExecStart=/usr/local/sbin/cdktf-kubeadm-bootstrap %s\n' "$n" >"$u$n.service"
+    on+=("cdktf-kubeadm-$n.timer")
+  done
+  systemctl daemon-reload
+  systemctl enable --now "${on[@]}"
+}
+kc() { kubectl --kubeconfig "$K/admin.conf" --request-timeout 20s "$@"; }
+# lease take|release: Lease kube-system/cdktf-kubeadm-upgrade, one control-plane node at a time
+# upgrades or restarts its static pods. Writes carry the resourceVersion read: of two nodes racing,
+# one gets a conflict. Returns 1 when another node holds it (or won the race).
+lease() {
+  local v h r d t j
+  t=$(date +%s)
+  j=$(kc -n kube-system get lease cdktf-kubeadm-upgrade --ignore-not-found \
+    -o jsonpath='{.metadata.resourceVersion}|{.spec.holderIdentity}|{.spec.renewTime}|{.spec.leaseDurationSeconds}') || return
+  IFS='|' read -r v h r d <<<"$j"
+  if [[ -n $h && $h != "$NODE" ]]; then
+    [[ $1 == take ]] || return 0
+    r=$(($(date -d "${r:-@0}" +%s) + ${d:-0} - t))
+    if ((r > 0)); then log "$h holds the upgrade Lease for ${r}s more: trying again at the next run"; return 1; fi
+  fi
+  j=
+  [[ $1 == release ]] || j="\"holderIdentity\":\"$NODE\",\"leaseDurationSeconds\":3600,\"acquireTime\":\"$(date -u -d "@$t" +%FT%T.000000Z)\",\"renewTime\":\"$(date -u -d "@$t" +%FT%T.000000Z)\""
+  j="{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"cdktf-kubeadm-upgrade\",\"namespace\":\"kube-system\"${v:+,\"resourceVersion\":\"$v\"}},\"spec\":{$j}}"
+  if [[ -n $v ]]; then v=replace; else v=create; fi
+  kc "$v" -f - <<<"$j" >/dev/null || { log "another node wrote the upgrade Lease first: trying again at the next run"; return 1; }
+  log "$1 of the upgrade Lease kube-system/cdktf-kubeadm-upgrade"
+}
+# after a failure: the node back in service if it was drained, the Lease released
+ucleanup() {
+  [[ -z ${DRAINED:-} ]] || kc uncordon "$NODE" || warn "cannot uncordon $NODE"
+  [[ -z ${HELD:-} ]] || lease release || warn "cannot release the upgrade Lease (it expires within an hour)"
+}
+# Certificate renewal (timer cdktf-kubeadm-certs, daily): when a certificate kubeadm manages expires
+# within 90 days, `kubeadm certs renew all`, then the static pods restart (manifests moved out and
+# back: the kubelet stops and starts them), holding the Lease.
+certs() {
+  local d h=$RUN/manifests
+  d=$(kubeadm certs check-expiration -o json | python3 -c 'import datetime as D,json,sys
+print(min(int((D.datetime.fromisoformat(c["expirationDate"].replace("Z","+00:00")).timestamp()-int(sys.argv[1]))//86400) for c in json.load(sys.stdin)["certificates"] if not c.get("missing") and not c.get("externallyManaged")))' "$(date +%s)") ||
+    die "cannot read the certificates' expiry (kubeadm certs check-expiration)"
+  if ((d >= 90)); then log "the first certificate expires in $d days: nothing to renew"; return; fi
+  lease take || return 0
+  HELD=1 CLEANUP=ucleanup
+  log "a certificate expires in $d days: renewing them all"
+  kubeadm certs renew all || die "kubeadm certs renew all failed"
+  mkdir -p "$h"
+  { mv "$K"/manifests/*.yaml "$h/" && "$SLEEP" 20 && mv "$h"/*.yaml "$K/manifests/"; } || die "cannot restart the static pods: move $h/*.yaml back to $K/manifests"
+  lease release || :
+  HELD='' CLEANUP=:
+}
+# agent upgrade|certs: a run of the timer's job on a bootstrapped control-plane node
+agent() {
+  WHAT=$1 STEP=$1 LOGN=/var/log/cdktf-kubeadm-$1.log
+  mkdir -p "$ST" "$RUN" "$R/var/log"
+  exec > >(tee -a "$R$LOGN") 2>&1
+  [[ -e $ST/done ]] || { log "the bootstrap has not finished: nothing to do"; exit 0; }
+  exec 9>>"$ST/agent.lock"
+  flock -n 9 || { log "another run holds $ST/agent.lock"; exit 0; }
+  settings
+  if [[ $1 == upgrade && -z ${UPGRADE_CHANNEL:-} ]] || ! declare -F "$1" >/dev/null; then log "no UPGRADE_CHANNEL: nothing to do"; exit 0; fi
+  "$1"
+}
+# @end
+# @only upgrade
+usettings() {
+  case $UPGRADE_CHANNEL in
+    aws-ssm) need UPGRADE_PARAMETER UPGRADE_REGION ;; gce-metadata) need UPGRADE_METADATA_KEY ;; file) ;;
+    *) die "UPGRADE_CHANNEL '$UPGRADE_CHANNEL' is not one of aws-ssm, gce-metadata, file" ;;
+  esac
+  declare -F "desired_${UPGRADE_CHANNEL%%-*}" >/dev/null || die "this copy of the script cannot read UPGRADE_CHANNEL '$UPGRADE_CHANNEL'"
+}
+# ustatus PHASE RESULT [ERROR]: the upgrade status, in $ST/upgrade.json and as key NODE of
+# ConfigMap kube-system/cdktf-kubeadm-upgrade-status
+ustatus() {
+  local j e=null c=(kc -n kube-system patch configmap cdktf-kubeadm-upgrade-status --type merge -p)
+  [[ -z ${3:-} ]] || e=$(js "$3")
+  j=$(printf '{"from":%s,"to":%s,"phase":%s,"result":%s,"error":%s,"time":%s}' "$(js "${FROM:-}")" "$(js "${TO:-}")" "$(js "$1")" "$(js "$2")" "$e" "$(js "$(now)")")
+  echo "$j" >"$ST/upgrade.json"
+  j="{\"data\":{$(js "$NODE"):$(js "$j")}}"
+  "${c[@]}" "$j" >/dev/null 2>&1 || { kc -n kube-system create configmap cdktf-kubeadm-upgrade-status >/dev/null 2>&1; "${c[@]}" "$j" >/dev/null; } ||
+    warn "cannot record the upgrade status in ConfigMap kube-system/cdktf-kubeadm-upgrade-status"
+}
+desired_file() {
+  [[ -s $E/desired-version ]] || { log "$E/desired-version does not exist: nothing to do"; exit 0; }
+  DES=$(<"$E/desired-version")
+}
+# upkg VERSION PACKAGE...: pinned packages of that version, from its minor's repository
+upkg() {
+  local l=$R/etc/apt/sources.list.d/kubernetes.list v x p=() m=v${1%.*}
+  if ! grep -q "/$m/" "$l"; then
+    sed -i -E "s|/v1\.[0-9]+/|/$m/|" "$l"
+    grep -q "/$m/" "$l" || die "$l names no /v1.NN/ repository to switch to $m"
+  fi
+  retry "${APT[@]}" update || die "apt-get update failed"
+  v=$(pick kubeadm "$1-*") || die "kubeadm $1 is not available from $(<"$l")"
+  for x in "${@:2}"; do p+=("$x=$v"); done
+  apt-mark unhold "${@:2}"
+  retry "${APT[@]}" install --allow-change-held-packages "${p[@]}" || die "installing ${p[*]} failed"
+  apt-mark hold "${@:2}"
+}
+vnum() { local a b c; IFS=. read -r a b c <<<"$1"; echo $((a * 1000000 + b * 1000 + c)); }
+# The upgrade agent (timer cdktf-kubeadm-upgrade, every 5 minutes): reads the desired version from
+# UPGRADE_CHANNEL and, holding the Lease, upgrades this node the kubeadm way: kubeadm, `kubeadm
+# upgrade apply` (first node: the cluster is not at that version yet) or `kubeadm upgrade node`,
+# drain, kubelet and kubectl, kubelet restart, uncordon. An interrupted upgrade resumes
+# ($ST/upgrade.todo); after a failure the node is uncordoned and the Lease released.
+upgrade() {
+  local m=$ST/upgrade.todo
+  STATUS=ustatus STEP=check
+  "desired_${UPGRADE_CHANNEL%%-*}"
+  DES=${DES//[[:space:]]/} DES=${DES#v}
+  [[ $DES =~ ^1\.[0-9]+\.[0-9]+$ ]] || die "the desired version '$DES' ($UPGRADE_CHANNEL) is not a version like 1.37.1"
+  FROM=$(kubeadm version -o short) FROM=${FROM#v} TO=$DES
+  [[ ! -s $m ]] || FROM=$(<"$m")
+  [[ $DES != "$FROM" || -e $m ]] || return 0
+  (($(vnum "$DES") > $(vnum "$FROM"))) || die "the desired version $DES is older than the installed $FROM: kubeadm cannot downgrade"
+  (($(vnum "$DES") / 1000 <= $(vnum "$FROM") / 1000 + 1)) || die "the desired version $DES skips a minor version after $FROM: upgrade one minor at a time"
+  lease take || return 0
+  HELD=1 CLEANUP=ucleanup
+  log "upgrading $NODE from $FROM to $DES"
+  echo "$FROM" >"$m"
+  STEP=kubeadm; ustatus kubeadm running
+  upkg "$DES" kubeadm
+  STEP=control-plane; ustatus control-plane running
+  if kc -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep -qE "^kubernetesVersion: v?$DES\$"; then
+    kubeadm upgrade node || die "kubeadm upgrade node failed"
+  else
+    kubeadm upgrade apply -y "v$DES" || die "kubeadm upgrade apply v$DES failed"
+  fi
+  STEP=drain; ustatus drain running
+  DRAINED=1
+  kc drain "$NODE" --ignore-daemonsets --delete-emptydir-data --timeout=600s || die "kubectl drain $NODE failed"
+  STEP=kubelet; ustatus kubelet running
+  upkg "$DES" kubelet kubectl
+  systemctl daemon-reload
+  systemctl restart kubelet
+  STEP=uncordon
+  kc uncordon "$NODE" || die "kubectl uncordon $NODE failed"
+  DRAINED=''
+  rm -f "$m"
+  ustatus "done" succeeded
+  lease release || warn "cannot release the upgrade Lease (it expires within an hour)"
+  HELD='' CLEANUP=:
+  log "upgraded $NODE to $DES"
+}
+# @end
+# @only upgrade-aws-ssm
+# SSM GetParameter signed with the instance role's credentials
+ssm_get() {
+  aws_creds || return
+  hq --aws-sigv4 "aws:amz:$UPGRADE_REGION:ssm" -H 'X-Amz-Target: AmazonSSM.GetParameter' -H 'Content-Type: application/x-amz-json-1.1' \
+    --data "{\"Name\":\"$UPGRADE_PARAMETER\"}" "${BOOTSTRAP_SSM_ENDPOINT:-https://ssm.$UPGRADE_REGION.amazonaws.com}/" <"$S/k"
+  sm "SSM parameter $UPGRADE_PARAMETER" "the instance role $AROLE may not ssm:GetParameter $UPGRADE_PARAMETER: check its IAM policy" "check UPGRADE_PARAMETER and UPGRADE_REGION"
+}
+desired_aws() {
+  S=$RUN/s SB=$RUN/s/r WHY=''
+  (umask 077 && mkdir -p "$S")
+  retry ssm_get || die "cannot read SSM parameter $UPGRADE_PARAMETER: $WHY"
+  DES=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["Parameter"]["Value"])' "$SB") || die "no Parameter.Value in SSM's answer"
+  rm -rf "$S"
+}
+# @end
+# @only upgrade-gce-metadata
+gce_key() {
+  hq --noproxy '*' -H 'Metadata-Flavor: Google' \
+    "${BOOTSTRAP_IMDS_ENDPOINT:-http://metadata.google.internal}/computeMetadata/v1/project/attributes/$UPGRADE_METADATA_KEY" </dev/null
+  [[ $HS != 404 ]] || die "project metadata key $UPGRADE_METADATA_KEY is not set"
+  [[ $HS == 200 ]] || soft "reading project metadata key $UPGRADE_METADATA_KEY: HTTP $HS"
+}
+desired_gce() {
+  S=$RUN/s SB=$RUN/s/r WHY=''
+  (umask 077 && mkdir -p "$S")
+  retry gce_key || die "cannot read project metadata key $UPGRADE_METADATA_KEY: $WHY"
+  DES=$(<"$SB")
+  rm -rf "$S"
+}
+# @end
 main() {
   STEP=preflight
   [[ $(id -u) == 0 ]] || die "must run as root: run it with sudo"
+  case ${1:-} in
+    '') ;;
+    upgrade | certs) declare -F agent >/dev/null || die "'$1' runs on control-plane nodes only"; agent "$1"; return ;;
+    *) die "unknown argument '$1': run it without arguments (bootstrap), or with upgrade or certs" ;;
+  esac
   STEP=start
   mkdir -p "$ST" "$RUN" "$R/var/log"
   exec > >(sed -u -E 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<redacted-token>/g' | tee -a "$R$LOGN") 2>&1
@@ -441,7 +666,7 @@ main() {
   [[ ! -e $A ]] || restore # after a kubeadm reset that was interrupted
   settings
   local s steps="preflight install cluster"
-  [[ $NODE_ROLE == worker ]] || steps="preflight install images cluster cni"
+  [[ $NODE_ROLE == worker ]] || steps="preflight install images cluster cni timers"
   [[ -z ${SECRETS_SOURCE:-} ]] || steps=${steps/preflight/preflight secrets}
   log "bootstrap of $NODE ($NODE_ROLE${CP_SLOT:+ slot $CP_SLOT}) in cluster $CLUSTER_NAME, Kubernetes $K8S_VERSION"
   for s in $steps; do

@@ -15,6 +15,7 @@ import type { ClusterPki } from "./pki";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER, privateKeyFiles, SecretSource, secretSettings } from "./secret-bundle";
 import type { NodeRole, ResolvedCluster } from "./spec";
 import { controlPlaneNodeName } from "./spec";
+import { UpgradeChannel, upgradeFeatures, upgradeSettings } from "./upgrade-channel";
 
 export interface NodePayloadInput {
   readonly cluster: ResolvedCluster;
@@ -41,6 +42,11 @@ export interface NodePayloadInput {
    * the reference. @default the secrets travel in user data (bare metal)
    */
   readonly secrets?: SecretSource;
+  /**
+   * Control-plane roles: where the upgrade agent reads the desired Kubernetes version (the agent's
+   * timer runs only with a channel). Workers are replaced to upgrade and ignore it. @default none
+   */
+  readonly upgradeChannel?: UpgradeChannel;
 }
 
 let scriptSource: string | undefined;
@@ -54,11 +60,13 @@ export function bootstrapScriptSource(): string {
 
 /**
  * What a node of this role runs: the packed script (see pack-script.ts), with the code that reads
- * secrets from `secrets` (a SecretSource kind) and nothing for other sources.
+ * secrets from `secrets` (a SecretSource kind) and nothing for other sources and, on control-plane
+ * roles, the reader of the upgrade channel `upgrade` (workers never carry the upgrade agent).
  */
-export function bootstrapScript(role: ScriptRole, secrets?: SecretSource["kind"]): string {
-  const key = `${role}/${secrets ?? ""}`;
-  packed[key] ??= packScript(bootstrapScriptSource(), role, secrets ? [secrets] : []);
+export function bootstrapScript(role: ScriptRole, secrets?: SecretSource["kind"], upgrade?: UpgradeChannel["kind"]): string {
+  const features = [...(secrets ? [secrets] : []), ...(role === "control-plane" ? upgradeFeatures(upgrade) : [])];
+  const key = `${role}/${features.join(",")}`;
+  packed[key] ??= packScript(bootstrapScriptSource(), role, features);
   return packed[key]!;
 }
 
@@ -108,6 +116,7 @@ export function renderSettings(input: NodePayloadInput): string {
     HTTPS_PROXY: cluster.proxy.httpsProxy,
     NO_PROXY: cluster.proxy.httpProxy || cluster.proxy.httpsProxy ? [...cluster.proxy.noProxy, input.controlPlaneEndpointHost].join(",") : undefined,
     ...(input.secrets ? secretSettings(input.secrets) : {}),
+    ...(isControlPlane ? upgradeSettings(input.upgradeChannel) : {}),
   });
 }
 
@@ -157,7 +166,7 @@ export function nodeFiles(input: NodePayloadInput): NodeFile[] {
     caCertHash: input.caCertHash,
   };
   const files = [
-    file(NODE_LAYOUT.script, "0755", bootstrapScript(role.kind, input.secrets?.kind)),
+    file(NODE_LAYOUT.script, "0755", bootstrapScript(role.kind, input.secrets?.kind, input.upgradeChannel?.kind)),
     file(NODE_LAYOUT.settings, "0644", renderSettings(input)),
     // Both configs carry the join token: root only.
     file(NODE_LAYOUT.joinConfig, "0600", renderJoinConfig(cluster, role, ctx)),

@@ -18,4 +18,11 @@ export const NODE_LAYOUT = {
   stateDir: "/var/lib/cdktf-kubeadm",
   /** kubeadm's PKI directory: the shared CA material is pre-placed here on control-plane nodes. */
   pkiDir: "/etc/kubernetes/pki",
+  /** Bare metal upgrade channel ("file"): the desired Kubernetes version, written by the SSH provisioner. */
+  desiredVersion: "/etc/cdktf-kubeadm/desired-version",
+  /** Control-plane nodes: logs of the upgrade agent and the certificate renewal (also in the journal). */
+  upgradeLog: "/var/log/cdktf-kubeadm-upgrade.log",
+  certsLog: "/var/log/cdktf-kubeadm-certs.log",
+  /** The upgrade agent's last status on this node (also key <node> of ConfigMap kube-system/cdktf-kubeadm-upgrade-status). */
+  upgradeStatus: "/var/lib/cdktf-kubeadm/upgrade.json",
 } as const;

@@ -16,6 +16,7 @@ import * as path from "path";
 import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
 import { packScript } from "../../src/bootstrap/pack-script";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER } from "../../src/bootstrap/secret-bundle";
+import { upgradeFeatures } from "../../src/bootstrap/upgrade-channel";
 
 /**
  * The one place that knows where the script lives in the source tree. BOOTSTRAP_SCRIPT_UNDER_TEST
@@ -128,7 +129,17 @@ export interface NodeOptions {
    * with `serveSecrets`. @default secrets in user data
    */
   readonly secrets?: SecretStoreKind;
+  /**
+   * Control-plane nodes: the upgrade agent's channel (UPGRADE_* settings, the script packed with the
+   * channel's reader). Script its answers with `serveDesiredVersion`. @default none
+   */
+  readonly upgrade?: UpgradeChannelKind;
 }
+
+export type UpgradeChannelKind = "aws-ssm" | "gce-metadata" | "file";
+export const SSM_PARAMETER = "/cdktf-kubeadm/prod/kubernetes-version";
+export const GCE_UPGRADE_KEY = "cdktf-kubeadm-prod-kubernetes-version";
+export const SSM_ENDPOINT = "https://ssm.stub";
 
 export type SecretStoreKind = "aws-secretsmanager" | "gce-secretmanager";
 export const AWS_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod-control-plane-AbCdEf";
@@ -391,6 +402,11 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
   }
   if (opts.secrets === "aws-secretsmanager") Object.assign(settings, { SECRETS_SOURCE: opts.secrets, SECRETS_ID: AWS_SECRET_ARN, SECRETS_REGION: "eu-west-1" });
   if (opts.secrets === "gce-secretmanager") Object.assign(settings, { SECRETS_SOURCE: opts.secrets, SECRETS_ID: GCE_SECRET_VERSION });
+  if (role === "control-plane" && opts.upgrade) {
+    Object.assign(settings, { UPGRADE_CHANNEL: opts.upgrade });
+    if (opts.upgrade === "aws-ssm") Object.assign(settings, { UPGRADE_PARAMETER: SSM_PARAMETER, UPGRADE_REGION: "eu-west-1" });
+    if (opts.upgrade === "gce-metadata") Object.assign(settings, { UPGRADE_METADATA_KEY: GCE_UPGRADE_KEY });
+  }
   const token = DEFAULT_TOKEN;
   const keySecret = `KEY-SECRET-${path.basename(dir)}`;
   const keyPem = (f: string) => `-----BEGIN PRIVATE KEY-----\n${keySecret}-${f}\n-----END PRIVATE KEY-----\n`;
@@ -412,7 +428,8 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     (codename ? `VERSION_CODENAME=${codename}\n` : ""));
   write(inRoot(node, "/etc/fstab"), "LABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n/swap.img none swap sw 0 0\n  UUID=1234\tnone\tswap\tsw\t0\t0\n# /old-swap none swap sw 0 0\n/srv/swapdata /data ext4 defaults 0 2\n");
   // What cloud-init writes on a node of this role: the packed script.
-  write(node.script, packScript(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"), role, opts.secrets ? [opts.secrets] : []), 0o755);
+  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? upgradeFeatures(opts.upgrade) : [])];
+  write(node.script, packScript(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"), role, features), 0o755);
 
   const endpoint = settings.API_ENDPOINT ?? DEFAULT_API_ENDPOINT;
   if (role === "control-plane") {
@@ -474,12 +491,13 @@ export function bootstrapEnv(node: NodeRoot, env: Record<string, string> = {}): 
 }
 
 /** The command that runs the installed script (for suites that run it another way). */
-export function bootstrapInvocation(node: NodeRoot, env: Record<string, string> = {}) {
-  return { command: "bash", args: [node.script], env: bootstrapEnv(node, env) };
+export function bootstrapInvocation(node: NodeRoot, env: Record<string, string> = {}, args: readonly string[] = []) {
+  return { command: "bash", args: [node.script, ...args], env: bootstrapEnv(node, env) };
 }
 
-export function runBootstrap(node: NodeRoot, env: Record<string, string> = {}): BootstrapRun {
-  const inv = bootstrapInvocation(node, env);
+/** Runs the installed script; `args` e.g. ["upgrade"] for the upgrade agent. */
+export function runBootstrap(node: NodeRoot, env: Record<string, string> = {}, args: readonly string[] = []): BootstrapRun {
+  const inv = bootstrapInvocation(node, env, args);
   const r = spawnSync(inv.command, inv.args, { env: inv.env, encoding: "utf8", timeout: 60_000 });
   if (r.error) throw r.error;
   const output = (r.stdout ?? "") + (r.stderr ?? "");
@@ -528,4 +546,88 @@ export function callIndex(calls: readonly string[], pattern: string | RegExp): n
 
 export function removeNodeRoot(node: NodeRoot): void {
   fs.rmSync(node.dir, { recursive: true, force: true });
+}
+
+/** Env that points the upgrade agent at the stub metadata server and SSM endpoint. */
+export const UPGRADE_SEAMS = { BOOTSTRAP_IMDS_ENDPOINT: IMDS_ENDPOINT, BOOTSTRAP_SSM_ENDPOINT: SSM_ENDPOINT };
+
+/**
+ * The desired version on the node's upgrade channel: the SSM parameter (answered only to a SigV4
+ * request with the instance role's IMDSv2 credentials), the project metadata key, or the file the
+ * SSH provisioner writes. `null`: the parameter / key / file does not exist.
+ */
+export function serveDesiredVersion(node: NodeRoot, version: string | null): SecretFixture {
+  const f = serveSecretsFixture();
+  const channel = node.settings.UPGRADE_CHANNEL;
+  fs.rmSync(path.join(node.ctl, "http"), { recursive: true, force: true });
+  if (channel === "aws-ssm") {
+    const imds = `X-aws-ec2-metadata-token: ${f.imdsToken}`;
+    httpRespond(node, `PUT ${IMDS_ENDPOINT}/latest/api/token`, 200, f.imdsToken, { require: ["X-aws-ec2-metadata-token-ttl-seconds: 300"] });
+    httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/${AWS_ROLE}`, 200,
+      JSON.stringify({ Code: "Success", Type: "AWS-HMAC", AccessKeyId: f.accessKeyId, SecretAccessKey: f.secretAccessKey, Token: f.sessionToken, Expiration: "2026-12-01T12:00:00Z" }), { require: [imds] });
+    httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/`, 200, `${AWS_ROLE}\n`, { require: [imds] });
+    const body = version === null
+      ? JSON.stringify({ __type: "ParameterNotFound", message: "" })
+      : JSON.stringify({ Parameter: { Name: SSM_PARAMETER, Type: "String", Value: version, Version: 3, ARN: `arn:aws:ssm:eu-west-1:123456789012:parameter${SSM_PARAMETER}` } });
+    httpRespond(node, `POST ${SSM_ENDPOINT}/`, version === null ? 400 : 200, body, {
+      require: [`user ${f.accessKeyId}:${f.secretAccessKey}`, `x-amz-security-token: ${f.sessionToken}`, "aws-sigv4 aws:amz:eu-west-1:ssm",
+        "X-Amz-Target: AmazonSSM.GetParameter", "Content-Type: application/x-amz-json-1.1", `data {"Name":"${SSM_PARAMETER}"}`],
+    });
+  } else if (channel === "gce-metadata") {
+    httpRespond(node, `GET ${IMDS_ENDPOINT}/computeMetadata/v1/project/attributes/${GCE_UPGRADE_KEY}`, version === null ? 404 : 200,
+      version ?? "", { require: ["Metadata-Flavor: Google"] });
+  } else if (channel === "file") {
+    const file = inRoot(node, NODE_LAYOUT.desiredVersion);
+    if (version === null) fs.rmSync(file, { force: true });
+    else write(file, `${version}\n`);
+  } else {
+    throw new Error("serveDesiredVersion: create the node with the upgrade option");
+  }
+  return { ...f, values: Object.values(f) };
+}
+
+function serveSecretsFixture() {
+  return {
+    imdsToken: "IMDS-TOKEN-AQAEAOiYzJ8", accessKeyId: "ASIASTUBACCESSKEYID01", secretAccessKey: "stubSecretAccessKey/0123456789+abcdefghij",
+    sessionToken: "IQoJb3JpZ2luX2VjEStubSessionToken==", accessToken: "ya29.stub-access-token",
+  };
+}
+
+/** The Lease kube-system/cdktf-kubeadm-upgrade as the stub API holds it (undefined: absent). */
+export function readLease(node: NodeRoot): { metadata: { resourceVersion: string }; spec: Record<string, unknown> } | undefined {
+  const file = path.join(node.ctl, "lease");
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : undefined;
+}
+
+/** A Lease held by `holder`, renewed `ageSeconds` ago, for `durationSeconds`. */
+export function setLease(node: NodeRoot, holder: string | null, ageSeconds = 0, durationSeconds = 3600): void {
+  const renew = new Date(Date.now() - ageSeconds * 1000).toISOString().replace(/\.\d+Z$/, ".000000Z");
+  setControl(node, "lease", JSON.stringify({
+    apiVersion: "coordination.k8s.io/v1", kind: "Lease",
+    metadata: { name: "cdktf-kubeadm-upgrade", namespace: "kube-system", resourceVersion: "7" },
+    spec: { ...(holder ? { holderIdentity: holder } : {}), leaseDurationSeconds: durationSeconds, acquireTime: renew, renewTime: renew, leaseTransitions: 2 },
+  }));
+}
+
+/** "<create|replace> <holderIdentity>" per write of the Lease, in order. */
+export function leaseHistory(node: NodeRoot): string[] {
+  const file = path.join(node.ctl, "lease-history");
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l.length > 0) : [];
+}
+
+export interface UpgradeStatus {
+  from: string;
+  to: string;
+  phase: string;
+  result: "running" | "succeeded" | "failed";
+  error: string | null;
+  time: string;
+}
+
+/** This node's key of ConfigMap kube-system/cdktf-kubeadm-upgrade-status (undefined: none). */
+export function readUpgradeStatus(node: NodeRoot, nodeName = node.settings.NODE_NAME): UpgradeStatus | undefined {
+  const file = path.join(node.ctl, "cm-cdktf-kubeadm-upgrade-status.json");
+  if (!fs.existsSync(file)) return undefined;
+  const v = JSON.parse(fs.readFileSync(file, "utf8")).data[nodeName];
+  return v === undefined ? undefined : JSON.parse(v);
 }

@@ -19,6 +19,18 @@
 #                    ("Header: value", "user KEY:SECRET", "aws-sigv4 PROVIDER", "data BODY"), else
 #                    401; the body is http/<rule>.body. Headers and --user may come from a curl
 #                    config on stdin (-K -), which is not recorded in $STUB_CALLS.
+#   api-version      what GET https://<endpoint>/version answers (default gitVersion v1.36.4)
+#   kubeadm-version  `kubeadm version -o short` (default v1.36.4); `apt-get install kubeadm=V-*`
+#                    sets it to vV, like installing the package
+#   cluster-version  kubernetesVersion of the kubeadm-config ClusterConfiguration (default v1.36.4);
+#                    `kubeadm upgrade apply -y vV` sets it
+#   certs-expiry     JSON `kubeadm certs check-expiration -o json` prints
+#   lease            the Lease kube-system/cdktf-kubeadm-upgrade (JSON; `get lease` prints the jsonpath
+#                    rv|holder|renewTime|duration the script asks for; resourceVersion counted up by
+#                    create -f / replace -f, which refuse an existing object / a stale resourceVersion);
+#                    lease-history gets "<verb> <holderIdentity>" per write
+#   cm-<name>.json   ConfigMaps in kube-system made by `kubectl create configmap`, merged by
+#                    `kubectl patch configmap --type merge -p` (NotFound when absent)
 # Keys served for Release.key / .../gpg carry their primary fingerprints as "fpr <hex>" lines,
 # which `gpg --show-keys` reports.
 set -uo pipefail
@@ -52,6 +64,8 @@ case $name in
   timedatectl) ctl ntp yes ;;
   date)
     if [[ ${1-} == +%s && -f $C/epoch ]]; then cat "$C/epoch"; else exec /bin/date "$@"; fi ;;
+  apt-get)
+    for a; do [[ $a != kubeadm=* ]] || { v=${a#kubeadm=}; echo "v${v%%-*}" >"$C/kubeadm-version"; }; done ;;
   apt-cache) [[ ${1-} == madison && -f $C/madison-${2-} ]] && cat "$C/madison-$2" ;;
   containerd)
     case ${1-} in
@@ -109,6 +123,7 @@ case $name in
       done
     fi
     case $url in
+      */version) ctl api-version '{"major":"1","minor":"36","gitVersion":"v1.36.4","platform":"linux/amd64"}' ;;
       */livez)
         ep=${url#https://} ep=${ep%/livez}
         if [[ -f $C/api-up ]] && grep -qxF -e "$ep" -e '*' "$C/api-up"; then echo ok; else
@@ -136,6 +151,11 @@ case $name in
       "join "*)
         ! grep -q '^controlPlane:' "$(opt --config "$@")" || control_plane
         mkdir -p "$K" && echo "stub kubelet kubeconfig" >"$K/kubelet.conf" && echo "This node has joined the cluster" ;;
+      "version -o") ctl kubeadm-version v1.36.4 ;;
+      "upgrade apply") echo "${!#}" >"$C/cluster-version"; echo "[upgrade] SUCCESS! A control plane node of your cluster was upgraded to \"${!#}\"." ;;
+      "upgrade node") echo "[upgrade] The control plane instance for this node was successfully upgraded!" ;;
+      "certs check-expiration") ctl certs-expiry '{"kind":"CertificateExpirationInfo","certificates":[{"name":"apiserver","expirationDate":"2099-01-01T00:00:00Z"}]}' ;;
+      "certs renew") echo "Done renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd" ;;
       "kubeconfig user") printf 'apiVersion: v1\nkind: Config\nusers:\n- name: janitor\n  user:\n    client-key-data: JANITOR-SECRET-KEY\n' ;;
       "reset "*)
         # like kubeadm reset (cleanup-node): contents of these directories, then these files
@@ -155,6 +175,45 @@ case $name in
       *" get pods "*) [[ -f $C/etcd-pods ]] && cat "$C/etcd-pods" ;;
       *" member list "*) [[ -f $C/etcd-members ]] && cat "$C/etcd-members" ;;
       *" member remove "*) echo "Member ${!#} removed from cluster" ;;
+      *" get lease "*)
+        if [[ -f $C/lease ]]; then
+          python3 -c 'import json,sys;l=json.load(open(sys.argv[1]));s=l["spec"];print("|".join(str(x) for x in (l["metadata"]["resourceVersion"],s.get("holderIdentity",""),s.get("renewTime",""),s.get("leaseDurationSeconds",""))),end="")' "$C/lease"
+        elif [[ " $* " != *" --ignore-not-found "* ]]; then echo 'Error from server (NotFound): leases.coordination.k8s.io not found' >&2; exit 1; fi ;;
+      *" create -f "* | *" replace -f "*)
+        verb=create; [[ " $* " != *" replace "* ]] || verb=replace
+        f=$(opt -f "$@")
+        [[ $f != - ]] || { f=$C/lease-in.json; cat >"$f"; }
+        python3 - "$verb" "$f" "$C/lease" <<'EOF' || exit 1
+import json, os, sys
+v, f, c = sys.argv[1:]
+o = json.load(open(f))
+n = o["metadata"]["name"]
+if v == "create":
+    if os.path.exists(c):
+        sys.exit('Error from server (AlreadyExists): leases.coordination.k8s.io "%s" already exists' % n)
+    rv = 0
+else:
+    if not os.path.exists(c):
+        sys.exit('Error from server (NotFound): leases.coordination.k8s.io "%s" not found' % n)
+    rv = int(json.load(open(c))["metadata"]["resourceVersion"])
+    if o["metadata"].get("resourceVersion") != str(rv):
+        sys.exit('Error from server (Conflict): Operation cannot be fulfilled on leases.coordination.k8s.io "%s": the object has been modified; please apply your changes to the latest version and try again' % n)
+o["metadata"]["resourceVersion"] = str(rv + 1)
+json.dump(o, open(c, "w"))
+open(c + "-history", "a").write("%s %s\n" % (v, o["spec"].get("holderIdentity", "")))
+print("lease.coordination.k8s.io/%s %sd" % (n, v))
+EOF
+        ;;
+      *" create configmap "*)
+        cm=$C/cm-$(opt configmap "$@").json
+        if [[ -f $cm ]]; then echo "Error from server (AlreadyExists): configmaps already exists" >&2; exit 1; fi
+        echo '{"data":{}}' >"$cm" ;;
+      *" patch configmap "*)
+        cm=$C/cm-$(opt configmap "$@").json
+        [[ -f $cm ]] || { echo "Error from server (NotFound): configmaps \"$(opt configmap "$@")\" not found" >&2; exit 1; }
+        python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));c["data"].update(json.loads(sys.argv[2])["data"]);json.dump(c,open(sys.argv[1],"w"))' "$cm" "$(opt -p "$@")" ;;
+      *" get configmap kubeadm-config "*)
+        printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: %s\n' "$(ctl cluster-version v1.36.4)" ;;
       *" apply "*)
         mkdir -p "$C/applied"
         cp "$(opt -f "$@")" "$C/applied/$(find "$C/applied" -type f | wc -l)" ;;
