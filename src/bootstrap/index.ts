@@ -10,3 +10,5 @@ export * from "./user-data-budget";
 export * from "./pki";
 export * from "./pki-store";
 export * from "./kubeconfig";
+export * from "./upgrade-channel";
+export * from "./version-history";

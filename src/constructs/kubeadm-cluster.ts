@@ -8,7 +8,9 @@ import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
 import { ExistingCaFiles, loadOrCreatePkiStore } from "../bootstrap/pki-store";
 import { SecretAudience, secretAudience, secretBundleFor, SecretSource } from "../bootstrap/secret-bundle";
 import { NodeRole, ResolvedCluster, roleName, controlPlaneNodeName } from "../bootstrap/spec";
+import { UpgradeChannel } from "../bootstrap/upgrade-channel";
 import { checkUserDataBudget, gzipSize } from "../bootstrap/user-data-budget";
+import { checkKubernetesVersion, recordKubernetesVersion } from "../bootstrap/version-history";
 import { base64Gzip, hasTokens, toTerraformString, withTokensAs } from "./terraform-string";
 
 export interface KubeadmClusterProps {
@@ -45,6 +47,13 @@ export interface KubeadmClusterProps {
    * @default the secrets travel in user data
    */
   readonly secrets?: Readonly<Record<SecretAudience, SecretSource>>;
+  /**
+   * Where control-plane nodes read the desired Kubernetes version for in-place upgrades (the
+   * upgrade agent's timer runs only with a channel); the platform keeps it at
+   * `cluster.kubernetesVersion` (e.g. an SSM parameter with value "1.37.1"). Values may be tokens.
+   * @default no in-place upgrades
+   */
+  readonly upgradeChannel?: UpgradeChannel;
   /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
   readonly outputs?: boolean;
 }
@@ -78,12 +87,15 @@ export class KubeadmCluster extends Construct {
     this.props = props;
     this.cluster = props.cluster;
     this.pkiDirectory = path.resolve(props.pkiDirectory ?? path.join(process.cwd(), ".cdktf-kubeadm", "pki", this.cluster.name));
+    // No downgrade, no skipped minor relative to the last synth (ClusterSpecError), before the store is touched.
+    checkKubernetesVersion(this.pkiDirectory, this.cluster.name, this.cluster.kubernetesVersion);
     const store = loadOrCreatePkiStore({
       directory: this.pkiDirectory,
       options: this.cluster.pki,
       existingCa: props.existingCa,
     });
     store.warnings.forEach((w: string) => Annotations.of(this).addWarning(w));
+    recordKubernetesVersion(this.pkiDirectory, this.cluster.kubernetesVersion);
     this.pki = store.pki;
     this.caCertHash = caCertHash(this.pki.ca.certPem);
     this.apiEndpoint = `https://${props.controlPlaneEndpointHost}:${this.cluster.controlPlane.apiServerPort}`;
@@ -140,6 +152,7 @@ export class KubeadmCluster extends Construct {
       apiHairpinDnat: this.props.apiHairpinDnat,
       extraFiles: this.props.extraFiles?.(role),
       secrets: this.props.secrets?.[secretAudience(role)],
+      upgradeChannel: this.props.upgradeChannel,
     };
   }
 
