@@ -90,7 +90,10 @@ describe("example stack", () => {
     expect(resourcesOf(j, "aws_launch_template").find(([, lt]) => lt.name === "tuned-pool-general")![1].instance_type).toBe("m7g.xlarge");
     expect(resourcesOf(j, "aws_nat_gateway")).toHaveLength(3);
     const apiSources = ingress(j).filter((r) => r.target === "tuned-api-lb" && !r.source.startsWith("tuned-")).map((r) => r.source);
-    expect(apiSources.sort()).toEqual(["198.51.100.0/24", "203.0.113.0/24"]);
+    // The clients, and the nodes themselves: they reach the public NLB through the NAT gateways.
+    const natIps = resourcesOf(j, "aws_eip").map(([id]) => `\${aws_eip.${id}.public_ip}/32`);
+    expect(natIps).toHaveLength(3);
+    expect(apiSources.sort()).toEqual(["198.51.100.0/24", "203.0.113.0/24", ...natIps].sort());
   });
 
   test("a bad context value is a clear error", () => {
@@ -172,7 +175,8 @@ describe.each(variants)("properties: %s", (label, overrides) => {
       expect(lt.metadata_options).toEqual({ http_endpoint: "enabled", http_tokens: "required", http_put_response_hop_limit: 1, instance_metadata_tags: "disabled" });
       expect(lt.block_device_mappings).toHaveLength(1);
       expect(lt.block_device_mappings[0].ebs).toMatchObject({ encrypted: "true", volume_type: "gp3", delete_on_termination: "true" });
-      expect(lt.network_interfaces).toBeUndefined(); // no associate_public_ip_address
+      expect(lt.network_interfaces).toEqual([{ device_index: 0, associate_public_ip_address: "false", delete_on_termination: "true", security_groups: [expect.stringMatching(/^\$\{aws_security_group\..*\.id\}$/)] }]);
+      expect(lt.vpc_security_group_ids).toBeUndefined(); // not allowed beside network_interfaces
       expect(lt.key_name).toBeUndefined();
       expect(lt.update_default_version).toBe(true);
     }
@@ -180,6 +184,9 @@ describe.each(variants)("properties: %s", (label, overrides) => {
 
   test("no 0.0.0.0/0 ingress except the API port on the load balancer when internet-facing", () => {
     const api = 6443;
+    const natIps = resourcesOf(json, "aws_eip").map(([id]) => `\${aws_eip.${id}.public_ip}/32`);
+    const lbSources = ingress(json).filter((r) => r.target === "prod-api-lb").map((r) => r.source);
+    for (const ip of natIps) expect(lbSources.includes(ip)).toBe(internetFacing);
     for (const rule of ingress(json)) {
       if (rule.source !== "0.0.0.0/0") continue;
       expect(internetFacing).toBe(true);
@@ -277,8 +284,15 @@ describe.each(variants)("properties: %s", (label, overrides) => {
           policy: `\${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" = "ReadOwnBootstrapSecret", "Effect" = "Allow", "Action" = "secretsmanager:GetSecretValue", "Resource" = aws_secretsmanager_secret.${secretId(audience)}.arn}]})}`,
         }))
       : [];
+    // The control plane also reads the desired-version parameter (in-place upgrades).
+    const [[parameterId]] = resourcesOf(json, "aws_ssm_parameter");
+    expected.push({
+      role: `\${aws_iam_role.${roleId("prod-control-plane")}.name}`,
+      policy: `\${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" = "ReadDesiredVersion", "Effect" = "Allow", "Action" = "ssm:GetParameter", "Resource" = aws_ssm_parameter.${parameterId}.arn}]})}`,
+    });
     const policies = resourcesOf(json, "aws_iam_role_policy").map(([, x]) => ({ role: x.role, policy: x.policy }));
-    expect(policies.sort((a, b) => a.role.localeCompare(b.role))).toEqual(expected.sort((a, b) => a.role.localeCompare(b.role)));
+    const order = (a: { role: string; policy: string }, b: { role: string; policy: string }) => (a.role + a.policy).localeCompare(b.role + b.policy);
+    expect(policies.sort(order)).toEqual(expected.sort(order));
     const attachments = resourcesOf(json, "aws_iam_role_policy_attachment").map(([, a]) => a.policy_arn);
     const ssm = /^arn:\$\{data\.aws_partition\.[^}]+\.partition\}:iam::aws:policy\/AmazonSSMManagedInstanceCore$/;
     expect(attachments).toEqual(props.controlPlane?.iam?.ssmSessionManager ? [expect.stringMatching(ssm)] : []);
@@ -353,9 +367,24 @@ describe.each(variants)("properties: %s", (label, overrides) => {
     }
   });
 
-  test("user data within the EC2 budget (measured at synth)", () => {
+  test("desired-version channel: an SSM parameter with the cluster's version, named in the control plane's settings only", () => {
+    const params = resourcesOf(json, "aws_ssm_parameter");
+    expect(params).toHaveLength(1);
+    expect(params[0][1]).toMatchObject({ name: "/cdktf-kubeadm/prod/kubernetes-version", type: "String", value: "1.36.4" });
+    for (const [name, text] of Object.entries(userData(json))) {
+      const settings = settingsOf(text, NODE_LAYOUT.settings);
+      if (/-cp-\d$/.test(name)) expect(settings).toMatchObject({ UPGRADE_CHANNEL: "aws-ssm", UPGRADE_PARAMETER: "/cdktf-kubeadm/prod/kubernetes-version" });
+      else expect(settings.UPGRADE_CHANNEL).toBeUndefined();
+    }
+  });
+
+  test("user data within the EC2 budget (measured at synth), and a warning when above 75% of it", () => {
+    // Measured (gzip): control plane ~14.1 KB with the secret store and the upgrade agent, workers ~9 KB.
+    const warnings = cluster.kubeadm.node.metadata.map((m) => String(m.data)).filter((m) => /% of the 16384-byte limit/.test(m));
     for (const [role, bytes] of Object.entries(cluster.userDataSizes)) {
-      expect({ role, under: bytes <= 16384 * 0.75 }).toEqual({ role, under: true });
+      // The default keeps 10% headroom; without the secret store the CA keys ride along (~14.8 KB).
+      expect({ role, under: bytes <= 16384 * (secretsOn ? 0.9 : 1) }).toEqual({ role, under: true });
+      expect(warnings.some((w) => w.includes(`"${role}"`))).toBe(bytes > 16384 * 0.75);
     }
   });
 
@@ -364,5 +393,24 @@ describe.each(variants)("properties: %s", (label, overrides) => {
     expect(json.output.prod_admin_kubeconfig.sensitive).toBe(true);
     expect(json.output.prod_api_endpoint.value).toMatch(/^https:\/\/\$\{aws_lb\..*\.dns_name\}:6443$/);
     for (const out of Object.values<Json>(json.output)) if (!out.sensitive) expect(JSON.stringify(out.value)).not.toMatch(/PRIVATE KEY|client-key-data/);
+  });
+});
+
+describe("annotations", () => {
+  const messages = (props: AwsKubeadmClusterProps) => build(props).cluster.node.metadata.map((m) => String(m.data));
+  const existingNetwork = {
+    existing: {
+      vpcId: "vpc-0123456789abcdef0",
+      vpcCidrs: ["10.20.0.0/16"],
+      privateSubnetIds: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+      publicSubnetIds: ["subnet-0123456789abcdef2", "subnet-0123456789abcdef3"],
+    },
+  };
+  test("an existing VPC with a restricted public API: the nodes' egress addresses must be allowed", () => {
+    const restricted = messages(baseProps(pki("annotations"), { network: existingNetwork, apiLoadBalancer: { allowedCidrs: ["198.51.100.0/24"] } }));
+    expect(restricted.some((m) => /add those public addresses to apiLoadBalancer\.allowedCidrs/.test(m))).toBe(true);
+    expect(restricted.some((m) => /egress to it \(NAT, or a secretsmanager interface endpoint\)/.test(m))).toBe(true);
+    const managed = messages(baseProps(pki("annotations"), { apiLoadBalancer: { allowedCidrs: ["198.51.100.0/24"] } }));
+    expect(managed.some((m) => /add those public addresses/.test(m))).toBe(false); // the construct allows its NAT gateways itself
   });
 });

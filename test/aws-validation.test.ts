@@ -128,6 +128,14 @@ describe("load balancer and security", () => {
   });
 });
 
+describe("secret store", () => {
+  test("kmsKeyArn must be a key ARN (an alias cannot be granted kms:Decrypt)", () => {
+    expectOnly(problemsOf(props({ secretStore: { kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:alias/cluster" } })), "secretStore.kmsKeyArn", /aliases/);
+    expectOnly(problemsOf(props({ secretStore: { kmsKeyArn: "1234abcd-12ab-34cd-56ef-1234567890ab" } })), "secretStore.kmsKeyArn");
+    expect(() => problemsOf(props({ secretStore: { kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" } }))).toThrow(/accepted/);
+  });
+});
+
 describe("images", () => {
   test("imageId (cluster and group)", () => {
     expectOnly(problemsOf(props({ image: { imageId: "ubuntu-24.04" } })), "image.imageId");

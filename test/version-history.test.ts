@@ -90,3 +90,18 @@ describe("KubeadmCluster refuses at synth", () => {
     expect(script({ kind: "worker", pool: "a" })).not.toMatch(/AmazonSSM|kubeadm upgrade/);
   });
 });
+
+describe("upgrade channel settings", () => {
+  const { upgradeSettings } = jest.requireActual("../src/bootstrap/upgrade-channel") as typeof import("../src/bootstrap/upgrade-channel");
+  test("whole-token values (a data source's region, a parameter's name) pass through; bad literals are refused", () => {
+    expect(upgradeSettings({ kind: "aws-ssm", parameterName: "${TfToken[TOKEN.1]}", region: "${TfToken[TOKEN.2]}" })).toEqual({
+      UPGRADE_CHANNEL: "aws-ssm",
+      UPGRADE_PARAMETER: "${TfToken[TOKEN.1]}",
+      UPGRADE_REGION: "${TfToken[TOKEN.2]}",
+    });
+    expect(upgradeSettings({ kind: "aws-ssm", parameterName: "/cdktf-kubeadm/${TfToken[TOKEN.3]}/kubernetes-version", region: "eu-west-1" }).UPGRADE_PARAMETER).toContain("TOKEN.3");
+    expect(() => upgradeSettings({ kind: "aws-ssm", parameterName: "/x", region: "Europe West" })).toThrow(/UPGRADE_REGION "Europe West" is not a valid AWS region/);
+    expect(() => upgradeSettings({ kind: "aws-ssm", parameterName: 'a"b', region: "eu-west-1" })).toThrow(/SSM parameter name/);
+    expect(() => upgradeSettings({ kind: "gce-metadata", key: "" })).toThrow(/metadata key/);
+  });
+});

@@ -37,7 +37,9 @@ const PATTERNS = {
 };
 
 function checked(setting: keyof typeof PATTERNS, value: string): string {
-  // a token resolves at apply time; the literal parts around it must still be safe in a JSON body
+  // a token resolves at apply time (a whole-token value is Terraform's to check); literal parts
+  // around a token must still be safe in a JSON body
+  if (value !== "" && value.replace(TOKEN, "") === "") return value;
   const literal = value.replace(TOKEN, "x");
   if (!PATTERNS[setting].test(literal)) {
     throw new Error(`cdktf-kubeadm: upgradeChannel: ${setting} ${JSON.stringify(value)} is not a valid ${setting === "UPGRADE_REGION" ? "AWS region" : setting === "UPGRADE_PARAMETER" ? "SSM parameter name" : "metadata key"}`);

@@ -26,6 +26,7 @@ import { NodeLaunchTemplate } from "./launch-template";
 import { fitName, NAME_LIMITS, resourceTags } from "./names";
 import { AwsClusterNetwork } from "./network";
 import { ControlPlaneGroup, WorkerPoolGroup } from "./node-group";
+import { DesiredVersion } from "./desired-version";
 import { NodeIam } from "./node-iam";
 import { NodeSecrets } from "./node-secrets";
 import type { AwsKubeadmClusterProps } from "./props";
@@ -69,6 +70,8 @@ export class AwsKubeadmCluster extends Construct {
   readonly listener: LbListener;
 
   readonly controlPlaneIam: NodeIam;
+  /** SSM parameter with the desired Kubernetes version, read by the control plane's upgrade agent. */
+  readonly desiredVersion: DesiredVersion;
   /** Secrets Manager secrets of the nodes' bootstrap material; undefined with secretStore.enabled false. */
   readonly secrets?: NodeSecrets;
   /** Instance roles: "control-plane" and one per pool name. */
@@ -109,6 +112,7 @@ export class AwsKubeadmCluster extends Construct {
       cni: cluster.cni.plugin,
       stackedEtcd: cluster.controlPlane.externalEtcd === undefined,
       apiAllowedCidrs: resolved.apiLoadBalancer.allowedCidrs,
+      natCidrs: resolved.apiLoadBalancer.internetFacing ? this.network.natEips.map((eip) => `${eip.publicIp}/32`) : [],
       nodePortCidrs: resolved.security.nodePortCidrs,
       kubeletFromWorkers: resolved.security.kubeletFromWorkers,
       tags: userTags,
@@ -153,15 +157,24 @@ export class AwsKubeadmCluster extends Construct {
       roles[poolName] = poolIams[poolName].role;
     }
 
+    const region = new DataAwsRegion(this, "region");
     if (resolved.secretStore.enabled) {
       this.secrets = new NodeSecrets(this, "secrets", {
         clusterName: name,
         readers: { "control-plane": [this.controlPlaneIam.role], worker: Object.values(poolIams).map((i) => i.role) },
-        region: new DataAwsRegion(this, "region"),
+        region,
         kmsKeyId: resolved.secretStore.kmsKeyArn,
         tags: userTags,
       });
     }
+
+    this.desiredVersion = new DesiredVersion(this, "desired-version", {
+      clusterName: name,
+      kubernetesVersion: cluster.kubernetesVersion,
+      reader: this.controlPlaneIam.role,
+      region,
+      tags: userTags,
+    });
 
     this.kubeadm = new KubeadmCluster(this, "kubeadm", {
       cluster,
@@ -171,6 +184,7 @@ export class AwsKubeadmCluster extends Construct {
       existingCa: props.existingCa,
       outputs: props.outputs,
       secrets: this.secrets?.sources,
+      upgradeChannel: this.desiredVersion.channel,
     });
     this.secrets?.storeBundles(this.kubeadm);
     this.apiEndpoint = this.kubeadm.apiEndpoint;
@@ -182,6 +196,7 @@ export class AwsKubeadmCluster extends Construct {
       ...Object.values(this.securityGroups.ingressRules),
       ...Object.values(this.securityGroups.egressRules),
       ...(this.secrets?.bootDependencies ?? []),
+      this.desiredVersion.readerPolicy,
     ];
 
     for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
@@ -288,6 +303,14 @@ export class AwsKubeadmCluster extends Construct {
       a.addInfo(
         "cdktf-kubeadm: the Kubernetes API load balancer is reachable from 0.0.0.0/0 on the API port (TLS client authentication protects it); restrict it with apiLoadBalancer.allowedCidrs",
       );
+    }
+    if (resolved.network.kind === "existing" && lb.internetFacing && !lb.allowedCidrs.includes("0.0.0.0/0")) {
+      a.addWarning(
+        "cdktf-kubeadm: the nodes reach the internet-facing API load balancer through your VPC's egress (NAT gateways, proxies): add those public addresses to apiLoadBalancer.allowedCidrs, or nodes cannot join",
+      );
+    }
+    if (resolved.network.kind === "existing" && resolved.secretStore.enabled) {
+      a.addInfo("cdktf-kubeadm: nodes fetch their bootstrap secrets from Secrets Manager at boot: the existing VPC needs egress to it (NAT, or a secretsmanager interface endpoint)");
     }
     if (resolved.network.kind === "managed" && resolved.network.natGateways === "none" && !resolved.cluster.proxy.httpProxy && !resolved.cluster.proxy.httpsProxy) {
       a.addWarning(

@@ -13,3 +13,4 @@ export * from "./ubuntu-ami";
 export * from "./launch-template";
 export * from "./node-group";
 export * from "./node-secrets";
+export * from "./desired-version";

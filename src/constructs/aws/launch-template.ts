@@ -1,7 +1,7 @@
 /**
  * Launch template of a node group: image, instance type, the role's user data, IMDSv2 only with
  * hop limit 1 (pods cannot reach instance credentials or user data), encrypted gp3 root volume,
- * no SSH key unless asked, tags on instances, volumes and network interfaces.
+ * no public address, no SSH key unless asked, tags on instances, volumes and network interfaces.
  */
 import { Construct } from "constructs";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
@@ -49,7 +49,8 @@ export class NodeLaunchTemplate extends Construct {
       keyName: props.keyName,
       userData: props.userDataBase64,
       updateDefaultVersion: true,
-      vpcSecurityGroupIds: props.securityGroupIds,
+      // Never a public address, even in a subnet that maps them on launch (nodes egress through NAT).
+      networkInterfaces: [{ deviceIndex: 0, associatePublicIpAddress: "false", deleteOnTermination: "true", securityGroups: props.securityGroupIds }],
       iamInstanceProfile: { arn: props.instanceProfileArn },
       metadataOptions: { ...IMDS_V2_ONLY },
       blockDeviceMappings: [

@@ -22,6 +22,7 @@ import { SecretsmanagerSecretPolicy } from "@cdktf/provider-aws/lib/secretsmanag
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import type { SecretAudience, SecretSource } from "../../bootstrap/secret-bundle";
 import type { KubeadmCluster } from "../kubeadm-cluster";
+import { requireWriteOnlyArguments } from "../terraform-version";
 import { resourceTags } from "./names";
 
 export const SECRET_AUDIENCES: readonly SecretAudience[] = ["control-plane", "worker"];
@@ -39,10 +40,11 @@ export interface NodeSecretsProps {
 
 /**
  * Version number of a write-only value: changes exactly when the bundle does (Terraform only
- * sends a write-only value when its version changes). 24 bits of a digest reveal nothing usable.
+ * sends a write-only value when its version changes). 48 bits of a digest: an exact integer,
+ * collisions (a skipped rotation) improbable, nothing usable revealed.
  */
 export function writeOnlyVersion(content: string): number {
-  return parseInt(crypto.createHash("sha256").update(content).digest("hex").slice(0, 6), 16);
+  return parseInt(crypto.createHash("sha256").update(content).digest("hex").slice(0, 12), 16);
 }
 
 export class NodeSecrets extends Construct {
@@ -57,6 +59,7 @@ export class NodeSecrets extends Construct {
 
   constructor(scope: Construct, id: string, props: NodeSecretsProps) {
     super(scope, id);
+    requireWriteOnlyArguments(this);
     const name = props.clusterName;
     const secrets = {} as Record<SecretAudience, SecretsmanagerSecret>;
     const policies = {} as Record<SecretAudience, SecretsmanagerSecretPolicy>;

@@ -86,7 +86,8 @@ export interface ResolvedAws {
   readonly secretStore: { readonly enabled: boolean; readonly kmsKeyArn?: string };
 }
 
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[\w/-]+$/;
+// A key ARN, not an alias: the nodes' kms:Decrypt permission names the key itself.
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/;
 const AMI_ID = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const POLICY_ARN = /^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@\/-]+$/;
 const AZ_NAME = /^[a-z]{2}(-[a-z0-9]+)+[a-z]$/;
@@ -118,7 +119,7 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
 
   const secretStore = { enabled: props.secretStore?.enabled ?? true, kmsKeyArn: props.secretStore?.kmsKeyArn };
   if (secretStore.kmsKeyArn !== undefined && !Token.isUnresolved(secretStore.kmsKeyArn)) {
-    p.check(KMS_KEY_ARN.test(secretStore.kmsKeyArn), "secretStore.kmsKeyArn", secretStore.kmsKeyArn, "is not a KMS key ARN", 'give the key\'s ARN ("arn:aws:kms:<region>:<account>:key/<id>"): the node roles\' kms:Decrypt permission needs it');
+    p.check(KMS_KEY_ARN.test(secretStore.kmsKeyArn), "secretStore.kmsKeyArn", secretStore.kmsKeyArn, "is not a KMS key ARN (aliases cannot be granted kms:Decrypt)", 'give the key\'s ARN ("arn:aws:kms:<region>:<account>:key/<id>"): the node roles\' kms:Decrypt permission needs it');
   }
 
   const spec = toClusterSpec(String(name), props);

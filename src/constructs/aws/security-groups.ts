@@ -56,6 +56,11 @@ export interface ClusterSecurityGroupsProps {
   /** Stacked etcd opens 2379-2380 between control-plane nodes. */
   readonly stackedEtcd: boolean;
   readonly apiAllowedCidrs: string[];
+  /**
+   * `<NAT address>/32` per NAT gateway (may be tokens): nodes reach an internet-facing load balancer
+   * at its public addresses, so their traffic arrives from the NAT gateways. @default []
+   */
+  readonly natCidrs?: string[];
   readonly nodePortCidrs: string[];
   readonly kubeletFromWorkers: boolean;
   readonly tags: Record<string, string>;
@@ -98,6 +103,7 @@ export class ClusterSecurityGroups extends Construct {
 
     // Load balancer: clients and the nodes in; only the control plane's API port out.
     props.apiAllowedCidrs.forEach((cidr, i) => this.ingress(this.loadBalancer, "api-lb", `api-from-cidr-${i}`, api, { cidr }));
+    (props.natCidrs ?? []).forEach((cidr, i) => this.ingress(this.loadBalancer, "api-lb", `api-from-nat-${i}`, api, { cidr }));
     this.ingress(this.loadBalancer, "api-lb", "api-from-control-plane", api, cp);
     this.ingress(this.loadBalancer, "api-lb", "api-from-workers", api, workers);
     this.egressRules["api-lb-to-control-plane"] = new VpcSecurityGroupEgressRule(this, "api-lb-egress-to-control-plane", {

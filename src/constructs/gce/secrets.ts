@@ -29,6 +29,7 @@ import { SecretManagerSecretIamMember } from "@cdktf/provider-google/lib/secret-
 import { SecretManagerSecretVersion } from "@cdktf/provider-google/lib/secret-manager-secret-version";
 import type { SecretAudience, SecretSource } from "../../bootstrap/secret-bundle";
 import type { KubeadmCluster } from "../kubeadm-cluster";
+import { requireWriteOnlyArguments } from "../terraform-version";
 import { resourceLabels } from "./names";
 
 export const SECRET_AUDIENCES: readonly SecretAudience[] = ["control-plane", "worker"];
@@ -96,6 +97,7 @@ export class GceBootstrapSecrets extends Construct {
 
   constructor(scope: Construct, id: string, props: GceBootstrapSecretsProps) {
     super(scope, id);
+    requireWriteOnlyArguments(this);
     this.project = props.project;
     const make = (audience: SecretAudience): GceBootstrapSecret => {
       const secret = new SecretManagerSecret(this, `${audience}-secret`, {
