@@ -152,12 +152,19 @@ describe("SSH installer", () => {
     const ssh = (remoteRoot: string, prefix?: string) => ({ remoteRoot, timeout: "5m", commandPrefix: (user: string) => prefix ?? (user === "root" ? "" : "sudo -n") });
     expect(remoteCommands(payload, ssh(""))).toEqual({
       upload: ".cdktf-kubeadm/payload-cp-2.sh",
-      commands: ["set -e", "sudo -n bash .cdktf-kubeadm/payload-cp-2.sh", `sudo -n "${KUBE_VIP_LAYOUT.entry}"`],
+      commands: [
+        "set -e",
+        "sudo -n bash .cdktf-kubeadm/payload-cp-2.sh",
+        `sudo -n "${KUBE_VIP_LAYOUT.entry}"`,
+        'sudo -n systemctl start --no-block cdktf-kubeadm-upgrade.service || { echo "cdktf-kubeadm: cannot start cdktf-kubeadm-upgrade.service on cp-2 (the bootstrap installs it)" >&2; exit 1; }',
+      ],
     });
     const asRoot = { ...payload, host: { ...payload.host, ssh: { ...payload.host.ssh, user: "root" } } };
     expect(remoteCommands(asRoot, ssh("$HOME/dry")).commands.slice(1)).toEqual([
       'env BOOTSTRAP_ROOT="$HOME/dry" bash .cdktf-kubeadm/payload-cp-2.sh',
       `env BOOTSTRAP_ROOT="$HOME/dry" "$HOME/dry${KUBE_VIP_LAYOUT.entry}"`,
+      // systemd starts the unit with its own environment: no BOOTSTRAP_ROOT, nothing for root.
+      'systemctl start --no-block cdktf-kubeadm-upgrade.service || { echo "cdktf-kubeadm: cannot start cdktf-kubeadm-upgrade.service on cp-2 (the bootstrap installs it)" >&2; exit 1; }',
     ]);
     expect(remoteCommands(payload, ssh("", "env A=1")).commands[2]).toBe(`env A=1 "${KUBE_VIP_LAYOUT.entry}"`);
   });

@@ -2,7 +2,9 @@
  * End to end over real SSH: five fake hosts (3 control plane, 2 workers), each an sshd on its own
  * loopback address admitting its own unprivileged account; `terraform apply` of the bare-metal
  * example delivers every host's payload and runs the real bootstrap against the stub harness
- * (BOOTSTRAP_ROOT=$HOME/root, stubs first on PATH). Needs root; skipped (with the reason) otherwise.
+ * (BOOTSTRAP_ROOT=$HOME/root, stubs first on PATH); then a version bump re-runs the control-plane
+ * hosts only, which get the new desired version and start the upgrade agent (systemctl stub).
+ * Needs root; skipped (with the reason) otherwise.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -37,8 +39,8 @@ suite("bare metal over SSH (sshd on loopback, stub harness)", () => {
   let stackDir: string;
   let firstApply = "";
 
-  /** Synthesizes the example with the stub hosts; `tweak` edits the host list. */
-  function synth(tweak: (hosts: BaremetalHost[]) => BaremetalHost[] = (h) => h): BaremetalKubeadmCluster {
+  /** Synthesizes the example with the stub hosts; `tweak` edits the host list, `context` adds settings. */
+  function synth(tweak: (hosts: BaremetalHost[]) => BaremetalHost[] = (h) => h, context: Record<string, string> = {}): BaremetalKubeadmCluster {
     const inventory: BaremetalHost[] = hosts.map((h, i) => ({
       name: h.spec.name,
       address: h.spec.address,
@@ -65,6 +67,7 @@ suite("bare metal over SSH (sshd on loopback, stub harness)", () => {
         "baremetal.seedDirectory": path.join(tmp, "seeds"),
         // The stubbed curl serves no real CNI manifest.
         "baremetal.cni": JSON.stringify({ plugin: "none" }),
+        ...context,
       },
     });
     baremetalExample(app);
@@ -185,8 +188,10 @@ suite("bare metal over SSH (sshd on loopback, stub harness)", () => {
     expect(hosts.map((h) => readCalls(h.node).length)).toEqual(before);
   });
 
+  const moveWorker2 = (list: BaremetalHost[]) => list.map((h) => (h.name === "worker-2" ? { ...h, internalAddress: "192.168.10.23" } : h));
+
   test("a changed host payload re-runs only that host", () => {
-    synth((list) => list.map((h) => (h.name === "worker-2" ? { ...h, internalAddress: "192.168.10.23" } : h)));
+    synth(moveWorker2);
     const plan = terraform(stackDir, ["plan", "-detailed-exitcode", "-no-color", "-var", `ssh_private_key_path=${key.privateKeyPath}`]);
     expect(plan.status).toBe(2);
     expect(plan.stdout).toMatch(/Plan: 1 to add, 0 to change, 1 to destroy/);
@@ -197,5 +202,37 @@ suite("bare metal over SSH (sshd on loopback, stub harness)", () => {
     expect(fs.readFileSync(inRoot(w2, NODE_LAYOUT.joinConfig), "utf8")).toContain("value: 192.168.10.23");
     // The bootstrap saw its done marker: no second join.
     expect(readCalls(w2.node).filter((c) => c.startsWith("kubeadm join")).length).toBe(joinsBefore);
+  });
+
+  test("a version bump re-runs the control-plane hosts only: new desired version, agent started", () => {
+    const START = "systemctl start --no-block cdktf-kubeadm-upgrade.service";
+    const controlPlane = hosts.filter((h) => h.spec.role === "control-plane");
+    const workers = hosts.filter((h) => h.spec.role === "worker");
+    // The first apply wrote the cluster's version and started the agent (a no-op at that version).
+    for (const h of controlPlane) {
+      expect(fs.readFileSync(inRoot(h, NODE_LAYOUT.desiredVersion), "utf8")).toBe("1.36.4\n");
+      expect(readCalls(h.node)).toContain(START);
+    }
+    for (const h of workers) expect(fs.existsSync(inRoot(h, NODE_LAYOUT.desiredVersion))).toBe(false);
+
+    // Same inventory as the previous test (worker-2 moved), one minor up: same PKI store.
+    synth(moveWorker2, { "baremetal.kubernetesVersion": "1.37.1" });
+    const plan = terraform(stackDir, ["plan", "-detailed-exitcode", "-no-color", "-var", `ssh_private_key_path=${key.privateKeyPath}`]);
+    expect(plan.status).toBe(2);
+    expect(plan.stdout).toMatch(/Plan: 3 to add, 0 to change, 3 to destroy/);
+    for (const h of controlPlane) expect(plan.stdout).toContain(`terraform_data.e2e-metal_bootstrap_${h.spec.name} must be replaced`);
+    const before = new Map(hosts.map((h) => [h.spec.name, readCalls(h.node).length]));
+    expect(apply()).toMatch(/Resources: 3 added, 0 changed, 3 destroyed/);
+
+    for (const h of controlPlane) {
+      expect({ host: h.spec.name, desired: fs.readFileSync(inRoot(h, NODE_LAYOUT.desiredVersion), "utf8") }).toEqual({ host: h.spec.name, desired: "1.37.1\n" });
+      const calls = readCalls(h.node).slice(before.get(h.spec.name));
+      expect({ host: h.spec.name, started: calls.filter((c) => c === START).length }).toEqual({ host: h.spec.name, started: 1 });
+      // The bootstrap found its done marker: no init, join or package change.
+      expect(calls.filter((c) => /^kubeadm (init|join)|^apt-get .*install/.test(c))).toEqual([]);
+      expect(readStatus(h.node).result).toBe("succeeded");
+    }
+    // Workers: not contacted at all (their triggers leave the version out).
+    for (const h of workers) expect({ host: h.spec.name, calls: readCalls(h.node).length }).toEqual({ host: h.spec.name, calls: before.get(h.spec.name) });
   });
 });

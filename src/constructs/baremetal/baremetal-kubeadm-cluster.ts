@@ -12,6 +12,7 @@ import { BaremetalApiEndpoint, BaremetalHost, BaremetalNodePoolSpec, BaremetalSs
 import { kubeVipFiles, KubeVipOptions } from "./kube-vip";
 import { writeSeedDirectory } from "./seed-files";
 import { createHostProvisioner } from "./ssh";
+import { BAREMETAL_UPGRADE_CHANNEL, desiredVersionFiles } from "./upgrade";
 
 export interface BaremetalSeedFileOptions {
   /** Write NoCloud seed files. @default true */
@@ -93,7 +94,10 @@ export class BaremetalKubeadmCluster extends Construct {
       userDataLimit: USER_DATA_LIMITS.baremetal,
       pkiDirectory: props.pkiDirectory,
       existingCa: props.existingCa,
-      extraFiles: (role: NodeRole) => (kubeVip ? kubeVipFiles(role, kubeVip) : []),
+      // Control-plane hosts: the desired version for the upgrade agent (channel "file"); a version
+      // bump re-runs their provisioners, which start the agent.
+      extraFiles: (role: NodeRole) => [...(kubeVip ? kubeVipFiles(role, kubeVip) : []), ...desiredVersionFiles(role, cluster.kubernetesVersion)],
+      upgradeChannel: BAREMETAL_UPGRADE_CHANNEL,
       outputs: props.outputs,
     });
     this.apiEndpoint = this.kubeadm.apiEndpoint;
@@ -106,7 +110,12 @@ export class BaremetalKubeadmCluster extends Construct {
     this.payloads = ordered.map((host) => {
       const key = roleName(host.role);
       if (!roleFiles.has(key)) roleFiles.set(key, this.kubeadm.nodeFiles(host.role));
-      return hostPayload(roleFiles.get(key)!, host, { clusterName: cluster.name, kubeVip: kubeVip !== undefined });
+      return hostPayload(roleFiles.get(key)!, host, {
+        clusterName: cluster.name,
+        kubeVip: kubeVip !== undefined,
+        kubernetesVersion: cluster.kubernetesVersion,
+        kubernetesMinor: cluster.kubernetesMinor,
+      });
     });
 
     if (props.seedFiles?.enabled ?? true) {

@@ -22,12 +22,23 @@ export interface HostPayload {
   readonly entry: string;
   /** sha256 (hex) over files and entry: changes exactly when the payload does. */
   readonly sha256: string;
+  /**
+   * What the SSH provisioner's `triggers_replace` holds: `sha256` on control-plane hosts; on
+   * workers the same hash over the payload with the Kubernetes version masked (K8S_VERSION,
+   * K8S_MINOR, the package repository's minor, the pause image tag), so a version bump re-runs
+   * no worker (workers have no upgrade agent; they are upgraded by re-provisioning) while every
+   * other change still does.
+   */
+  readonly triggerSha256: string;
 }
 
 export interface HostPayloadOptions {
   readonly clusterName: string;
   /** Control-plane hosts run the kube-vip entry and may join with a non-empty manifests directory. */
   readonly kubeVip: boolean;
+  /** The cluster's version ("1.36.4") and minor ("1.36"), masked in workers' trigger hashes. */
+  readonly kubernetesVersion: string;
+  readonly kubernetesMinor: string;
 }
 
 type Doc = Record<string, unknown>;
@@ -90,10 +101,30 @@ export function hostPayload(roleFiles: readonly NodeFile[], host: ResolvedHost, 
     return file;
   });
   const entry = opts.kubeVip && host.role.kind === "control-plane" ? KUBE_VIP_LAYOUT.entry : NODE_LAYOUT.script;
+  const sha256 = payloadHash(files, entry);
+  const triggerSha256 = host.role.kind === "worker" ? payloadHash(files.map((f) => ({ ...f, content: withoutVersion(f, opts) })), entry) : sha256;
+  return { host, nodeName, files, entry, sha256, triggerSha256 };
+}
+
+function payloadHash(files: readonly NodeFile[], entry: string): string {
   const hash = createHash("sha256");
   for (const f of files) hash.update(`${f.path}\0${f.permissions}\0${f.owner}\0${f.content.length}\0${f.content}\0`);
   hash.update(`entry\0${entry}`);
-  return { host, nodeName, files, entry, sha256: hash.digest("hex") };
+  return hash.digest("hex");
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * A file's content with the Kubernetes version and what derives from it replaced by placeholders:
+ * the version ("1.36.4"), the minor ("1.36", as in K8S_MINOR and the package repository's /v1.36/)
+ * and the pause image tag in SANDBOX_IMAGE (kubeadm's per minor).
+ */
+export function withoutVersion(file: NodeFile, opts: Pick<HostPayloadOptions, "kubernetesVersion" | "kubernetesMinor">): string {
+  let text = file.content.split(opts.kubernetesVersion).join("<kubernetes-version>");
+  text = text.replace(new RegExp(`(?<![0-9.])${escapeRegExp(opts.kubernetesMinor)}(?![0-9])`, "g"), "<kubernetes-minor>");
+  if (file.path === NODE_LAYOUT.settings) text = text.replace(/^(SANDBOX_IMAGE='[^'\n]*:)[^':\n]*'$/m, "$1<pause-tag>'");
+  return text;
 }
 
 /** NoCloud `user-data`: the same shape as KubeadmCluster's cloud-config, with the host's entry. */

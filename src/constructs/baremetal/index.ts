@@ -5,3 +5,4 @@ export * from "./kube-vip";
 export * from "./host-payload";
 export * from "./seed-files";
 export * from "./ssh";
+export * from "./upgrade";

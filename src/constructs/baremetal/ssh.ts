@@ -9,6 +9,7 @@ import { roleName } from "../../bootstrap/spec";
 import { toTerraformString } from "../terraform-string";
 import type { HostPayload } from "./host-payload";
 import type { ResolvedSsh } from "./hosts";
+import { startUpgradeCommand } from "./upgrade";
 
 /**
  * Upload directory, relative to the SSH user's home, made 0700 before the upload: Terraform's scp
@@ -24,7 +25,11 @@ export interface HostProvisionerInput {
   readonly dependsOn: ITerraformDependable[];
 }
 
-/** The commands remote-exec runs after the upload (also used by tests and docs). */
+/**
+ * The commands remote-exec runs after the upload (also used by tests and docs). Control-plane
+ * hosts then start the upgrade agent: after a version bump their payload carries the new desired
+ * version, and the agent (a no-op when the node already runs it) upgrades the node in turn.
+ */
 export function remoteCommands(payload: HostPayload, ssh: ResolvedSsh): { upload: string; commands: string[] } {
   const upload = `${UPLOAD_DIRECTORY}/payload-${payload.host.name}.sh`;
   const prefix = ssh.commandPrefix(payload.host.ssh.user);
@@ -38,6 +43,8 @@ export function remoteCommands(payload: HostPayload, ssh: ResolvedSsh): { upload
       run(`bash ${upload}`),
       // The bootstrap redacts the join token from everything it prints.
       run(`"${root}${payload.entry}"`),
+      // systemd starts the unit with its own environment: no BOOTSTRAP_ROOT.
+      ...(payload.host.role.kind === "control-plane" ? [startUpgradeCommand(prefix, payload.host.name)] : []),
     ],
   };
 }
@@ -57,8 +64,9 @@ export function createHostProvisioner(scope: Construct, input: HostProvisionerIn
   };
   const { upload, commands } = remoteCommands(payload, ssh);
   const resource = new DataResource(scope, `bootstrap-${host.name}`, {
-    // Only the hash: plan output and state show it, never the payload.
-    triggersReplace: { payload_sha256: payload.sha256 },
+    // Only the hash: plan output and state show it, never the payload. Workers' leaves out the
+    // Kubernetes version (a version bump re-runs the control-plane hosts only).
+    triggersReplace: { payload_sha256: payload.triggerSha256 },
     input: { host: host.name, role: roleName(host.role), node_name: payload.nodeName },
     ...(input.dependsOn.length > 0 ? { dependsOn: input.dependsOn } : {}),
     connection,

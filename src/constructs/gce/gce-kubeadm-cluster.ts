@@ -5,7 +5,8 @@
  * pool. The bootstrap (PKI, kubeadm configuration, cloud-init) comes from the platform-neutral
  * KubeadmCluster; its secrets (CA keys, sa.key, join token) live in Secret Manager, one secret per
  * audience, and user data carries only the reference (secrets.ts; `secretStore: false` puts them
- * back into user data).
+ * back into user data). The control plane upgrades itself in place to the version in a project
+ * metadata key (desired-version.ts); workers roll to new templates.
  */
 import { Annotations, Fn, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
@@ -32,6 +33,7 @@ import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
 import { KubeadmCluster } from "../kubeadm-cluster";
 import { ClusterAddresses } from "./addresses";
 import { ApiLoadBalancer } from "./api-load-balancer";
+import { GceDesiredVersion } from "./desired-version";
 import { ClusterFirewall } from "./firewall";
 import { NodeInstanceTemplate } from "./instance-template";
 import { fitName, labelValue, nodeTags, resourceLabels } from "./names";
@@ -102,6 +104,12 @@ export class GceKubeadmCluster extends Construct {
   readonly controlPlaneInstances: ComputeInstance[] = [];
   /** Per pool name. */
   readonly nodePools: Readonly<Record<string, GceNodePoolResources>>;
+  /**
+   * The desired-version channel: project metadata key `cdktf-kubeadm-<cluster>-kubernetes-version`
+   * with the cluster's Kubernetes version, read by the control plane's upgrade agent (not secret:
+   * every VM in the project can read project metadata).
+   */
+  readonly desiredVersion: GceDesiredVersion;
   /** The bootstrap secrets (undefined with `secretStore: false`). */
   readonly bootstrapSecrets?: GceBootstrapSecrets;
   /** Uncompressed user-data bytes per role name ("control-plane-0", "worker-general"). */
@@ -163,6 +171,9 @@ export class GceKubeadmCluster extends Construct {
     });
     this.firewallRules = this.firewall.rules;
 
+    // The key is deterministic: user data names it, and a version bump only updates its value.
+    this.desiredVersion = new GceDesiredVersion(this, "desired-version", { clusterName: name, project, kubernetesVersion: cluster.kubernetesVersion });
+
     const port = cluster.controlPlane.apiServerPort;
     this.kubeadm = new KubeadmCluster(this, "kubeadm", {
       cluster,
@@ -176,6 +187,7 @@ export class GceKubeadmCluster extends Construct {
       outputs: props.outputs,
       // The secret ids are deterministic: user data names them before the secrets exist.
       secrets: resolved.secretStore ? gceSecretSources(project, name) : undefined,
+      upgradeChannel: this.desiredVersion.channel,
     });
     this.apiEndpoint = this.kubeadm.apiEndpoint;
     if (resolved.secretStore) {
@@ -212,7 +224,8 @@ export class GceKubeadmCluster extends Construct {
     const serviceAccounts: Record<string, NodeServiceAccount> = { "control-plane": cpAccount };
     // A node boots once it can read its secret: a denial makes the bootstrap stop at once.
     this.bootstrapSecrets?.grant("control-plane", "control-plane", cpAccount.member);
-    const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? [])];
+    // The upgrade agent reads the desired version from the first run on: the key exists before any control-plane VM.
+    const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? []), this.desiredVersion.item];
     const cpTags = [this.controlPlaneTag, ...resolved.tags];
     const backendGroups: string[] = [];
     for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {

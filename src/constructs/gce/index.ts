@@ -13,3 +13,4 @@ export * from "./instance-template";
 export * from "./node-group";
 export * from "./user-data";
 export * from "./secrets";
+export * from "./desired-version";

@@ -13,6 +13,8 @@ export const GCE_NAME_LIMITS = {
   /** Service account ids: 6-30 characters. */
   serviceAccountId: 30,
   label: 63,
+  /** Project metadata keys: [a-zA-Z0-9_-], at most 128 characters. */
+  metadataKey: 128,
 } as const;
 
 /**
