@@ -21,6 +21,11 @@ const synthExample = (outdir: string, context: Record<string, string> = {}) => s
 function normalize(json: Json): Json {
   const copy = JSON.parse(JSON.stringify(json));
   for (const [, lt] of resourcesOf(copy, "aws_launch_template")) lt.user_data = "<base64gzip(cloud-config)>";
+  // The bundle lives in the (per-run) PKI store; its version derives from the random PKI.
+  for (const [, v] of resourcesOf(copy, "aws_secretsmanager_secret_version")) {
+    v.secret_string_wo = String(v.secret_string_wo).replace(/^\$\{file\(".*\/(bundles\/[a-z-]+\.json)"\)\}$/, "${file(\"<pki store>/$1\")}");
+    v.secret_string_wo_version = "<digest of the bundle>";
+  }
   for (const [name, out] of Object.entries<Json>(copy.output ?? {})) {
     if (/_(admin_kubeconfig|ca_cert_hash|certificate_expiry)$/.test(name)) out.value = "<secret or time>";
   }
@@ -412,5 +417,15 @@ describe("annotations", () => {
     expect(restricted.some((m) => /egress to it \(NAT, or a secretsmanager interface endpoint\)/.test(m))).toBe(true);
     const managed = messages(baseProps(pki("annotations"), { apiLoadBalancer: { allowedCidrs: ["198.51.100.0/24"] } }));
     expect(managed.some((m) => /add those public addresses/.test(m))).toBe(false); // the construct allows its NAT gateways itself
+  });
+});
+
+describe("a control-plane-only cluster (no node pools)", () => {
+  test("gets the control-plane secret only: a resource policy may not name zero principals", () => {
+    const { stack } = build(baseProps(pki("no-pools"), { nodePools: [] }));
+    const json = synthJson(stack);
+    expect(resourcesOf(json, "aws_secretsmanager_secret").map(([, x]) => x.tags["cdktf-kubeadm/audience"])).toEqual(["control-plane"]);
+    for (const [, policy] of resourcesOf(json, "aws_secretsmanager_secret_policy")) expect(policy.policy).not.toMatch(/"AWS" = \[\]/);
+    expect(resourcesOf(json, "aws_autoscaling_group").map(([, g]) => g.name)).toEqual(["prod-cp-0", "prod-cp-1", "prod-cp-2"]);
   });
 });

@@ -46,7 +46,7 @@ export interface KubeadmClusterProps {
    * platform stores `secretBundle(audience)` there. Values may be tokens.
    * @default the secrets travel in user data
    */
-  readonly secrets?: Readonly<Record<SecretAudience, SecretSource>>;
+  readonly secrets?: Readonly<Partial<Record<SecretAudience, SecretSource>>>;
   /**
    * Where control-plane nodes read the desired Kubernetes version for in-place upgrades (the
    * upgrade agent's timer runs only with a channel); the platform keeps it at

@@ -48,24 +48,26 @@ export function writeOnlyVersion(content: string): number {
 }
 
 export class NodeSecrets extends Construct {
-  readonly secrets: Readonly<Record<SecretAudience, SecretsmanagerSecret>>;
-  readonly policies: Readonly<Record<SecretAudience, SecretsmanagerSecretPolicy>>;
+  /** By audience; an audience without readers (a cluster without node pools) has no secret. */
+  readonly secrets: Readonly<Partial<Record<SecretAudience, SecretsmanagerSecret>>>;
+  readonly policies: Readonly<Partial<Record<SecretAudience, SecretsmanagerSecretPolicy>>>;
   /** Identity policies on the reader roles, by audience. */
-  readonly rolePolicies: Readonly<Record<SecretAudience, IamRolePolicy[]>>;
+  readonly rolePolicies: Readonly<Partial<Record<SecretAudience, IamRolePolicy[]>>>;
   /** Set by storeBundles(). */
   readonly versions: Partial<Record<SecretAudience, SecretsmanagerSecretVersion>> = {};
   /** What user data refers to, per audience. */
-  readonly sources: Readonly<Record<SecretAudience, SecretSource>>;
+  readonly sources: Readonly<Partial<Record<SecretAudience, SecretSource>>>;
 
   constructor(scope: Construct, id: string, props: NodeSecretsProps) {
     super(scope, id);
     requireWriteOnlyArguments(this);
     const name = props.clusterName;
-    const secrets = {} as Record<SecretAudience, SecretsmanagerSecret>;
-    const policies = {} as Record<SecretAudience, SecretsmanagerSecretPolicy>;
-    const rolePolicies = {} as Record<SecretAudience, IamRolePolicy[]>;
-    const sources = {} as Record<SecretAudience, SecretSource>;
-    for (const audience of SECRET_AUDIENCES) {
+    const secrets: Partial<Record<SecretAudience, SecretsmanagerSecret>> = {};
+    const policies: Partial<Record<SecretAudience, SecretsmanagerSecretPolicy>> = {};
+    const rolePolicies: Partial<Record<SecretAudience, IamRolePolicy[]>> = {};
+    const sources: Partial<Record<SecretAudience, SecretSource>> = {};
+    // A resource policy may not name zero principals: no readers, no secret.
+    for (const audience of SECRET_AUDIENCES.filter((a) => props.readers[a].length > 0)) {
       const secret = new SecretsmanagerSecret(this, `${audience}-secret`, {
         // A prefix, not a name: a destroyed secret's name stays reserved during any recovery window.
         namePrefix: `${name}/bootstrap/${audience}-`,
@@ -128,9 +130,11 @@ export class NodeSecrets extends Construct {
   /** Writes each audience's bundle into the PKI store and stores it as the secret's value (write-only). */
   storeBundles(kubeadm: KubeadmCluster): void {
     for (const audience of SECRET_AUDIENCES) {
+      const secret = this.secrets[audience];
+      if (!secret) continue;
       const file = kubeadm.writeSecretBundle(audience);
       this.versions[audience] = new SecretsmanagerSecretVersion(this, `${audience}-version`, {
-        secretId: this.secrets[audience].id,
+        secretId: secret.id,
         secretStringWo: Fn.file(file),
         secretStringWoVersion: writeOnlyVersion(fs.readFileSync(file, "utf8")),
       });
