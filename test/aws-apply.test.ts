@@ -140,6 +140,10 @@ test("launch templates as stored: IMDSv2 required with hop limit 1, encrypted gp
     const data = v.LaunchTemplateVersions[0].LaunchTemplateData;
     expect(data.MetadataOptions).toMatchObject({ HttpTokens: "required", HttpPutResponseHopLimit: 1, HttpEndpoint: "enabled" });
     expect(data.BlockDeviceMappings[0].Ebs).toMatchObject({ Encrypted: true, VolumeType: "gp3" });
+    // One interface, no public address, the role's security group only.
+    expect(data.NetworkInterfaces).toHaveLength(1);
+    expect(data.NetworkInterfaces[0]).toMatchObject({ DeviceIndex: 0, AssociatePublicIpAddress: false });
+    expect(data.NetworkInterfaces[0].Groups).toHaveLength(1);
   }
 });
 
@@ -196,7 +200,13 @@ describe("secrets", () => {
       expect(attached).toEqual([]);
       const documents = boto(moto.endpoint, names.map((n: string) => ({ service: "iam", operation: "get_role_policy", params: { RoleName: roleName, PolicyName: n } })));
       const statements = documents.flatMap((d: Json) => (typeof d.PolicyDocument === "string" ? JSON.parse(d.PolicyDocument) : d.PolicyDocument).Statement);
-      expect(statements).toEqual([{ Sid: "ReadOwnBootstrapSecret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: arnOf(audience) }]);
+      const expected = [{ Sid: "ReadOwnBootstrapSecret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: arnOf(audience) }];
+      // The control plane also reads the desired-version parameter (in-place upgrades); workers nothing else.
+      if (audience === "control-plane") {
+        expected.push({ Sid: "ReadDesiredVersion", Effect: "Allow", Action: "ssm:GetParameter", Resource: "arn:aws:ssm:eu-west-1:123456789012:parameter/cdktf-kubeadm/demo/kubernetes-version" });
+      }
+      const bySid = (a: Json, b: Json) => String(a.Sid).localeCompare(String(b.Sid));
+      expect(statements.sort(bySid)).toEqual(expected.sort(bySid));
     }
     const rolesArn = Object.fromEntries(roles.map((r: Json) => [r.RoleName, r.Arn]));
     for (const [audience, readers] of [["control-plane", ["demo-control-plane"]], ["worker", ["demo-pool-general"]]] as const) {
@@ -251,5 +261,88 @@ describe("secrets", () => {
     delete raw.outputs.demo_admin_kubeconfig;
     expect(PEM_KEY.test(JSON.stringify(raw))).toBe(false);
     expect(JSON.stringify(raw)).not.toContain(token());
+  });
+});
+
+/** JSON for comparing plan values: the provider reports an unset string as null before and "" after. */
+const same = (v: unknown): string => JSON.stringify(v, (_k, x) => (x === "" ? null : x));
+const isEmpty = (v: unknown): boolean => v === null || v === undefined || (Array.isArray(v) && v.length === 0) || (typeof v === "object" && Object.keys(v as object).length === 0);
+
+/** `terraform plan -json` of the example re-synthesized with `changes` in its context: the planned resource changes. */
+function planWith(changes: Record<string, string>): { address: string; type: string; actions: string[]; changed: string[] }[] {
+  Object.assign(context, changes);
+  const again = synthAwsExample(path.join(tmp, "cdktf.out"), context);
+  expect(again.dir).toBe(dir);
+  fs.writeFileSync(path.join(dir, "moto_quirks_override.tf.json"), JSON.stringify(motoQuirkOverrides(again.json), null, 2));
+  terraformOk(dir, ["plan", "-no-color", "-input=false", "-out=day2.plan"], AWS_ENV);
+  const plan = JSON.parse(terraformOk(dir, ["show", "-json", "day2.plan"], AWS_ENV));
+  return (plan.resource_changes as Json[])
+    .filter((c) => !(c.change.actions.length === 1 && ["no-op", "read"].includes(c.change.actions[0])))
+    .map((c) => ({
+      address: c.address,
+      type: c.type,
+      actions: c.change.actions,
+      // Attributes that differ; an attribute merely recomputed by the provider (unknown after, empty
+      // or absent before) is not a change of ours.
+      changed: Object.keys({ ...c.change.before, ...c.change.after })
+        .filter((k) => same(c.change.before?.[k]) !== same(c.change.after?.[k]))
+        .filter((k) => !(c.change.after?.[k] === undefined && c.change.after_unknown?.[k] !== undefined && isEmpty(c.change.before?.[k])))
+        .sort(),
+    }));
+}
+
+describe("day 2", () => {
+  test("a worker-count change plans only the pool's group, only its size", () => {
+    const changes = planWith({ "aws.workerCount": "3" });
+    expect(changes.map((c) => [c.address, c.actions])).toEqual([[expect.stringMatching(/^aws_autoscaling_group\.cluster_pool-general_asg_/), ["update"]]]);
+    expect(changes[0].changed).toEqual(["max_size", "min_size"]); // desired_capacity belongs to cluster-autoscaler
+    planWith({ "aws.workerCount": "2" });
+  });
+
+  test("a minor version upgrade plans only in-place updates of launch templates, groups and the desired-version parameter; apply sets the parameter", () => {
+    const changes = planWith({ "aws.kubernetesVersion": "1.37.1" });
+    expect(changes.filter((c) => c.actions.some((a) => a === "delete" || a === "create"))).toEqual([]);
+    expect([...new Set(changes.map((c) => c.type))].sort()).toEqual(["aws_autoscaling_group", "aws_launch_template", "aws_ssm_parameter"]);
+    expect(changes.every((c) => c.actions.join() === "update")).toBe(true);
+    expect(changes).toHaveLength(9); // 4 templates, 4 groups, 1 parameter (the README's walkthrough)
+    const templates = changes.filter((c) => c.type === "aws_launch_template");
+    expect(templates).toHaveLength(4); // every node's user data names the new version
+    for (const t of templates) expect(t.changed).toEqual(expect.arrayContaining(["user_data"]));
+    for (const g of changes.filter((c) => c.type === "aws_autoscaling_group")) {
+      expect(g.changed.filter((k) => !["launch_template", "mixed_instances_policy"].includes(k))).toEqual([]);
+    }
+    const parameter = changes.find((c) => c.type === "aws_ssm_parameter")!;
+    expect(parameter.changed).toEqual(["value", "version"]); // version: SSM's own counter
+    // moto 5.2 lacks StartInstanceRefresh (the provider would retry it for minutes): apply all but
+    // the worker pool's group, whose refresh is the emulator's gap, not ours.
+    const targets = changes.filter((c) => !/cluster_pool-general_asg_/.test(c.address)).map((c) => `-target=${c.address}`);
+    expect(targets).toHaveLength(8);
+    terraformOk(dir, ["apply", "-auto-approve", "-no-color", "-input=false", ...targets], AWS_ENV);
+    const [{ Parameter: p }] = boto(moto.endpoint, [{ service: "ssm", operation: "get_parameter", params: { Name: "/cdktf-kubeadm/demo/kubernetes-version" } }]);
+    expect(p.Value).toBe("1.37.1");
+    // New launch-template versions: replacements boot at the new version; the running control plane
+    // reads the parameter named in its settings.
+    const [{ LaunchTemplates: lts }] = boto(moto.endpoint, [{ service: "ec2", operation: "describe_launch_templates", paginateKey: "LaunchTemplates" }]);
+    const latest = boto(moto.endpoint, lts.map((t: Json) => ({ service: "ec2", operation: "describe_launch_template_versions", params: { LaunchTemplateId: t.LaunchTemplateId, Versions: ["$Latest"] } })));
+    for (const [i, v] of latest.entries()) {
+      const version = v.LaunchTemplateVersions[0];
+      expect(version.VersionNumber).toBe(2);
+      const settings = settingsOf(zlib.gunzipSync(Buffer.from(version.LaunchTemplateData.UserData, "base64")).toString("utf8"), NODE_LAYOUT.settings);
+      expect(settings.K8S_VERSION).toBe("1.37.1");
+      if (lts[i].LaunchTemplateName.includes("-cp-")) expect(settings).toMatchObject({ UPGRADE_CHANNEL: "aws-ssm", UPGRADE_PARAMETER: "/cdktf-kubeadm/demo/kubernetes-version" });
+    }
+    // The control-plane groups now launch the new version; nothing was replaced.
+    const [{ AutoScalingGroups: groups }] = boto(moto.endpoint, [{ service: "autoscaling", operation: "describe_auto_scaling_groups", paginateKey: "AutoScalingGroups" }]);
+    for (const g of groups.filter((x: Json) => /-cp-\d$/.test(x.AutoScalingGroupName))) {
+      expect(g.LaunchTemplate.Version).toBe("2");
+      expect(g.Instances).toHaveLength(1);
+      expect(instances.map((i) => i.InstanceId)).toContain(g.Instances[0].InstanceId);
+    }
+  });
+
+  test("a downgrade is refused at synth, naming the field and the fix", () => {
+    expect(() => synthAwsExample(path.join(tmp, "downgrade", "cdktf.out"), { ...context, "aws.kubernetesVersion": "1.36.4" })).toThrow(
+      /kubernetesVersion[\s\S]*1\.37\.1/,
+    );
   });
 });
