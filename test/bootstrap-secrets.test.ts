@@ -149,16 +149,26 @@ describe.each(STORES)("%s", (kind, secretId) => {
       line: /the node's instance role prod-node-role cannot read secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod-control-plane-AbCdEf: check its IAM policy and the secret's resource policy \(HTTP 400 AccessDeniedException\)/ }
     : { status: 403, body: `{"error":{"code":403,"message":"Permission 'secretmanager.versions.access' denied for resource '${GCE_SECRET_VERSION}' (or it may not exist).","status":"PERMISSION_DENIED"}}`,
       line: /the node's service account cannot read secret projects\/prod-project\/secrets\/prod-control-plane\/versions\/latest: grant it roles\/secretmanager\.secretAccessor on the secret \(HTTP 403 PERMISSION_DENIED\)/ };
-  test("access denied fails at once with one clear line, status failed, no retry", () => {
+  test("access denied is retried (IAM is eventually consistent), then fails with one clear line, status failed", () => {
     const n = node({ role: "control-plane", secrets: kind });
     const fixture = serveSecrets(n, { store: (match) => httpRespond(n, match, denied.status, denied.body) });
     const r = run(n);
     expectFailure(r, denied.line);
+    expect(r.lastLine).toContain(`cannot read secret ${secretId}: `);
     expect(readStatus(n)).toMatchObject({ phase: "secrets", result: "failed", error: expect.stringContaining(secretId) });
-    expect(readCalls(n).filter(isStoreCall)).toHaveLength(1);
-    expect(readCalls(n).filter((c) => c.startsWith("fake-sleep"))).toEqual([]);
+    expect(readCalls(n).filter(isStoreCall)).toHaveLength(3); // BOOTSTRAP_RETRIES of the harness
+    expect(readCalls(n).filter((c) => c.startsWith("fake-sleep"))).toEqual(["fake-sleep 2", "fake-sleep 4"]);
     expect(readCalls(n).filter((c) => /^(apt-get|kubeadm) /.test(c))).toEqual([]);
     expectNoSecretLeak(n, fixture);
+  });
+
+  test("a denial that clears (a grant still propagating at boot) is retried and the node boots", () => {
+    const n = node({ role: "control-plane", secrets: kind, apiUp: ["*"] });
+    serveSecrets(n, { store: (match) => httpRespond(n, match, denied.status, denied.body, { times: 1 }) });
+    const r = run(n);
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/WARNING: the node's .* cannot read secret/);
+    expect(readCalls(n).filter(isStoreCall)).toHaveLength(2);
   });
 
   const missing = kind === "aws-secretsmanager"

@@ -161,14 +161,15 @@ kcfg() { python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));print(sys.ar
 # @end
 # @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm
 # sm WHAT DENIED-MESSAGE MISSING-FIX: a cloud API's answer: 0 success, 1 retry (throttled, server
-# error, credentials not yet valid: IAM is eventually consistent), dies on a denial or if WHAT is missing
+# error, credentials not yet valid or a denial: IAM is eventually consistent, a grant made just
+# before this node booted may not be visible yet), dies if WHAT is missing or the request is refused
 sm() {
   local e=''
   [[ $HS != 200 ]] || return 0
   [[ $HS == 000 ]] || e=$(grep -oE -m1 '[A-Za-z]+Exception|ParameterNotFound|[A-Z]+_[A-Z_]+' "$SB" | head -n1) || :
   e="HTTP $HS${e:+ $e}"
   case $HS/$e in
-    403/* | *AccessDenied* | *PERMISSION_DENIED) die "$2 ($e)" ;;
+    403/* | *AccessDenied* | *PERMISSION_DENIED) soft "$2 ($e)" || return ;;
     404/* | *NotFound* | *NOT_FOUND) die "$1 does not exist ($e): $3" ;;
     401/* | 429/* | *Throttling* | *ExpiredToken* | *UnrecognizedClient* | *InvalidClientTokenId*) ;;
     4??/*) die "$1: the request is refused ($e)" ;;
