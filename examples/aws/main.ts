@@ -20,62 +20,43 @@
 import { App, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { AwsKubeadmCluster } from "../../src/constructs/aws";
+import { exampleContext } from "../context";
 
 export const AWS_EXAMPLE_STACK = "aws-example";
 
-function text(value: unknown): string | undefined {
-  return value === undefined || value === null || value === "" ? undefined : String(value);
-}
-
-function integer(value: unknown, key: string, fallback: number): number {
-  const given = text(value);
-  if (given === undefined) return fallback;
-  const n = Number(given);
-  if (!Number.isInteger(n)) throw new Error(`aws example: context aws.${key} must be a whole number, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function list(value: unknown): string[] | undefined {
-  if (Array.isArray(value)) return value.map(String);
-  const given = text(value);
-  if (given === undefined) return undefined;
-  if (given.trim().startsWith("[")) return (JSON.parse(given) as unknown[]).map(String);
-  return given.split(",").map((s) => s.trim()).filter((s) => s !== "");
-}
-
 /** Adds the AWS example stack to the app. */
 export function awsExample(app: App): void {
-  const ctx = (key: string): unknown => app.node.tryGetContext(`aws.${key}`);
+  const ctx = exampleContext(app, "aws");
   const stack = new TerraformStack(app, AWS_EXAMPLE_STACK);
-  const name = text(ctx("clusterName")) ?? "demo";
+  const name = ctx.text("clusterName") ?? "demo";
 
   new AwsProvider(stack, "aws", {
-    region: text(ctx("region")) ?? "eu-west-1",
+    region: ctx.text("region") ?? "eu-west-1",
     defaultTags: [{ tags: { "cdktf-kubeadm/cluster": name, "managed-by": "cdktf" } }],
   });
 
-  const workers = integer(ctx("workerCount"), "workerCount", 2);
-  const imageId = text(ctx("imageId"));
+  const workers = ctx.integer("workerCount", 2);
+  const imageId = ctx.text("imageId");
   new AwsKubeadmCluster(stack, "cluster", {
     name,
-    kubernetesVersion: text(ctx("kubernetesVersion")),
+    kubernetesVersion: ctx.text("kubernetesVersion"),
     controlPlane: {
-      replicas: integer(ctx("controlPlaneReplicas"), "controlPlaneReplicas", 3),
-      instanceType: text(ctx("controlPlaneInstanceType")) ?? "m7i.large",
+      replicas: ctx.integer("controlPlaneReplicas", 3),
+      instanceType: ctx.text("controlPlaneInstanceType") ?? "m7i.large",
     },
     nodePools: [
       {
         name: "general",
-        instanceType: text(ctx("workerInstanceType")) ?? "m7i.large",
+        instanceType: ctx.text("workerInstanceType") ?? "m7i.large",
         minSize: workers,
         desiredSize: workers,
         maxSize: Math.max(2 * workers, 3),
         labels: { "node.kubernetes.io/pool": "general" },
       },
     ],
-    network: { natGateways: (text(ctx("natGateways")) ?? "single") as "single" | "one-per-az" | "none" },
-    apiLoadBalancer: { internetFacing: true, allowedCidrs: list(ctx("apiAllowedCidrs")) ?? ["0.0.0.0/0"] },
+    network: { natGateways: (ctx.text("natGateways") ?? "single") as "single" | "one-per-az" | "none" },
+    apiLoadBalancer: { internetFacing: true, allowedCidrs: ctx.list("apiAllowedCidrs") ?? ["0.0.0.0/0"] },
     image: imageId ? { imageId } : undefined,
-    pkiDirectory: text(ctx("pkiDirectory")),
+    pkiDirectory: ctx.text("pkiDirectory"),
   });
 }

@@ -25,43 +25,17 @@
 import { App, TerraformStack } from "cdktf";
 import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
 import { GceKubeadmCluster } from "../../src/constructs/gce";
+import { exampleContext } from "../context";
 
 export const GCE_EXAMPLE_STACK = "gce-example";
 
-function text(value: unknown): string | undefined {
-  return value === undefined || value === null || value === "" ? undefined : String(value);
-}
-
-function integer(value: unknown, key: string, fallback: number): number {
-  const given = text(value);
-  if (given === undefined) return fallback;
-  const n = Number(given);
-  if (!Number.isInteger(n)) throw new Error(`gce example: context gce.${key} must be a whole number, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function flag(value: unknown, key: string): boolean {
-  const given = text(value);
-  if (given === undefined) return false;
-  if (given !== "true" && given !== "false") throw new Error(`gce example: context gce.${key} must be true or false, got ${JSON.stringify(value)}`);
-  return given === "true";
-}
-
-function list(value: unknown): string[] | undefined {
-  if (Array.isArray(value)) return value.map(String);
-  const given = text(value);
-  if (given === undefined) return undefined;
-  if (given.trim().startsWith("[")) return (JSON.parse(given) as unknown[]).map(String);
-  return given.split(",").map((s) => s.trim()).filter((s) => s !== "");
-}
-
 /** Adds the GCE example stack to the app. */
 export function gceExample(app: App): void {
-  const ctx = (key: string): unknown => app.node.tryGetContext(`gce.${key}`);
+  const ctx = exampleContext(app, "gce");
   const stack = new TerraformStack(app, GCE_EXAMPLE_STACK);
-  const project = text(ctx("project")) ?? "my-project-123";
-  const region = text(ctx("region")) ?? "europe-west4";
-  const name = text(ctx("clusterName")) ?? "demo-gce";
+  const project = ctx.text("project") ?? "my-project-123";
+  const region = ctx.text("region") ?? "europe-west4";
+  const name = ctx.text("clusterName") ?? "demo-gce";
 
   new GoogleProvider(stack, "google", {
     project,
@@ -69,33 +43,33 @@ export function gceExample(app: App): void {
     defaultLabels: { "managed-by": "cdktf" },
   });
 
-  const workers = integer(ctx("workerCount"), "workerCount", 2);
-  const image = text(ctx("image"));
-  const secretStore = text(ctx("secretStore")) === undefined ? true : flag(ctx("secretStore"), "secretStore");
+  const workers = ctx.integer("workerCount", 2);
+  const image = ctx.text("image");
+  const secretStore = ctx.flag("secretStore", true);
   new GceKubeadmCluster(stack, "cluster", {
     name,
     project,
     region,
-    kubernetesVersion: text(ctx("kubernetesVersion")),
+    kubernetesVersion: ctx.text("kubernetesVersion"),
     controlPlane: {
-      replicas: integer(ctx("controlPlaneReplicas"), "controlPlaneReplicas", 3),
-      machineType: text(ctx("controlPlaneMachineType")) ?? "n2-standard-2",
+      replicas: ctx.integer("controlPlaneReplicas", 3),
+      machineType: ctx.text("controlPlaneMachineType") ?? "n2-standard-2",
     },
     nodePools: [
       {
         name: "general",
-        machineType: text(ctx("workerMachineType")) ?? "n2-standard-2",
+        machineType: ctx.text("workerMachineType") ?? "n2-standard-2",
         minSize: workers,
         desiredSize: workers,
         maxSize: Math.max(2 * workers, 3),
-        spot: flag(ctx("spot"), "spot"),
+        spot: ctx.flag("spot", false),
         labels: { "node.kubernetes.io/pool": "general" },
       },
     ],
-    network: { subnetCidr: text(ctx("subnetCidr")) ?? "10.0.0.0/20" },
-    apiLoadBalancer: { external: true, allowedCidrs: list(ctx("apiAllowedCidrs")) ?? ["0.0.0.0/0"] },
+    network: { subnetCidr: ctx.text("subnetCidr") ?? "10.0.0.0/20" },
+    apiLoadBalancer: { external: true, allowedCidrs: ctx.list("apiAllowedCidrs") ?? ["0.0.0.0/0"] },
     image: image ? { image } : undefined,
-    pkiDirectory: text(ctx("pkiDirectory")),
+    pkiDirectory: ctx.text("pkiDirectory"),
     secretStore,
   });
 }

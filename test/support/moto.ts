@@ -6,9 +6,9 @@
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { freePort } from "./net";
 
 export const MOTO_REGION = "eu-west-1";
 export const MOTO_CREDENTIALS = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: MOTO_REGION } as const;
@@ -42,18 +42,6 @@ export function motoCommand(): { command: string; args: string[] } | { missing: 
       "moto is not installed: neither `moto_server` nor `python3 -m moto.server` is available. " +
       "Install it for the python3 on PATH (pip install 'moto[server]'), or put the pyenv shims first on PATH.",
   };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function ping(endpoint: string): Promise<boolean> {

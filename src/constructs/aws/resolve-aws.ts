@@ -5,8 +5,9 @@
 import { Token } from "cdktf";
 import { cidrHost, Ipv4Cidr, parseCidr } from "../../bootstrap/cidr";
 import { resolveCluster } from "../../bootstrap/resolve-cluster";
+import { cidr, cidrList, isToken, withoutPlatformFields } from "../platform-validation";
 import { cniInstallableOn } from "../../bootstrap/catalog";
-import type { ClusterSpec, ControlPlaneSpec, NodePoolSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
+import type { ClusterSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
 import { Architecture, architectureOf, isInstanceTypeName } from "./instance-types";
 import { AWS_DEFAULTS, AwsIamStatement, AwsKubeadmClusterProps, AwsMachineOptions, AwsNodePoolSpec, AwsSpotOptions, SpotAllocationStrategy } from "./props";
@@ -177,39 +178,7 @@ function toClusterSpec(name: string, props: AwsKubeadmClusterProps): ClusterSpec
     nodePools,
     ...rest
   } = props;
-  const cp: Record<string, unknown> | undefined = controlPlane ? { ...controlPlane } : undefined;
-  if (cp) for (const key of CONTROL_PLANE_AWS_KEYS) delete cp[key];
-  const pools = nodePools?.map((pool) => {
-    const copy: Record<string, unknown> = { ...pool };
-    for (const key of POOL_AWS_KEYS) delete copy[key];
-    return copy as unknown as NodePoolSpec;
-  });
-  return { ...rest, name, controlPlane: cp as ControlPlaneSpec | undefined, nodePools: pools };
-}
-
-function isToken(value: unknown): boolean {
-  return typeof value === "string" ? Token.isUnresolved(value) : Array.isArray(value) && Token.isUnresolved(value);
-}
-
-function cidr(p: Problems, field: string, text: unknown): Ipv4Cidr | undefined {
-  if (typeof text !== "string") {
-    p.add(field, text, "is not a CIDR string", 'use e.g. "203.0.113.0/24"');
-    return undefined;
-  }
-  const parsed = parseCidr(text);
-  if (typeof parsed === "string") {
-    p.add(field, text, parsed, 'use a network CIDR such as "203.0.113.0/24" (a single address is "203.0.113.10/32")');
-    return undefined;
-  }
-  return parsed;
-}
-
-function cidrList(p: Problems, field: string, list: string[]): string[] {
-  if (!Array.isArray(list)) {
-    p.add(field, list, "is not a list of CIDRs", 'use e.g. ["203.0.113.0/24"]');
-    return [];
-  }
-  return list.map((text, i) => cidr(p, `${field}[${i}]`, text)?.text ?? text);
+  return { ...rest, name, ...withoutPlatformFields(controlPlane, nodePools, CONTROL_PLANE_AWS_KEYS, POOL_AWS_KEYS) };
 }
 
 function resolveNetwork(p: Problems, props: AwsKubeadmClusterProps): ResolvedAwsNetwork {

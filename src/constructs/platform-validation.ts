@@ -1,0 +1,51 @@
+/**
+ * Validation pieces every platform's resolver shares: CIDR fields, tokens, and taking the
+ * platform-only fields out of the control-plane and pool specs before the cluster model sees them.
+ */
+import { Token } from "cdktf";
+import { Ipv4Cidr, parseCidr } from "../bootstrap/cidr";
+import type { ControlPlaneSpec, NodePoolSpec } from "../bootstrap/spec";
+import type { Problems } from "../bootstrap/validation-error";
+
+export function isToken(value: unknown): boolean {
+  return typeof value === "string" ? Token.isUnresolved(value) : Array.isArray(value) && Token.isUnresolved(value);
+}
+
+export function cidr(p: Problems, field: string, text: unknown): Ipv4Cidr | undefined {
+  if (typeof text !== "string") {
+    p.add(field, text, "is not a CIDR string", 'use e.g. "203.0.113.0/24"');
+    return undefined;
+  }
+  const parsed = parseCidr(text);
+  if (typeof parsed === "string") {
+    p.add(field, text, parsed, 'use a network CIDR such as "203.0.113.0/24" (a single address is "203.0.113.10/32")');
+    return undefined;
+  }
+  return parsed;
+}
+
+export function cidrList(p: Problems, field: string, list: string[]): string[] {
+  if (!Array.isArray(list)) {
+    p.add(field, list, "is not a list of CIDRs", 'use e.g. ["203.0.113.0/24"]');
+    return [];
+  }
+  return list.map((text, i) => cidr(p, `${field}[${i}]`, text)?.text ?? text);
+}
+
+/** The control-plane and pool specs without the platform's own fields (machine types, IAM, ...). */
+export function withoutPlatformFields(
+  controlPlane: object | undefined,
+  nodePools: readonly object[] | undefined,
+  controlPlaneKeys: readonly string[],
+  poolKeys: readonly string[],
+): { controlPlane?: ControlPlaneSpec; nodePools?: NodePoolSpec[] } {
+  const strip = (spec: object, keys: readonly string[]) => {
+    const copy: Record<string, unknown> = { ...spec };
+    for (const key of keys) delete copy[key];
+    return copy;
+  };
+  return {
+    controlPlane: controlPlane ? (strip(controlPlane, controlPlaneKeys) as ControlPlaneSpec) : undefined,
+    nodePools: nodePools?.map((pool) => strip(pool, poolKeys) as unknown as NodePoolSpec),
+  };
+}
