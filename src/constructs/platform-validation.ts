@@ -4,8 +4,9 @@
  */
 import { Token } from "cdktf";
 import { Ipv4Cidr, parseCidr } from "../bootstrap/cidr";
-import type { ControlPlaneSpec, NodePoolSpec } from "../bootstrap/spec";
-import type { Problems } from "../bootstrap/validation-error";
+import { resolveCluster } from "../bootstrap/resolve-cluster";
+import type { ClusterSpec, ControlPlaneSpec, NodePoolSpec, PlatformNetwork, ResolvedCluster } from "../bootstrap/spec";
+import { ClusterSpecError, Problems, SpecProblem } from "../bootstrap/validation-error";
 
 export function isToken(value: unknown): boolean {
   return typeof value === "string" ? Token.isUnresolved(value) : Array.isArray(value) && Token.isUnresolved(value);
@@ -48,4 +49,20 @@ export function withoutPlatformFields(
     controlPlane: controlPlane ? (strip(controlPlane, controlPlaneKeys) as ControlPlaneSpec) : undefined,
     nodePools: nodePools?.map((pool) => strip(pool, poolKeys) as unknown as NodePoolSpec),
   };
+}
+
+/**
+ * The cluster model for the platform's network, or undefined with its problems added to
+ * `problems` (all of them reported together with the platform's own).
+ */
+export function resolveClusterModel(spec: ClusterSpec, network: PlatformNetwork, problems: SpecProblem[]): ResolvedCluster | undefined {
+  try {
+    return resolveCluster(spec, network);
+  } catch (error) {
+    if (!(error instanceof ClusterSpecError)) throw error;
+    // One problem per mistake: the cluster model re-checks the name the construct id gave it.
+    const reported = new Set(problems.map((x) => x.field));
+    problems.push(...error.problems.filter((x) => !reported.has(x.field)));
+    return undefined;
+  }
 }

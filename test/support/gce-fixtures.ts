@@ -1,19 +1,12 @@
 /** Shared set-up for the GCE suites: props, a stack around the construct, synth and decode helpers. */
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import * as yaml from "js-yaml";
 import { App, TerraformStack, Testing } from "cdktf";
 import { GoogleProvider } from "@cdktf/provider-google/lib/provider";
-import { ClusterSpecError, SpecProblem } from "../../src/bootstrap/validation-error";
+import type { SpecProblem } from "../../src/bootstrap/validation-error";
 import { GceKubeadmCluster, GceKubeadmClusterProps } from "../../src/constructs/gce";
+import { problemsWhenCreating } from "./stack-json";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Json = any;
-
-export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+export type { Json } from "./stack-json";
+export { resourcesOf, settingsOf, synthJson, tempDir, writeFilesOf } from "./stack-json";
 
 /** The issue's example cluster on GCE; override what a test is about. */
 export function baseProps(pkiDirectory: string, overrides: Partial<GceKubeadmClusterProps> = {}): GceKubeadmClusterProps {
@@ -44,28 +37,7 @@ export function build(props: GceKubeadmClusterProps, id = "prod"): Built {
 
 /** The problems a spec is rejected with; also checks nothing was created. Fails when it is accepted. */
 export function problemsOf(props: GceKubeadmClusterProps, id = "prod"): SpecProblem[] {
-  const app = Testing.app();
-  const stack = new TerraformStack(app, "gce");
-  try {
-    new GceKubeadmCluster(stack, id, props);
-  } catch (error) {
-    if (!(error instanceof ClusterSpecError)) throw error;
-    const created = stack.node.tryFindChild(id);
-    if (created && created.node.children.length > 0) {
-      throw new Error(`validation ran after constructs were created: ${created.node.children.map((c) => c.node.id).join(", ")}`);
-    }
-    return [...error.problems];
-  }
-  throw new Error("expected a ClusterSpecError, but the spec was accepted");
-}
-
-export function synthJson(stack: TerraformStack): Json {
-  return JSON.parse(Testing.synth(stack));
-}
-
-/** Resources of one type as [logical id, body] pairs. */
-export function resourcesOf(json: Json, type: string): [string, Json][] {
-  return Object.entries(json.resource?.[type] ?? {});
+  return problemsWhenCreating("gce", id, (stack) => new GceKubeadmCluster(stack, id, props));
 }
 
 /**
@@ -85,15 +57,3 @@ export function decodeTerraformString(expression: string, tokens: (reference: st
     .join("");
 }
 
-/** The files of a cloud-config by path. */
-export function writeFilesOf(cloudConfig: string): Record<string, { content: string; permissions: string }> {
-  const doc = yaml.load(cloudConfig.replace(/^#cloud-config\n/, "")) as { write_files: { path: string; content: string; permissions: string }[] };
-  return Object.fromEntries(doc.write_files.map((f) => [f.path, { content: f.content, permissions: f.permissions }]));
-}
-
-/** `KEY='value'` lines of the bootstrap settings file in a cloud-config. */
-export function settingsOf(cloudConfig: string, settingsPath: string): Record<string, string> {
-  const file = writeFilesOf(cloudConfig)[settingsPath];
-  if (!file) throw new Error(`no ${settingsPath} in the cloud-config`);
-  return Object.fromEntries([...file.content.matchAll(/^([A-Z][A-Z0-9_]*)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
-}

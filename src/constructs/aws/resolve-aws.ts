@@ -4,8 +4,7 @@
  */
 import { Token } from "cdktf";
 import { cidrHost, Ipv4Cidr, parseCidr } from "../../bootstrap/cidr";
-import { resolveCluster } from "../../bootstrap/resolve-cluster";
-import { cidr, cidrList, isToken, withoutPlatformFields } from "../platform-validation";
+import { cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
 import { cniInstallableOn } from "../../bootstrap/catalog";
 import type { ClusterSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
@@ -132,15 +131,7 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
         : []
       : network.vpcCidrs.filter((c) => typeof c === "string" && typeof parseCidr(c) !== "string");
   const problems: SpecProblem[] = [...p.list];
-  let cluster: ResolvedCluster | undefined;
-  try {
-    cluster = resolveCluster(spec, { platform: "aws", nodeCidrs });
-  } catch (error) {
-    if (!(error instanceof ClusterSpecError)) throw error;
-    // One problem per mistake: the cluster model re-checks the name the construct id gave it.
-    const reported = new Set(problems.map((x) => x.field));
-    problems.push(...error.problems.filter((x) => !reported.has(x.field)));
-  }
+  const cluster = resolveClusterModel(spec, { platform: "aws", nodeCidrs }, problems);
   const q = new Problems();
   const specPools = props.nodePools ?? [{ name: "default" }];
   const nodePools = cluster

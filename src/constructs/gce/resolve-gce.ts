@@ -3,8 +3,7 @@
  * (`resolveCluster`), reporting all problems in one ClusterSpecError before any construct exists.
  */
 import { cidrContains, cidrHost, Ipv4Cidr, parseCidr, parseIpv4 } from "../../bootstrap/cidr";
-import { resolveCluster } from "../../bootstrap/resolve-cluster";
-import { cidr, cidrList, isToken, withoutPlatformFields } from "../platform-validation";
+import { cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
 import { cniInstallableOn } from "../../bootstrap/catalog";
 import type { ClusterSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
@@ -143,15 +142,7 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
         : []
       : network.subnetCidrs.filter((c) => typeof c === "string" && typeof parseCidr(c) !== "string");
   const problems: SpecProblem[] = [...p.list];
-  let cluster: ResolvedCluster | undefined;
-  try {
-    cluster = resolveCluster(spec, { platform: "gce", nodeCidrs });
-  } catch (error) {
-    if (!(error instanceof ClusterSpecError)) throw error;
-    // One problem per mistake: the cluster model re-checks the name the construct id gave it.
-    const reported = new Set(problems.map((x) => x.field));
-    problems.push(...error.problems.filter((x) => !reported.has(x.field)));
-  }
+  const cluster = resolveClusterModel(spec, { platform: "gce", nodeCidrs }, problems);
   const q = new Problems();
   const specPools = props.nodePools ?? [{ name: "default" }];
   // Without a valid cluster model the pools' GCE fields are still checked, against provisional sizes.

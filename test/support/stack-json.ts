@@ -1,0 +1,55 @@
+/** Helpers every platform's synth tests share: temp dirs, the synthesized JSON, cloud-config files, rejected specs. */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { TerraformStack, Testing } from "cdktf";
+import { ClusterSpecError, SpecProblem } from "../../src/bootstrap/validation-error";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function synthJson(stack: TerraformStack): Json {
+  return JSON.parse(Testing.synth(stack));
+}
+
+/** Resources of one type as [logical id, body] pairs. */
+export function resourcesOf(json: Json, type: string): [string, Json][] {
+  return Object.entries(json.resource?.[type] ?? {});
+}
+
+/**
+ * The problems `create(stack)` is rejected with; also checks that the construct `id` created
+ * nothing before it threw. Fails when the spec is accepted.
+ */
+export function problemsWhenCreating(stackName: string, id: string, create: (stack: TerraformStack) => void): SpecProblem[] {
+  const stack = new TerraformStack(Testing.app(), stackName);
+  try {
+    create(stack);
+  } catch (error) {
+    if (!(error instanceof ClusterSpecError)) throw error;
+    const created = stack.node.tryFindChild(id);
+    if (created && created.node.children.length > 0) {
+      throw new Error(`validation ran after constructs were created: ${created.node.children.map((c) => c.node.id).join(", ")}`);
+    }
+    return [...error.problems];
+  }
+  throw new Error("expected a ClusterSpecError, but the spec was accepted");
+}
+
+/** The files of a cloud-config by path. */
+export function writeFilesOf(cloudConfig: string): Record<string, { content: string; permissions: string }> {
+  const doc = yaml.load(cloudConfig.replace(/^#cloud-config\n/, "")) as { write_files: { path: string; content: string; permissions: string }[] };
+  return Object.fromEntries(doc.write_files.map((f) => [f.path, { content: f.content, permissions: f.permissions }]));
+}
+
+/** `KEY='value'` lines of the bootstrap settings file in a cloud-config. */
+export function settingsOf(cloudConfig: string, settingsPath: string): Record<string, string> {
+  const file = writeFilesOf(cloudConfig)[settingsPath];
+  if (!file) throw new Error(`no ${settingsPath} in the cloud-config`);
+  return Object.fromEntries([...file.content.matchAll(/^([A-Z][A-Z0-9_]*)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+}
