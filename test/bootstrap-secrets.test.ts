@@ -9,12 +9,14 @@ import * as path from "path";
 import { caCertHash, generateClusterPki } from "../src/bootstrap/pki";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { renderInitConfig, renderJoinConfig } from "../src/bootstrap/kubeadm-config";
+import { scriptForBundle } from "../src/bootstrap/bootstrap-script";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
+import { packScript } from "../src/bootstrap/pack-script";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER, secretBundle } from "../src/bootstrap/secret-bundle";
 import {
-  AWS_SECRET_ARN, BootstrapRun, callIndex, createNodeRoot, failCommand, GCE_SECRET_VERSION, httpRespond, IMDS_ENDPOINT, inRoot,
+  AWS_SECRET_ARN, BOOTSTRAP_SCRIPT, BootstrapRun, callIndex, createNodeRoot, failCommand, GCE_SECRET_VERSION, httpRespond, IMDS_ENDPOINT, inRoot,
   NodeOptions, NodeRoot, readCalls, readLog, readStatus, removeNodeRoot, resetCalls, runBootstrap, SECRET_SEAMS, SecretFixture,
-  SecretStoreKind, serveSecrets,
+  SecretStoreKind, serveSecrets, sha256,
 } from "./harness";
 
 const nodes: NodeRoot[] = [];
@@ -64,20 +66,49 @@ describe.each(STORES)("%s", (kind, secretId) => {
       first = run(n);
     });
 
-    test("succeeds, and the step runs right after preflight, before any package is installed", () => {
+    test("succeeds: the loader in user data fetches the bundle once; the full script runs preflight, installs the bundle, then the rest", () => {
       expect(first.code).toBe(0);
       expect(first.lastLine).toMatch(/bootstrap succeeded$/);
-      expect(first.output).toContain(`[secrets] installed the bootstrap token and 4 files from ${secretId}`);
       const calls = readCalls(n);
-      expect(callIndex(calls, "ss -Htln")).toBeLessThan(calls.findIndex((c) => isMetadataCall(c)));
-      expect(calls.findIndex((c) => isStoreCall(c))).toBeLessThan(callIndex(calls, /^apt-get /));
+      const store = calls.findIndex((c) => isStoreCall(c));
+      expect(calls.findIndex((c) => isMetadataCall(c))).toBeLessThan(store);
+      expect(store).toBeLessThan(callIndex(calls, "ss -Htln"));
+      expect(callIndex(calls, "ss -Htln")).toBeLessThan(callIndex(calls, /^apt-get /));
       expect(calls.filter(isStoreCall)).toHaveLength(1);
+      const lines = first.lines;
+      const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+      expect(at(/\[secrets\] fetching the bootstrap script from /)).toBe(0);
+      expect(at(/\[secrets\] installed the bootstrap script; handing over/)).toBeLessThan(at(/\[preflight\] starting/));
+      expect(at(/\[preflight\] starting/)).toBeLessThan(at(new RegExp(`\\[secrets\\] installed the bootstrap token and 8 files from ${secretId.replace(/[/:]/g, "\\$&")}`)));
+      expect(at(/\[secrets\] installed the bootstrap token/)).toBeLessThan(at(/\[install\] starting/));
     });
 
-    test("writes every key with mode 0600 and the content of the bundle", () => {
+    test("the full script from the bundle replaced the loader (0755): later runs and the timers run it", () => {
+      const installed = fs.readFileSync(n.script, "utf8");
+      expect(sha256(installed)).toBe(n.settings.BOOTSTRAP_SHA256);
+      expect(installed).toContain("step_install()");
+      expect(mode(n.script)).toBe(0o755);
+      expect(fs.existsSync(`${n.script}.t`)).toBe(false);
+    });
+
+    test("the log has each line once (the loader's pipeline is closed before the hand-over); status keeps the loader's start", () => {
+      const log = readLog(n).split("\n").filter((l) => l.length > 0);
+      expect(log.filter((l) => l.includes("installed the bootstrap token"))).toHaveLength(1);
+      expect(log.filter((l) => l.includes("bootstrap succeeded"))).toHaveLength(1);
+      const loaderStart = /^(\S+) \[secrets\] fetching the bootstrap script/.exec(log[0]!);
+      expect(loaderStart).not.toBeNull();
+      expect(readStatus(n)).toMatchObject({ phase: "done", result: "succeeded" });
+      expect(Date.parse(readStatus(n).started)).toBeLessThanOrEqual(Date.parse(loaderStart![1].replace(/([+-]\d\d)(\d\d)$/, "$1:$2")));
+    });
+
+    test("writes every key with mode 0600, the certificates 0644, with the content of the bundle (user data has none)", () => {
       for (const f of KEYS) {
         expect(mode(pkiPath(n, f))).toBe(0o600);
         expect(fs.readFileSync(pkiPath(n, f), "utf8")).toBe(`-----BEGIN PRIVATE KEY-----\n${n.keySecret}-${f}\n-----END PRIVATE KEY-----\n`);
+      }
+      for (const f of ["ca.crt", "front-proxy-ca.crt", "etcd/ca.crt", "sa.pub"]) {
+        expect(mode(pkiPath(n, f))).toBe(0o644);
+        expect(fs.readFileSync(pkiPath(n, f), "utf8")).toContain(`stub ${f}`);
       }
       expect(mode(inRoot(n, NODE_LAYOUT.pkiDir))).toBe(0o755);
       expect(fs.readdirSync(path.join(inRoot(n, NODE_LAYOUT.pkiDir), "etcd")).filter((f) => f.endsWith(".t"))).toEqual([]);
@@ -106,12 +137,12 @@ describe.each(STORES)("%s", (kind, secretId) => {
     });
   });
 
-  test("worker: the bundle has the token only; the join config gets it", () => {
+  test("worker: the bundle has the token and the CA certificate only; the join config gets the token", () => {
     const n = node({ role: "worker", secrets: kind, apiUp: ["*"] });
     const fixture = serveSecrets(n);
     const r = run(n);
     expect(r.code).toBe(0);
-    expect(r.output).toContain(`installed the bootstrap token and 0 files from ${secretId}`);
+    expect(r.output).toContain(`installed the bootstrap token and 1 files from ${secretId}`);
     const join = fs.readFileSync(inRoot(n, NODE_LAYOUT.joinConfig), "utf8");
     expect(join).toContain(`token: ${n.token}`);
     expect(join).not.toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
@@ -184,7 +215,7 @@ describe.each(STORES)("%s", (kind, secretId) => {
 
   test("a secret that is not a bundle (or has no valid token) fails without writing anything", () => {
     const n = node({ role: "control-plane", secrets: kind });
-    serveSecrets(n, { secret: JSON.stringify({ version: 1, bootstrapToken: "not-a-token", files: [] }) });
+    serveSecrets(n, { secret: JSON.stringify({ ...JSON.parse(n.bundle!), bootstrapToken: "not-a-token" }) });
     expectFailure(run(n), /is not a usable cdktf-kubeadm secret bundle/);
     expect(fs.readFileSync(inRoot(n, NODE_LAYOUT.joinConfig), "utf8")).toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
     expect(readCalls(n).filter(isStoreCall)).toHaveLength(1);
@@ -192,15 +223,52 @@ describe.each(STORES)("%s", (kind, secretId) => {
 
   test("a bundle file outside /etc/kubernetes/pki is refused", () => {
     const n = node({ role: "worker", secrets: kind });
-    serveSecrets(n, { secret: JSON.stringify({ version: 1, bootstrapToken: n.token, files: [{ path: "/etc/kubernetes/pki/../../cron.d/x", permissions: "0600", content: "x" }] }) });
+    serveSecrets(n, { secret: JSON.stringify({ ...JSON.parse(n.bundle!), files: [{ path: "/etc/kubernetes/pki/../../cron.d/x", permissions: "0600", content: "x" }] }) });
     expectFailure(run(n), /is not a usable cdktf-kubeadm secret bundle/);
     expect(fs.existsSync(inRoot(n, "/etc/cron.d/x"))).toBe(false);
   });
 
   test("the worker bundle on a control-plane node: the missing keys are named", () => {
     const n = node({ role: "control-plane", secrets: kind });
-    serveSecrets(n, { secret: JSON.stringify({ version: 1, bootstrapToken: n.token, files: [] }) });
+    const bundle = JSON.parse(n.bundle!);
+    serveSecrets(n, { secret: JSON.stringify({ ...bundle, files: bundle.files.filter((f: { path: string }) => f.path.endsWith("/ca.crt")) }) });
     expectFailure(run(n), /\/etc\/kubernetes\/pki\/ca\.key is missing after installing secret .*: is it the control-plane bundle\?/);
+    expect(readCalls(n).filter((c) => /^(apt-get|kubeadm) /.test(c))).toEqual([]);
+  });
+
+  /** Nothing of the bundle was written: no key, the placeholder in the configs, the loader in place. */
+  function expectNothingInstalled(n: NodeRoot, loader: string): void {
+    expect(fs.readFileSync(n.script, "utf8")).toBe(loader);
+    expect(fs.existsSync(pkiPath(n, "ca.key"))).toBe(false);
+    expect(fs.readFileSync(inRoot(n, NODE_LAYOUT.joinConfig), "utf8")).toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
+  }
+
+  test("a bundle whose script is not the one user data pins (another deploy's) is refused, nothing installed", () => {
+    const n = node({ role: "control-plane", secrets: kind });
+    const loader = fs.readFileSync(n.script, "utf8");
+    const other = packScript(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"), "control-plane", [kind]).replace("bootstrap succeeded", "bootstrap  succeeded");
+    serveSecrets(n, { secret: JSON.stringify({ ...JSON.parse(n.bundle!), script: scriptForBundle(other) }) });
+    const r = run(n);
+    expectFailure(r, new RegExp(`the bootstrap script in secret \\S+ is not the one user data pins \\(sha256 ${n.settings.BOOTSTRAP_SHA256}\\): finish 'cdktf deploy', then replace this node`));
+    expectNothingInstalled(n, loader);
+    expect(readStatus(n)).toMatchObject({ phase: "secrets", result: "failed" });
+  });
+
+  test("a bundle without a script (written by an older release) is refused, nothing installed", () => {
+    const n = node({ role: "control-plane", secrets: kind });
+    const loader = fs.readFileSync(n.script, "utf8");
+    const { script: _script, ...old } = JSON.parse(n.bundle!);
+    serveSecrets(n, { secret: JSON.stringify(old) });
+    expectFailure(run(n), /holds no bootstrap script \(an older cdktf-kubeadm wrote it\): run 'cdktf deploy'/);
+    expectNothingInstalled(n, loader);
+  });
+
+  test("the loader started by a timer (an argument) before the hand-over does nothing", () => {
+    const n = node({ role: "control-plane", secrets: kind });
+    const r = runBootstrap(n, SECRET_SEAMS, ["upgrade"]);
+    expect(r.code).toBe(0);
+    expect(r.lastLine).toMatch(/the bootstrap has not installed the full script yet: nothing to do for 'upgrade'/);
+    expect(readCalls(n).filter((c) => c.startsWith("curl "))).toEqual([]);
   });
 
   test("a later failure resumes without fetching the secret again", () => {

@@ -119,7 +119,7 @@ describe("secret store (default): two secrets, two write-only versions, per-audi
       expect(content).toBe(cluster.kubeadm.secretBundle(audience));
       const bundle = JSON.parse(content);
       expect(bundle.bootstrapToken).toBe(cluster.kubeadm.pki.bootstrapToken);
-      expect(bundle.files.map((f: { path: string }) => path.basename(f.path))).toEqual(audience === "control-plane" ? ["ca.key", "front-proxy-ca.key", "ca.key", "sa.key"] : []);
+      expect(bundle.files.map((f: { path: string }) => path.basename(f.path))).toEqual(audience === "control-plane" ? ["ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "ca.crt", "ca.key", "sa.key", "sa.pub"] : ["ca.crt"]);
       expect(Buffer.byteLength(content)).toBeLessThan(64 * 1024); // Secret Manager's payload limit
       expect(Number.isSafeInteger(v.secret_data_wo_version)).toBe(true);
       expect(v.secret_data_wo_version).toBeGreaterThan(0);
@@ -184,7 +184,8 @@ describe("secret store (default): two secrets, two write-only versions, per-audi
       expect(cloudConfig).toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
       const files = (yaml.load(cloudConfig) as { write_files: { path: string }[] }).write_files.map((f) => f.path);
       expect(files.filter((f) => f.endsWith(".key"))).toEqual([]);
-      if (audience === "control-plane") expect(files).toEqual(expect.arrayContaining([`${NODE_LAYOUT.pkiDir}/ca.crt`, `${NODE_LAYOUT.pkiDir}/sa.pub`]));
+      // all PKI files come with the bundle
+      expect(files.filter((f) => f.startsWith(NODE_LAYOUT.pkiDir))).toEqual([]);
     }
   });
 

@@ -8,6 +8,7 @@ import * as path from "path";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { desiredVersionMetadataKey, GceKubeadmClusterProps } from "../src/constructs/gce";
 import { baseProps, build, decodeTerraformString, Json, resourcesOf, settingsOf, synthJson, tempDir, writeFilesOf } from "./support/gce-fixtures";
+import { scriptOfBundle } from "./support/stack-json";
 
 const tmp = tempDir("gce-upgrade-");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -49,8 +50,10 @@ function differences(a: Json, b: Json, at = ""): string[] {
 
 describe("the desired-version channel", () => {
   let json: Json;
+  let built: ReturnType<typeof build>;
   beforeAll(() => {
-    json = synthJson(build(baseProps(pki("channel"))).stack);
+    built = build(baseProps(pki("channel")));
+    json = synthJson(built.stack);
   });
 
   test("one project metadata item, key derived from the cluster name, value the cluster's version", () => {
@@ -64,7 +67,9 @@ describe("the desired-version channel", () => {
     expect(configs).toHaveLength(4);
     for (const [id, text] of configs) {
       const settings = settingsOf(text, NODE_LAYOUT.settings);
-      const script = writeFilesOf(text)[NODE_LAYOUT.script].content;
+      // user data carries the loader; the full script (with or without the agent) is in the bundle
+      expect(writeFilesOf(text)[NODE_LAYOUT.script].content).not.toMatch(/^upgrade\(\)|desired_gce/m);
+      const script = scriptOfBundle(built.cluster.kubeadm.secretBundle(id.includes("pool") ? "worker" : "control-plane"));
       if (id.includes("pool")) {
         expect({ id, keys: Object.keys(settings).filter((k) => k.startsWith("UPGRADE_")) }).toEqual({ id, keys: [] });
         expect(script).not.toContain("desired_gce");

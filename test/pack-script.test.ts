@@ -91,3 +91,33 @@ describe("feature sections (# @only FEATURE...)", () => {
     expect(() => packScript("# @control-plane-only\n# @only aws\n# @end\n# @end\n", "worker", ["aws"])).toThrow(/line 2: nested # @only aws/);
   });
 });
+
+describe("stage sections (# @stage1, # @stage1-only): the loader and the full script from one source", () => {
+  const text = [
+    "#!/bin/bash", "# @stage1", "log() { echo \"$*\"; }", "# @only aws", "fetch() { log aws; }", "# @end", "# @end",
+    "install() { log install; }", "# @stage1-only", "main() { fetch; echo loader; }", "# @end",
+    "main() { install; }", "# @stage1", "main", "# @end", "",
+  ].join("\n");
+
+  test("the full copy has everything but the stage1-only sections; the loader only the stage-1 ones", () => {
+    expect(packScript(text, "worker", ["aws"])).toBe("#!/bin/bash\nlog() { echo \"$*\"; }\nfetch() { log aws; }\ninstall() { log install; }\nmain() { install; }\nmain\n");
+    expect(packScript(text, "worker", ["aws"], "loader")).toBe("#!/bin/bash\nlog() { echo \"$*\"; }\nfetch() { log aws; }\nmain() { fetch; echo loader; }\nmain\n");
+    // feature sections nested in a stage section still follow their features
+    expect(packScript(text, "worker", [], "loader")).toBe("#!/bin/bash\nlog() { echo \"$*\"; }\nmain() { fetch; echo loader; }\nmain\n");
+  });
+
+  test("both copies run", () => {
+    expect(run(packScript(text, "worker", ["aws"]))).toBe("install\n");
+    expect(run(packScript(text, "worker", ["aws"], "loader"))).toBe("aws\nloader\n");
+  });
+
+  test("stage sections are top level only", () => {
+    expect(() => packScript("# @stage1\n# @stage1-only\n# @end\n# @end\n")).toThrow(/line 2: nested # @stage1-only \(the section on line 1 is open\)/);
+    expect(() => packScript("# @only aws\n# @stage1\n# @end\n# @end\n")).toThrow(/line 2: nested # @stage1/);
+    expect(() => packScript("# @stage1\nx\n")).toThrow(/line 1: # @stage1 without # @end/);
+  });
+
+  test("a shellcheck directive keeps its directive, not the reason after it", () => {
+    expect(packScript("# shellcheck disable=SC2317 # why\nx\n")).toBe("# shellcheck disable=SC2317\nx\n");
+  });
+});

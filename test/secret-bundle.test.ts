@@ -1,16 +1,19 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { App, TerraformStack, TerraformVariable } from "cdktf";
-import { bootstrapScript, nodeFiles, NodePayloadInput, renderCloudConfig } from "../src/bootstrap/cloud-init";
+import { scriptSha256 } from "../src/bootstrap/bootstrap-script";
+import { bootstrapScript, loaderScript, nodeFiles, NodePayloadInput, renderCloudConfig } from "../src/bootstrap/cloud-init";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { caCertHash, generateClusterPki } from "../src/bootstrap/pki";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
-import { BOOTSTRAP_TOKEN_PLACEHOLDER, secretAudience, secretBundle, SecretSource } from "../src/bootstrap/secret-bundle";
+import { BOOTSTRAP_TOKEN_PLACEHOLDER, secretAudience, secretBundle, secretBundleFor, SecretSource } from "../src/bootstrap/secret-bundle";
 import { USER_DATA_LIMITS, gzipSize } from "../src/bootstrap/user-data-budget";
 import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
 import { cloudInitSchema } from "./support/cloud-init-schema";
+import { scriptOfBundle } from "./support/stack-json";
 
 const cluster = resolveCluster(
   { name: "prod", kubernetesVersion: "1.36.4", controlPlane: { replicas: 3 }, nodePools: [{ name: "general", maxSize: 10 }, { name: "gpu", maxSize: 2 }] },
@@ -31,38 +34,59 @@ function settingsOf(i: NodePayloadInput): Record<string, string> {
   return Object.fromEntries(env.trim().split("\n").map((l) => { const m = /^([A-Z0-9_]+)='(.*)'$/.exec(l)!; return [m[1], m[2]]; }));
 }
 
+const scriptIn = scriptOfBundle;
+
 describe("secretBundle", () => {
-  test("identical for every control-plane slot and for every worker pool; one audience each", () => {
+  test("identical for every control-plane slot and for every worker pool; one audience each; byte-identical each time", () => {
     const cp = ROLES.filter((r) => r.kind === "control-plane").map((r) => secretBundle(input(r, AWS)));
     const w = ROLES.filter((r) => r.kind === "worker").map((r) => secretBundle(input(r, GCE)));
     expect(new Set(cp).size).toBe(1);
     expect(new Set(w).size).toBe(1);
     expect(cp[0]).not.toBe(w[0]);
     expect(ROLES.map((r) => secretAudience(r))).toEqual(["control-plane", "control-plane", "control-plane", "worker", "worker"]);
-    // independent of the source and of whether secrets are set at all
-    expect(secretBundle(input(ROLES[1]))).toBe(cp[0]);
+    expect(secretBundle(input(ROLES[2], AWS))).toBe(cp[0]);
+    // the script in it is the one for its store: another store, another bundle
+    expect(secretBundle(input(ROLES[1], GCE))).not.toBe(cp[0]);
   });
 
-  test("control plane: version, token and the four private keys at 0600, in a fixed order, compact JSON", () => {
+  test("control plane: version, token, the shared PKI (keys 0600, certificates 0644) in a fixed order, the full script; compact JSON", () => {
     const text = secretBundle(input(ROLES[0], AWS));
     const b = JSON.parse(text);
     expect(JSON.stringify(b)).toBe(text);
-    expect(Object.keys(b)).toEqual(["version", "bootstrapToken", "files"]);
+    expect(Object.keys(b)).toEqual(["version", "bootstrapToken", "files", "script"]);
     expect(b.version).toBe(1);
     expect(b.bootstrapToken).toBe(pki.bootstrapToken);
+    const dir = "/etc/kubernetes/pki";
     expect(b.files).toEqual([
-      { path: "/etc/kubernetes/pki/ca.key", permissions: "0600", content: pki.ca.keyPem },
-      { path: "/etc/kubernetes/pki/front-proxy-ca.key", permissions: "0600", content: pki.frontProxyCa.keyPem },
-      { path: "/etc/kubernetes/pki/etcd/ca.key", permissions: "0600", content: pki.etcdCa.keyPem },
-      { path: "/etc/kubernetes/pki/sa.key", permissions: "0600", content: pki.serviceAccount.privateKeyPem },
+      { path: `${dir}/ca.crt`, permissions: "0644", content: pki.ca.certPem },
+      { path: `${dir}/ca.key`, permissions: "0600", content: pki.ca.keyPem },
+      { path: `${dir}/front-proxy-ca.crt`, permissions: "0644", content: pki.frontProxyCa.certPem },
+      { path: `${dir}/front-proxy-ca.key`, permissions: "0600", content: pki.frontProxyCa.keyPem },
+      { path: `${dir}/etcd/ca.crt`, permissions: "0644", content: pki.etcdCa.certPem },
+      { path: `${dir}/etcd/ca.key`, permissions: "0600", content: pki.etcdCa.keyPem },
+      { path: `${dir}/sa.key`, permissions: "0600", content: pki.serviceAccount.privateKeyPem },
+      { path: `${dir}/sa.pub`, permissions: "0644", content: pki.serviceAccount.publicKeyPem },
     ]);
-    expect(text).not.toMatch(/CERTIFICATE|PUBLIC KEY/); // public material stays in user data
+    expect(scriptIn(text)).toBe(bootstrapScript("control-plane", "aws-secretsmanager"));
   });
 
-  test("worker: the token only, no files, no key", () => {
+  test("worker: the token, the CA certificate and the worker script; no key, no control-plane code", () => {
     const text = secretBundle(input(ROLES[3], AWS));
-    expect(JSON.parse(text)).toEqual({ version: 1, bootstrapToken: pki.bootstrapToken, files: [] });
+    const b = JSON.parse(text);
+    expect(b).toMatchObject({ version: 1, bootstrapToken: pki.bootstrapToken, files: [{ path: "/etc/kubernetes/pki/ca.crt", permissions: "0644", content: pki.ca.certPem }] });
     expect(text).not.toMatch(/PRIVATE KEY/);
+    expect(scriptIn(text)).toBe(bootstrapScript("worker", "aws-secretsmanager"));
+    expect(scriptIn(text)).not.toMatch(/step_cni|step_timers/);
+  });
+
+  test("without a secret source the bundle carries no script (user data carries the full one)", () => {
+    expect(Object.keys(JSON.parse(secretBundle(input(ROLES[0]))))).toEqual(["version", "bootstrapToken", "files"]);
+  });
+
+  test("a bundle over the 64 KiB a secret value may hold is refused at synth, naming the audience and the fix", () => {
+    const noise = crypto.randomBytes(60_000).toString("base64");
+    expect(() => secretBundleFor(pki, "worker", noise)).toThrow(/the worker secret bundle is \d+ bytes, over the 65536-byte limit of a secret value .*Fix: use ECDSA-P256 keys/);
+    expect(() => secretBundleFor(pki, "control-plane", bootstrapScript("control-plane", "aws-secretsmanager"))).not.toThrow();
   });
 });
 
@@ -72,7 +96,7 @@ describe("user data with secrets in a secret store", () => {
     expect(fs.readFileSync(path.join(__dirname, "../src/bootstrap/bootstrap.sh"), "utf8")).toContain(`"${BOOTSTRAP_TOKEN_PLACEHOLDER}"`);
   });
 
-  test.each(ROLES.flatMap((r) => [[r, AWS], [r, GCE]] as const))("%j %j: no private key, no token, the placeholder and the reference", (role, source) => {
+  test.each(ROLES.flatMap((r) => [[r, AWS], [r, GCE]] as const))("%j %j: no PKI file, no token, the placeholder, the reference and the script's pin", (role, source) => {
     const i = input(role, source);
     const text = renderCloudConfig(i);
     expect(text).not.toMatch(/PRIVATE KEY/);
@@ -89,8 +113,12 @@ describe("user data with secrets in a secret store", () => {
     }
     if (role.kind === "control-plane") {
       expect(files.find((f) => f.path === NODE_LAYOUT.initConfig)!.content).toContain(`token: ${BOOTSTRAP_TOKEN_PLACEHOLDER}`);
-      expect(files.map((f) => f.path)).toEqual(expect.arrayContaining(["ca.crt", "front-proxy-ca.crt", "etcd/ca.crt", "sa.pub"].map((f) => `${NODE_LAYOUT.pkiDir}/${f}`)));
     }
+    // all of the PKI comes with the bundle; user data pins the bundle's script
+    expect(files.map((f) => f.path).filter((p) => p.startsWith(NODE_LAYOUT.pkiDir))).toEqual([]);
+    expect(text).not.toMatch(/CERTIFICATE|PUBLIC KEY/);
+    expect(s.BOOTSTRAP_SHA256).toBe(scriptSha256(scriptIn(secretBundle(i))));
+    expect(files.find((f) => f.path === NODE_LAYOUT.script)!.content).toBe(loaderScript(source.kind));
   });
 
   test.each([["control plane", ROLES[1], AWS], ["worker", ROLES[3], GCE]] as const)("%s passes the real cloud-init schema", (_n, role, source) => {
@@ -99,16 +127,18 @@ describe("user data with secrets in a secret store", () => {
     expect(result.ok).toBe(true);
   });
 
-  test("nodes get the code for their secret store only; without secrets, none", () => {
+  test("nodes get the code for their secret store only (a loader in user data, the full script in the bundle); without secrets, none", () => {
     const script = (i: NodePayloadInput) => nodeFiles(i).find((f) => f.path === NODE_LAYOUT.script)!.content;
-    expect(script(input(ROLES[3], AWS))).toBe(bootstrapScript("worker", "aws-secretsmanager"));
     expect(script(input(ROLES[3], AWS))).toMatch(/fetch_aws\(\) \{/);
-    expect(script(input(ROLES[3], AWS))).not.toMatch(/fetch_gce\(\) \{/);
+    expect(script(input(ROLES[3], AWS))).not.toMatch(/fetch_gce\(\) \{|step_install|kubeadm (join|init)/);
+    expect(scriptIn(secretBundle(input(ROLES[3], AWS)))).toMatch(/fetch_aws\(\) \{/);
     expect(script(input(ROLES[0], GCE))).toMatch(/fetch_gce\(\) \{/);
     expect(script(input(ROLES[0], GCE))).not.toMatch(/fetch_aws\(\) \{/);
+    expect(scriptIn(secretBundle(input(ROLES[0], GCE)))).not.toMatch(/fetch_aws\(\) \{/);
+    expect(script(input(ROLES[0]))).toBe(bootstrapScript("control-plane"));
     expect(script(input(ROLES[0]))).not.toMatch(/step_secrets|fetch_/);
-    // the code costs less than the keys it keeps out of control-plane user data
-    expect(gzipSize(renderCloudConfig(input(ROLES[0], AWS)))).toBeLessThan(gzipSize(renderCloudConfig(input(ROLES[0]))) + 512);
+    // two stages: control-plane user data is less than half of what carrying everything costs
+    expect(gzipSize(renderCloudConfig(input(ROLES[0], AWS)))).toBeLessThan(gzipSize(renderCloudConfig(input(ROLES[0]))) / 2);
   });
 
   test("references may be cdktf tokens; literal values the script cannot use are refused", () => {
@@ -140,8 +170,9 @@ describe("KubeadmCluster with secrets", () => {
     });
     const cp = JSON.parse(kc.secretBundle("control-plane"));
     expect(cp.bootstrapToken).toBe(kc.pki.bootstrapToken);
-    expect(cp.files.map((f: { path: string }) => f.path)).toEqual(["ca.key", "front-proxy-ca.key", "etcd/ca.key", "sa.key"].map((f) => `/etc/kubernetes/pki/${f}`));
-    expect(JSON.parse(kc.secretBundle("worker")).files).toEqual([]);
+    expect(cp.files.map((f: { path: string }) => f.path)).toEqual(["ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "etcd/ca.crt", "etcd/ca.key", "sa.key", "sa.pub"].map((f) => `/etc/kubernetes/pki/${f}`));
+    expect(JSON.parse(kc.secretBundle("worker")).files.map((f: { path: string }) => f.path)).toEqual(["/etc/kubernetes/pki/ca.crt"]);
+    expect(scriptIn(kc.secretBundle("worker"))).toBe(bootstrapScript("worker", "aws-secretsmanager"));
     for (const role of kc.roles()) {
       const text = kc.cloudConfig(role);
       expect(text).not.toMatch(/PRIVATE KEY/);

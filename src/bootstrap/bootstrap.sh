@@ -3,7 +3,7 @@
 #  all: CLUSTER_NAME NODE_ROLE(control-plane|worker) API_ENDPOINT(host:port) K8S_VERSION K8S_MINOR
 #   PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE CONTAINERD_REPO_URL(Docker's apt repository base,
 #   /<os-release ID> appended) CONTAINERD_KEY_FINGERPRINT CONTAINERD_VERSION_PREFIX(glob, e.g. 2.2.*);
-#   optional NODE_NAME(else hostname) IMAGE_REPOSITORY HTTP_PROXY HTTPS_PROXY NO_PROXY
+#   optional NODE_NAME(else hostname) HTTP_PROXY HTTPS_PROXY NO_PROXY; control-plane IMAGE_REPOSITORY
 #  control-plane: CP_SLOT NODE_NAME CNI_PLUGIN(calico|flannel|cilium|none); unless none CNI_URL
 #   CNI_SHA256; cilium CNI_VERSION, on aarch64 CNI_URL_ARM64 CNI_SHA256_ARM64; flannel/cilium
 #   POD_CIDR; optional API_PEER_ENDPOINTS, API_HAIRPIN_DNAT=1 (join through a peer via iptables DNAT)
@@ -20,19 +20,22 @@
 # Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, workers'
 # copies leave out the sections between '# @control-plane-only' and '# @end', and a section
 # '# @only FEATURE...' stays only in copies for that SECRETS_SOURCE (or upgrade-UPGRADE_CHANNEL).
+# @stage1
 set -Eeuo pipefail
 umask 022
 R=${BOOTSTRAP_ROOT:-}
 E=$R/etc/cdktf-kubeadm
-SETTINGS=$E/bootstrap.env INIT_CONFIG=$E/kubeadm-init.yaml JOIN_CONFIG=$E/kubeadm-join.yaml
-LOGN=/var/log/cdktf-kubeadm-bootstrap.log ST=$R/var/lib/cdktf-kubeadm RUN=$R/run/cdktf-kubeadm
+SETTINGS=$E/bootstrap.env LOGN=/var/log/cdktf-kubeadm-bootstrap.log ST=$R/var/lib/cdktf-kubeadm RUN=$R/run/cdktf-kubeadm
+SLEEP=${BOOTSTRAP_SLEEP:-sleep} RETRIES=${BOOTSTRAP_RETRIES:-6} BACKOFF=${BOOTSTRAP_BACKOFF:-2} MAXB=${BOOTSTRAP_MAX_BACKOFF:-30}
+MAIN=$$ STEP=start DIED='' STARTED='' WHAT=bootstrap STATUS=status CLEANUP=:
+# @end
+INIT_CONFIG=$E/kubeadm-init.yaml JOIN_CONFIG=$E/kubeadm-join.yaml
 K=$R/etc/kubernetes PKI=$R/etc/kubernetes/pki KEEP=$ST/keep A=$ST/cluster.attempt
-SLEEP=${BOOTSTRAP_SLEEP:-sleep} RETRIES=${BOOTSTRAP_RETRIES:-6} WAITS=${BOOTSTRAP_WAIT_RETRIES:-40}
-PROBES=${BOOTSTRAP_PROBE_RETRIES:-3} BACKOFF=${BOOTSTRAP_BACKOFF:-2} MAXB=${BOOTSTRAP_MAX_BACKOFF:-30}
+WAITS=${BOOTSTRAP_WAIT_RETRIES:-40} PROBES=${BOOTSTRAP_PROBE_RETRIES:-3}
 CA_FILES="ca.crt ca.key front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key sa.key sa.pub"
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=600)
 export DEBIAN_FRONTEND=noninteractive
-MAIN=$$ STEP=start DIED='' STARTED='' WHAT=bootstrap STATUS=status CLEANUP=:
+# @stage1
 
 now() { printf '%(%FT%T%z)T' -1; }
 log() { printf '%s [%s] %s\n' "$(now)" "$STEP" "$*" >&2; }
@@ -77,6 +80,9 @@ retry() {
 }
 
 need() { local v; for v; do [[ -n ${!v:-} ]] || die "missing required setting $v in $SETTINGS"; done; }
+# stdout and stderr to the console and the log, join tokens redacted
+logs() { exec > >(sed -u -E 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<redacted-token>/g' | tee -a "$R$LOGN") 2>&1; }
+# @end
 settings() {
   [[ -r $SETTINGS ]] || die "$SETTINGS is missing: check the user data and cloud-init logs"
   # shellcheck source=/dev/null # generated per node
@@ -86,7 +92,7 @@ settings() {
   [[ $K8S_VERSION == "$K8S_MINOR".* ]] || die "K8S_VERSION '$K8S_VERSION' is not a patch of K8S_MINOR '$K8S_MINOR'"
   [[ ${K8S_MINOR#1.} -lt 36 || $CONTAINERD_VERSION_PREFIX == [2-9]* ]] ||
     die "CONTAINERD_VERSION_PREFIX '$CONTAINERD_VERSION_PREFIX': Kubernetes $K8S_MINOR needs containerd 2.0 or later"
-  local f files=("$JOIN_CONFIG" "$PKI/ca.crt")
+  local f files=("$JOIN_CONFIG") pki=ca.crt
   case $NODE_ROLE in
     control-plane)
       need CP_SLOT NODE_NAME CNI_PLUGIN
@@ -97,15 +103,18 @@ settings() {
           if [[ $(uname -m) == aarch64 ]]; then need CNI_URL_ARM64 CNI_SHA256_ARM64; CNI_URL=$CNI_URL_ARM64 CNI_SHA256=$CNI_SHA256_ARM64; fi ;;
         *) die "CNI_PLUGIN '$CNI_PLUGIN' is not one of calico, flannel, cilium, none" ;;
       esac
-      files=("$JOIN_CONFIG" "$INIT_CONFIG")
+      files+=("$INIT_CONFIG") pki=$CA_FILES
       [[ -z ${UPGRADE_CHANNEL:-} ]] || { declare -F usettings >/dev/null || die "this copy of the script has no upgrade agent (UPGRADE_CHANNEL '$UPGRADE_CHANNEL')"; usettings; }
-      # the keys come from the secret store when there is one
-      for f in $CA_FILES; do [[ -n ${SECRETS_SOURCE:-} && $f == *.key ]] || files+=("$PKI/$f"); done ;;
+      ;;
     worker) ;;
     *) die "NODE_ROLE '$NODE_ROLE' must be control-plane or worker" ;;
   esac
   [[ -z ${SECRETS_SOURCE:-} ]] || ssettings || die "this copy of the script cannot read secrets (SECRETS_SOURCE '$SECRETS_SOURCE')"
-  for f in "${files[@]}"; do [[ -s $f ]] || die "$f is missing: check the user data and cloud-init logs"; done
+  # with a secret store the PKI files come from its bundle (step secrets, usually done by the loader)
+  [[ -n ${SECRETS_SOURCE:-} && ! -e $ST/step-secrets.done ]] || for f in $pki; do files+=("$PKI/$f"); done
+  for f in "${files[@]}"; do
+    [[ -s $f ]] || die "$f is missing: check the user data${SECRETS_SOURCE:+ and secret $SECRETS_ID (the $NODE_ROLE bundle?)} and cloud-init logs"
+  done
   NODE=${NODE_NAME:-$(hostname)} NODE=${NODE,,}
   export HTTP_PROXY=${HTTP_PROXY:-} HTTPS_PROXY=${HTTPS_PROXY:-} NO_PROXY=${NO_PROXY:-}
   export http_proxy=$HTTP_PROXY https_proxy=$HTTPS_PROXY no_proxy=$NO_PROXY
@@ -141,11 +150,12 @@ step_preflight() {
   [[ $(timedatectl show -p NTPSynchronized --value) == yes ]] || warn "the clock is not NTP-synchronized (timedatectl)"
 }
 
+# @stage1
 # @only aws-secretsmanager gce-secretmanager
 # settings of the secrets step (this copy has the code for its SECRETS_SOURCE only)
 ssettings() {
-  [[ $SECRETS_SOURCE == @(aws-secretsmanager|gce-secretmanager) ]] || die "SECRETS_SOURCE '$SECRETS_SOURCE' is not one of aws-secretsmanager, gce-secretmanager"
-  declare -F "fetch_${SECRETS_SOURCE%%-*}" >/dev/null || die "this copy of the script cannot read secrets from SECRETS_SOURCE '$SECRETS_SOURCE'"
+  [[ $SECRETS_SOURCE == @(aws-secretsmanager|gce-secretmanager) && $(declare -F "fetch_${SECRETS_SOURCE%%-*}") ]] ||
+    die "SECRETS_SOURCE '$SECRETS_SOURCE' is not one of aws-secretsmanager, gce-secretmanager (or not the one this copy of the script reads)"
   need SECRETS_ID
   [[ $SECRETS_SOURCE != aws* ]] || need SECRETS_REGION
 }
@@ -215,15 +225,27 @@ fetch_gce() {
 }
 # @end
 # @only aws-secretsmanager gce-secretmanager
-# Fetches the bundle {"version":1,"bootstrapToken":..,"files":[{"path","permissions","content"}]}
-# (src/bootstrap/secret-bundle.ts), writes its files under /etc/kubernetes/pki (temp file +
-# rename, their modes, new directories 0755) and puts the token in place of the placeholder.
-step_secrets() {
-  local f n
+# The bundle's JSON in $SB, fetched once: the loader leaves it (0600 under /run) for the full
+# script's secrets step. The credentials used to fetch it are removed at once.
+bundle() {
   S=$RUN/s SB=$RUN/s/r WHY=''
+  [[ ! -s $SB ]] || return 0
   umask 077
   mkdir -p "$S"
   retry "fetch_${SECRETS_SOURCE%%-*}" || die "cannot read secret $SECRETS_ID: $WHY"
+  rm -f "$S/k" "$S/m"
+  umask 022
+}
+# @end
+# @end
+# @only aws-secretsmanager gce-secretmanager
+# Installs the bundle {"version":1,"bootstrapToken":..,"files":[{"path","permissions","content"}],
+# "script":..} (src/bootstrap/secret-bundle.ts): its files under /etc/kubernetes/pki (temp file +
+# rename, their modes, new directories 0755) and the token in place of the placeholder; nothing is
+# written unless all of it checks out.
+step_secrets() {
+  local f n
+  bundle
   n=$(python3 -c 'import base64,json,os,re,sys
 s,r,R,*C=sys.argv[1:]
 b=json.load(open(r))
@@ -237,11 +259,57 @@ def w(p,c,m): os.makedirs(os.path.dirname(p),493,exist_ok=True); f=open(os.open(
 [w(c,open(c).read().replace("CDKTF-KUBEADM-TOKEN-FROM-SECRET-STORE",t),384) for c in C if os.path.exists(c)]
 print(len(F))' "${SECRETS_SOURCE%%-*}" "$SB" "$R" "$JOIN_CONFIG" "$INIT_CONFIG") || die "secret $SECRETS_ID is not a usable cdktf-kubeadm secret bundle"
   rm -rf "$S"
-  umask 022
   [[ $NODE_ROLE == worker ]] || for f in $CA_FILES; do
     [[ -s $PKI/$f ]] || die "$PKI/$f is missing after installing secret $SECRETS_ID: is it the control-plane bundle?"
   done
   log "installed the bootstrap token and $n files from $SECRETS_ID"
+}
+# @end
+# @stage1-only
+# The loader: what user data carries with a secret store. It fetches the bundle, installs the
+# full script from it in its own place (only if its sha256 is BOOTSTRAP_SHA256, pinned in user
+# data) and hands over; the full script installs the rest of the bundle in its secrets step.
+# shellcheck disable=SC2317 # the full script's main replaces it; the loader has only this one
+main() {
+  STEP=preflight
+  [[ $(id -u) == 0 ]] || die "must run as root: run it with sudo"
+  [[ -z ${1:-} ]] || { log "the bootstrap has not installed the full script yet: nothing to do for '$1'"; exit 0; }
+  STEP=start
+  mkdir -p "$ST" "$RUN" "$R/var/log"
+  local p self=$R/usr/local/sbin/cdktf-kubeadm-bootstrap
+  exec 3>&1 4>&2
+  logs
+  p=$!
+  exec 9>>"$ST/lock"
+  flock -n 9 || die "another bootstrap run holds $ST/lock"
+  STARTED=$(now) STEP=settings
+  [[ -r $SETTINGS ]] || die "$SETTINGS is missing: check the user data and cloud-init logs"
+  # shellcheck source=/dev/null # generated per node
+  . "$SETTINGS"
+  need SECRETS_SOURCE BOOTSTRAP_SHA256
+  ssettings
+  STEP=secrets
+  status secrets running
+  log "fetching the bootstrap script from $SECRETS_ID"
+  bundle
+  python3 -c 'import base64,gzip,hashlib,json,os,sys
+s,r,h,X=sys.argv[1:]
+b=json.load(open(r))
+b=json.loads(b["SecretString"] if s=="aws" else base64.b64decode(b["payload"]["data"]))
+"script" in b or sys.exit(4)
+x=gzip.decompress(base64.b64decode(b["script"]))
+hashlib.sha256(x).hexdigest()==h or sys.exit(3)
+open(X+".t","wb").write(x); os.chmod(X+".t",493); os.replace(X+".t",X)' \
+    "${SECRETS_SOURCE%%-*}" "$SB" "$BOOTSTRAP_SHA256" "$self" || case $? in
+    3) die "the bootstrap script in secret $SECRETS_ID is not the one user data pins (sha256 $BOOTSTRAP_SHA256): finish 'cdktf deploy', then replace this node" ;;
+    4) die "secret $SECRETS_ID holds no bootstrap script (an older cdktf-kubeadm wrote it): run 'cdktf deploy'" ;;
+    *) die "secret $SECRETS_ID is not a usable cdktf-kubeadm secret bundle" ;;
+  esac
+  log "installed the bootstrap script; handing over"
+  # the full script logs by itself: close this pipeline and let it drain
+  exec 1>&3 2>&4 3>&- 4>&- 9>&-
+  wait "$p" || :
+  BOOTSTRAP_STARTED=$STARTED exec "$self"
 }
 # @end
 
@@ -659,11 +727,11 @@ main() {
   esac
   STEP=start
   mkdir -p "$ST" "$RUN" "$R/var/log"
-  exec > >(sed -u -E 's/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/<redacted-token>/g' | tee -a "$R$LOGN") 2>&1
+  logs
   if [[ -e $ST/done ]]; then log "already bootstrapped ($ST/done exists): nothing to do"; exit 0; fi
   exec 9>>"$ST/lock"
   flock -n 9 || die "another bootstrap run holds $ST/lock"
-  STARTED=$(now) STEP=settings
+  STARTED=${BOOTSTRAP_STARTED:-$(now)} STEP=settings
   [[ ! -e $A ]] || restore # after a kubeadm reset that was interrupted
   settings
   local s steps="preflight install cluster"
@@ -683,4 +751,6 @@ main() {
   status 'done' succeeded
   log "cdktf-kubeadm bootstrap succeeded"
 }
+# @stage1
 main "$@"
+# @end

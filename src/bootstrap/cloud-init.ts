@@ -4,18 +4,16 @@
  * The text may contain cdktf tokens (the API endpoint host); the construct turns it into a
  * Terraform `base64gzip(...)` expression.
  */
-import * as fs from "fs";
-import * as path from "path";
 import * as yaml from "js-yaml";
+import { fullScript, loaderScript, scriptSha256 } from "./bootstrap-script";
 import { CONTAINERD_VERSION_PREFIX, DOCKER_KEY_FINGERPRINT, PINNED_CNI, PKGS_K8S_IO_KEY_FINGERPRINT, pauseImageTag } from "./catalog";
 import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
 import { NODE_LAYOUT } from "./node-layout";
-import { packScript, ScriptRole } from "./pack-script";
 import type { ClusterPki } from "./pki";
-import { BOOTSTRAP_TOKEN_PLACEHOLDER, privateKeyFiles, SecretSource, secretSettings } from "./secret-bundle";
+import { BOOTSTRAP_TOKEN_PLACEHOLDER, pkiFiles, SecretSource, secretAudience, secretSettings } from "./secret-bundle";
 import type { NodeRole, ResolvedCluster } from "./spec";
 import { controlPlaneNodeName } from "./spec";
-import { UpgradeChannel, upgradeFeatures, upgradeSettings } from "./upgrade-channel";
+import { UpgradeChannel, upgradeSettings } from "./upgrade-channel";
 
 export interface NodePayloadInput {
   readonly cluster: ResolvedCluster;
@@ -49,26 +47,7 @@ export interface NodePayloadInput {
   readonly upgradeChannel?: UpgradeChannel;
 }
 
-let scriptSource: string | undefined;
-const packed: Record<string, string> = {};
-
-/** The bundled bootstrap script as written (src/bootstrap/bootstrap.sh, copied next to the compiled JS). */
-export function bootstrapScriptSource(): string {
-  scriptSource ??= fs.readFileSync(path.join(__dirname, "bootstrap.sh"), "utf8");
-  return scriptSource;
-}
-
-/**
- * What a node of this role runs: the packed script (see pack-script.ts), with the code that reads
- * secrets from `secrets` (a SecretSource kind) and nothing for other sources and, on control-plane
- * roles, the reader of the upgrade channel `upgrade` (workers never carry the upgrade agent).
- */
-export function bootstrapScript(role: ScriptRole, secrets?: SecretSource["kind"], upgrade?: UpgradeChannel["kind"]): string {
-  const features = [...(secrets ? [secrets] : []), ...(role === "control-plane" ? upgradeFeatures(upgrade) : [])];
-  const key = `${role}/${features.join(",")}`;
-  packed[key] ??= packScript(bootstrapScriptSource(), role, features);
-  return packed[key]!;
-}
+export { bootstrapScript, bootstrapScriptSource, fullScript, loaderScript } from "./bootstrap-script";
 
 /** KEY='value' lines; values never contain a single quote (validated inputs, DNS names). */
 function shellSettings(settings: Record<string, string | undefined>): string {
@@ -100,7 +79,7 @@ export function renderSettings(input: NodePayloadInput): string {
     K8S_MINOR: cluster.kubernetesMinor,
     PKG_REPO_URL: cluster.packageRepositoryUrl,
     PKG_KEY_FINGERPRINT: PKGS_K8S_IO_KEY_FINGERPRINT,
-    IMAGE_REPOSITORY: cluster.imageRepository,
+    IMAGE_REPOSITORY: isControlPlane ? cluster.imageRepository : undefined,
     SANDBOX_IMAGE: `${cluster.imageRepository}/pause:${pauseImageTag(minor)}`,
     CONTAINERD_REPO_URL: cluster.containerdRepositoryUrl,
     CONTAINERD_KEY_FINGERPRINT: DOCKER_KEY_FINGERPRINT,
@@ -116,6 +95,8 @@ export function renderSettings(input: NodePayloadInput): string {
     HTTPS_PROXY: cluster.proxy.httpsProxy,
     NO_PROXY: cluster.proxy.httpProxy || cluster.proxy.httpsProxy ? [...cluster.proxy.noProxy, input.controlPlaneEndpointHost].join(",") : undefined,
     ...(input.secrets ? secretSettings(input.secrets) : {}),
+    // The loader installs the full script from the bundle only if it has this digest.
+    BOOTSTRAP_SHA256: input.secrets ? scriptSha256(fullScript(input)) : undefined,
     ...(isControlPlane ? upgradeSettings(input.upgradeChannel) : {}),
   });
 }
@@ -135,25 +116,12 @@ export function nodeFile(filePath: string, permissions: string, content: string)
 const file = nodeFile;
 
 /**
- * Shared CA material: control-plane roles only (workers get the CA certificate). With `secrets`
- * set the private keys are left out: the node's `secrets` step fetches them.
+ * Shared PKI material (the CA keys on control-plane roles only; workers get the CA certificate).
+ * With `secrets` set all of it comes from the bundle the node fetches: user data stays small.
  */
-function pkiFiles(input: NodePayloadInput): NodeFile[] {
-  const dir = NODE_LAYOUT.pkiDir;
-  const { pki } = input;
-  if (input.role.kind !== "control-plane") return [file(`${dir}/ca.crt`, "0644", pki.ca.certPem)];
-  const keys = Object.fromEntries(privateKeyFiles(pki).map((f) => [f.path, file(f.path, f.permissions, f.content)]));
-  const key = (p: string) => (input.secrets ? [] : [keys[p]]);
-  return [
-    file(`${dir}/ca.crt`, "0644", pki.ca.certPem),
-    ...key(`${dir}/ca.key`),
-    file(`${dir}/front-proxy-ca.crt`, "0644", pki.frontProxyCa.certPem),
-    ...key(`${dir}/front-proxy-ca.key`),
-    file(`${dir}/etcd/ca.crt`, "0644", pki.etcdCa.certPem),
-    ...key(`${dir}/etcd/ca.key`),
-    ...key(`${dir}/sa.key`),
-    file(`${dir}/sa.pub`, "0644", pki.serviceAccount.publicKeyPem),
-  ];
+function nodePkiFiles(input: NodePayloadInput): NodeFile[] {
+  if (input.secrets) return [];
+  return pkiFiles(input.pki, secretAudience(input.role)).map((f) => file(f.path, f.permissions, f.content));
 }
 
 /** The files a node needs, in write order; shared by cloud-init and the SSH delivery. */
@@ -166,7 +134,8 @@ export function nodeFiles(input: NodePayloadInput): NodeFile[] {
     caCertHash: input.caCertHash,
   };
   const files = [
-    file(NODE_LAYOUT.script, "0755", bootstrapScript(role.kind, input.secrets?.kind, input.upgradeChannel?.kind)),
+    // With a secret store the full script travels in the bundle: user data stays small.
+    file(NODE_LAYOUT.script, "0755", input.secrets ? loaderScript(input.secrets.kind) : fullScript(input)),
     file(NODE_LAYOUT.settings, "0644", renderSettings(input)),
     // Both configs carry the join token: root only.
     file(NODE_LAYOUT.joinConfig, "0600", renderJoinConfig(cluster, role, ctx)),
@@ -174,13 +143,15 @@ export function nodeFiles(input: NodePayloadInput): NodeFile[] {
   if (role.kind === "control-plane") {
     files.push(file(NODE_LAYOUT.initConfig, "0600", renderInitConfig(cluster, role.slot, ctx)));
   }
-  return [...files, ...pkiFiles(input), ...(input.extraFiles ?? [])];
+  return [...files, ...nodePkiFiles(input), ...(input.extraFiles ?? [])];
 }
 
 export function renderCloudConfig(input: NodePayloadInput): string {
   const doc = {
-    write_files: nodeFiles(input),
+    // root:root is cloud-init's default owner: left out, it costs no user-data bytes
+    write_files: nodeFiles(input).map(({ owner, ...f }) => (owner === "root:root" ? f : { ...f, owner })),
     runcmd: [[NODE_LAYOUT.script]],
   };
-  return `#cloud-config\n${yaml.dump(doc, { lineWidth: -1, noRefs: true })}`;
+  // noArrayIndent: list items at the key's column, two spaces less on every line of every file
+  return `#cloud-config\n${yaml.dump(doc, { lineWidth: -1, noRefs: true, noArrayIndent: true })}`;
 }

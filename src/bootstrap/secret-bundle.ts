@@ -8,6 +8,7 @@
  * and the token), every worker pool the same one (the token only), so one secret per audience
  * suffices and the platform can grant workers access to theirs alone.
  */
+import { fullScript, scriptForBundle } from "./bootstrap-script";
 import type { NodePayloadInput } from "./cloud-init";
 import { NODE_LAYOUT } from "./node-layout";
 import type { ClusterPki } from "./pki";
@@ -39,6 +40,8 @@ export type SecretAudience = "control-plane" | "worker";
 export const BOOTSTRAP_TOKEN_PLACEHOLDER = "CDKTF-KUBEADM-TOKEN-FROM-SECRET-STORE";
 
 export const SECRET_BUNDLE_VERSION = 1;
+/** Largest secret value of AWS Secrets Manager and GCE Secret Manager (64 KiB). */
+export const SECRET_BUNDLE_LIMIT = 65536;
 
 /** One file of a bundle, written by the node's `secrets` step (always under /etc/kubernetes/pki). */
 export interface SecretBundleFile {
@@ -53,33 +56,56 @@ export function secretAudience(role: NodeRole): SecretAudience {
   return role.kind === "control-plane" ? "control-plane" : "worker";
 }
 
-/** The private keys a control-plane node needs (their certificates and sa.pub stay in user data). */
-export function privateKeyFiles(pki: ClusterPki): SecretBundleFile[] {
+/**
+ * The shared PKI files a node of the audience needs, in write order: workers the CA certificate,
+ * control-plane nodes the three CAs with their keys and the service-account key pair (keys 0600).
+ */
+export function pkiFiles(pki: ClusterPki, audience: SecretAudience): SecretBundleFile[] {
   const dir = NODE_LAYOUT.pkiDir;
+  const cert = (name: string, content: string): SecretBundleFile => ({ path: `${dir}/${name}`, permissions: "0644", content });
+  const key = (name: string, content: string): SecretBundleFile => ({ path: `${dir}/${name}`, permissions: "0600", content });
+  if (audience === "worker") return [cert("ca.crt", pki.ca.certPem)];
   return [
-    { path: `${dir}/ca.key`, permissions: "0600", content: pki.ca.keyPem },
-    { path: `${dir}/front-proxy-ca.key`, permissions: "0600", content: pki.frontProxyCa.keyPem },
-    { path: `${dir}/etcd/ca.key`, permissions: "0600", content: pki.etcdCa.keyPem },
-    { path: `${dir}/sa.key`, permissions: "0600", content: pki.serviceAccount.privateKeyPem },
+    cert("ca.crt", pki.ca.certPem),
+    key("ca.key", pki.ca.keyPem),
+    cert("front-proxy-ca.crt", pki.frontProxyCa.certPem),
+    key("front-proxy-ca.key", pki.frontProxyCa.keyPem),
+    cert("etcd/ca.crt", pki.etcdCa.certPem),
+    key("etcd/ca.key", pki.etcdCa.keyPem),
+    key("sa.key", pki.serviceAccount.privateKeyPem),
+    cert("sa.pub", pki.serviceAccount.publicKeyPem),
   ];
 }
 
 /**
  * The bundle of one audience as deterministic JSON (fixed key order, no whitespace):
- * `{"version":1,"bootstrapToken":"...","files":[{"path":...,"permissions":"0600","content":...}]}`.
+ * `{"version":1,"bootstrapToken":"...","files":[{"path":...,"permissions":"0600","content":...}],"script":"..."}`.
+ * `script` (base64 of gzip) is the audience's full bootstrap script, which the loader in user data
+ * installs after checking its sha256; without it the bundle holds secrets only.
  */
-export function secretBundleFor(pki: ClusterPki, audience: SecretAudience): string {
-  const files = audience === "control-plane" ? privateKeyFiles(pki) : [];
-  return JSON.stringify({
+export function secretBundleFor(pki: ClusterPki, audience: SecretAudience, script?: string): string {
+  const files = pkiFiles(pki, audience);
+  const text = JSON.stringify({
     version: SECRET_BUNDLE_VERSION,
     bootstrapToken: pki.bootstrapToken,
     files: files.map((f) => ({ path: f.path, permissions: f.permissions, content: f.content })),
+    ...(script === undefined ? {} : { script: scriptForBundle(script) }),
   });
+  if (Buffer.byteLength(text) > SECRET_BUNDLE_LIMIT) {
+    throw new Error(
+      `cdktf-kubeadm: the ${audience} secret bundle is ${Buffer.byteLength(text)} bytes, over the ${SECRET_BUNDLE_LIMIT}-byte limit of a secret value (AWS Secrets Manager, GCE Secret Manager). ` +
+        "Fix: use ECDSA-P256 keys (pki.keyAlgorithm).",
+    );
+  }
+  return text;
 }
 
-/** The bundle for this role's audience (identical for every role of the audience). */
+/**
+ * The bundle for this role's audience (identical for every role of the audience): with
+ * `input.secrets` set it carries the full script the loader in user data runs.
+ */
 export function secretBundle(input: NodePayloadInput): string {
-  return secretBundleFor(input.pki, secretAudience(input.role));
+  return secretBundleFor(input.pki, secretAudience(input.role), input.secrets && fullScript(input));
 }
 
 const TOKEN = /\$\{TfToken\[[^\]]+\]\}/;

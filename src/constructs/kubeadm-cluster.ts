@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Annotations, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
+import { bootstrapScript } from "../bootstrap/bootstrap-script";
 import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput } from "../bootstrap/cloud-init";
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
@@ -162,7 +163,10 @@ export class KubeadmCluster extends Construct {
    * and the join token: write it only to the PKI store / a sensitive place.
    */
   secretBundle(audience: SecretAudience): string {
-    return secretBundleFor(this.pki, audience);
+    const source = this.props.secrets?.[audience];
+    // With a source, user data carries the loader and the bundle the audience's full script.
+    const script = source && bootstrapScript(audience, source.kind, this.props.upgradeChannel?.kind);
+    return secretBundleFor(this.pki, audience, script);
   }
 
   /**

@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
+import { scriptForBundle } from "../../src/bootstrap/bootstrap-script";
 import { packScript } from "../../src/bootstrap/pack-script";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER } from "../../src/bootstrap/secret-bundle";
 import { upgradeFeatures } from "../../src/bootstrap/upgrade-channel";
@@ -161,7 +162,7 @@ export interface NodeRoot {
   readonly token: string;
   /** Unique text inside every pre-placed private key (must never reach the log). */
   readonly keySecret: string;
-  /** Set with NodeOptions.secrets: the bundle the store holds (token and, on control-plane nodes, the keys). */
+  /** Set with NodeOptions.secrets: the bundle the store holds (token, the full script and, on control-plane nodes, the keys). */
   readonly secrets?: SecretStoreKind;
   readonly bundle?: string;
 }
@@ -407,13 +408,23 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     if (opts.upgrade === "aws-ssm") Object.assign(settings, { UPGRADE_PARAMETER: SSM_PARAMETER, UPGRADE_REGION: "eu-west-1" });
     if (opts.upgrade === "gce-metadata") Object.assign(settings, { UPGRADE_METADATA_KEY: GCE_UPGRADE_KEY });
   }
+  // What cloud-init writes on a node of this role: the packed script or, with a secret store, the
+  // loader; the full script is then in the bundle, its digest in the settings.
+  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? upgradeFeatures(opts.upgrade) : [])];
+  const source = fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8");
+  const full = packScript(source, role, features);
+  if (opts.secrets) settings.BOOTSTRAP_SHA256 = sha256(full);
   const token = DEFAULT_TOKEN;
   const keySecret = `KEY-SECRET-${path.basename(dir)}`;
   const keyPem = (f: string) => `-----BEGIN PRIVATE KEY-----\n${keySecret}-${f}\n-----END PRIVATE KEY-----\n`;
+  const pemOf = (f: string) => f.endsWith(".key") ? keyPem(f) : `-----BEGIN ${f === "sa.pub" ? "PUBLIC KEY" : "CERTIFICATE"}-----\nstub ${f}\n-----END-----\n`;
+  const pkiFiles = role === "control-plane" ? CA_FILES : ["ca.crt"];
+  // With a secret store the bundle carries all PKI files (user data none) and the full script.
   const bundle = opts.secrets && JSON.stringify({
     version: 1,
     bootstrapToken: token,
-    files: role === "control-plane" ? CA_FILES.filter((f) => f.endsWith(".key")).map((f) => ({ path: `${NODE_LAYOUT.pkiDir}/${f}`, permissions: "0600", content: keyPem(f) })) : [],
+    files: pkiFiles.map((f) => ({ path: `${NODE_LAYOUT.pkiDir}/${f}`, permissions: f.endsWith(".key") ? "0600" : "0644", content: pemOf(f) })),
+    script: scriptForBundle(full),
   });
   const node: NodeRoot = {
     dir, root, bin, ctl, callsFile: path.join(dir, "calls.log"),
@@ -427,9 +438,7 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
   write(inRoot(node, "/etc/os-release"), `NAME="${osId}"\nVERSION_ID="${osVersion}"\nID=${osId}\nPRETTY_NAME="${osId} ${osVersion}"\n` +
     (codename ? `VERSION_CODENAME=${codename}\n` : ""));
   write(inRoot(node, "/etc/fstab"), "LABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n/swap.img none swap sw 0 0\n  UUID=1234\tnone\tswap\tsw\t0\t0\n# /old-swap none swap sw 0 0\n/srv/swapdata /data ext4 defaults 0 2\n");
-  // What cloud-init writes on a node of this role: the packed script.
-  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? upgradeFeatures(opts.upgrade) : [])];
-  write(node.script, packScript(fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8"), role, features), 0o755);
+  write(node.script, opts.secrets ? packScript(source, role, [opts.secrets], "loader") : full, 0o755);
 
   const endpoint = settings.API_ENDPOINT ?? DEFAULT_API_ENDPOINT;
   if (role === "control-plane") {
@@ -446,14 +455,7 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     "nodeRegistration:", `  name: ${nodeName || "stub-worker-1"}`,
     ...(role === "control-plane" ? ["controlPlane:", "  localAPIEndpoint:", "    bindPort: 6443"] : []), "",
   ].join("\n"), 0o600);
-  for (const f of role === "control-plane" ? CA_FILES : ["ca.crt"]) {
-    const isKey = f.endsWith(".key");
-    if (isKey && opts.secrets) continue;
-    write(path.join(inRoot(node, NODE_LAYOUT.pkiDir), f),
-      isKey ? keyPem(f)
-        : `-----BEGIN ${f === "sa.pub" ? "PUBLIC KEY" : "CERTIFICATE"}-----\nstub ${f}\n-----END-----\n`,
-      isKey ? 0o600 : 0o644);
-  }
+  for (const f of opts.secrets ? [] : pkiFiles) write(path.join(inRoot(node, NODE_LAYOUT.pkiDir), f), pemOf(f), f.endsWith(".key") ? 0o600 : 0o644);
 
   if (opts.uid !== undefined) setControl(node, "uid", `${opts.uid}\n`);
   if (opts.arch) setControl(node, "arch", `${opts.arch}\n`);

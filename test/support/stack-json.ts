@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import * as zlib from "zlib";
 import { TerraformStack, Testing } from "cdktf";
 import { ClusterSpecError, SpecProblem } from "../../src/bootstrap/validation-error";
 
@@ -52,4 +53,9 @@ export function settingsOf(cloudConfig: string, settingsPath: string): Record<st
   const file = writeFilesOf(cloudConfig)[settingsPath];
   if (!file) throw new Error(`no ${settingsPath} in the cloud-config`);
   return Object.fromEntries([...file.content.matchAll(/^([A-Z][A-Z0-9_]*)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** The full bootstrap script a secret bundle carries (base64 of gzip), decoded. */
+export function scriptOfBundle(bundle: string): string {
+  return zlib.gunzipSync(Buffer.from(JSON.parse(bundle).script, "base64")).toString("utf8");
 }

@@ -1,0 +1,63 @@
+/**
+ * The copies of the bundled bootstrap script (src/bootstrap/bootstrap.sh) that nodes run, packed
+ * per role and feature (pack-script.ts): the full script, and the loader that user data carries
+ * when a secret store holds the full one.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as zlib from "zlib";
+import { packScript, ScriptRole } from "./pack-script";
+import type { SecretSourceKind } from "./secret-bundle";
+import { UpgradeChannel, upgradeFeatures } from "./upgrade-channel";
+
+let scriptSource: string | undefined;
+const packed: Record<string, string> = {};
+
+/** The bundled bootstrap script as written (src/bootstrap/bootstrap.sh, copied next to the compiled JS). */
+export function bootstrapScriptSource(): string {
+  scriptSource ??= fs.readFileSync(path.join(__dirname, "bootstrap.sh"), "utf8");
+  return scriptSource;
+}
+
+function pack(role: ScriptRole, features: string[], stage: "full" | "loader"): string {
+  const key = `${stage}/${role}/${features.join(",")}`;
+  packed[key] ??= packScript(bootstrapScriptSource(), role, features, stage);
+  return packed[key]!;
+}
+
+/**
+ * What a node of this role runs: the packed script, with the code that reads secrets from
+ * `secrets` (a SecretSource kind) and nothing for other sources and, on control-plane roles, the
+ * reader of the upgrade channel `upgrade` (workers never carry the upgrade agent).
+ */
+export function bootstrapScript(role: ScriptRole, secrets?: SecretSourceKind, upgrade?: UpgradeChannel["kind"]): string {
+  return pack(role, [...(secrets ? [secrets] : []), ...(role === "control-plane" ? upgradeFeatures(upgrade) : [])], "full");
+}
+
+/** The full script of a node role (with a secret store it travels in the bundle, not in user data). */
+export function fullScript(input: { readonly role: { readonly kind: ScriptRole }; readonly secrets?: { readonly kind: SecretSourceKind }; readonly upgradeChannel?: { readonly kind: UpgradeChannel["kind"] } }): string {
+  return bootstrapScript(input.role.kind, input.secrets?.kind, input.upgradeChannel?.kind);
+}
+
+/**
+ * What user data carries with a secret store: the stage-1 loader, which fetches the bundle from
+ * `secrets`, checks the full script in it against the sha256 pinned in the settings, installs and
+ * runs it. The same for every role.
+ */
+export function loaderScript(secrets: SecretSourceKind): string {
+  return pack("worker", [secrets], "loader");
+}
+
+/** sha256 (hex) of a script as the loader checks it. */
+export function scriptSha256(script: string): string {
+  return crypto.createHash("sha256").update(script, "utf8").digest("hex");
+}
+
+/**
+ * The full script as the bundle carries it: base64 of gzip. Node's gzip header has no mtime, so
+ * the same script gives the same bytes.
+ */
+export function scriptForBundle(script: string): string {
+  return zlib.gzipSync(Buffer.from(script, "utf8"), { level: 9 }).toString("base64");
+}
