@@ -10,7 +10,7 @@ import { App, TerraformStack } from "cdktf";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { USER_DATA_LIMITS } from "../src/bootstrap/user-data-budget";
 import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
-import type { SecretAudience, SecretSource } from "../src/bootstrap/secret-bundle";
+import { SECRET_BUNDLE_LIMIT, SecretAudience, SecretSource } from "../src/bootstrap/secret-bundle";
 import { benchPki } from "./bench-pki";
 
 const GOALS = { "control-plane": 8192, worker: 4096 };
@@ -49,6 +49,8 @@ function synthOnce(pkiDirectory: string, secrets?: Record<SecretAudience, Secret
     userDataLimit: USER_DATA_LIMITS.aws,
     pkiDirectory,
     secrets,
+    // AWS nodes read the desired version from SSM (the control plane's upgrade agent)
+    upgradeChannel: secrets ? { kind: "aws-ssm", parameterName: "/cdktf-kubeadm/bench/kubernetes-version", region: "eu-west-1" } : undefined,
   });
   for (const role of kc.roles()) kc.userDataBase64Gzip(role);
   app.synth();
@@ -68,8 +70,13 @@ async function main(): Promise<void> {
     times.push(performance.now() - start);
   }
   console.log(`synth (reference cluster: 3 control-plane slots, 3 pools, store reused): median ${median(times).toFixed(1)} ms over ${times.length} runs`);
+  const aws = synthOnce(pkiDirectory, AWS_SECRETS);
+  for (const audience of ["control-plane", "worker"] as const) {
+    const bytes = Buffer.byteLength(aws.secretBundle(audience));
+    console.log(`secret bundle ${audience.padEnd(13)} ${String(bytes).padStart(6)} B  limit ${SECRET_BUNDLE_LIMIT} (${Math.round((bytes / SECRET_BUNDLE_LIMIT) * 100)}%)`);
+  }
   for (const [label, sizes] of [
-    ["secrets in Secrets Manager (AWS default)", synthOnce(pkiDirectory, AWS_SECRETS).userDataSizes],
+    ["AWS default: loader in user data, script and secrets in Secrets Manager, SSM upgrade channel", aws.userDataSizes],
     ["secrets in user data (secretStore disabled, bare metal)", kc!.userDataSizes],
   ] as const) {
     console.log(`user data after gzip, ${label} (goal / EC2 limit):`);

@@ -299,6 +299,28 @@ describe("day 2", () => {
     planWith({ "aws.workerCount": "2" });
   });
 
+  test("a join-token rotation plans only new versions of the two secrets (new before old goes); apply stores the new token, templates keep their version", () => {
+    const bundle = (audience: string) => JSON.parse(fs.readFileSync(path.join(context["aws.pkiDirectory"], "bundles", `${audience}.json`), "utf8"));
+    const oldToken = bundle("worker").bootstrapToken;
+    const changes = planWith({ "aws.joinTokenRotation": "2026-12" });
+    // The provider replaces a version whose write-only value changes; the secrets themselves, the
+    // templates, groups and policies stay as they are.
+    expect(changes.map((c) => [c.type, c.actions])).toEqual([
+      ["aws_secretsmanager_secret_version", ["create", "delete"]],
+      ["aws_secretsmanager_secret_version", ["create", "delete"]],
+    ]);
+    for (const c of changes) expect(c.changed).toContain("secret_string_wo_version");
+    const newToken = bundle("worker").bootstrapToken;
+    expect(newToken).not.toBe(oldToken);
+    expect(bundle("control-plane").bootstrapToken).toBe(newToken);
+    terraformOk(dir, ["apply", "-auto-approve", "-no-color", "-input=false", "day2.plan"], AWS_ENV);
+    const [{ SecretList: list }] = boto(moto.endpoint, [{ service: "secretsmanager", operation: "list_secrets", paginateKey: "SecretList" }]);
+    const values = boto(moto.endpoint, list.map((x: Json) => ({ service: "secretsmanager", operation: "get_secret_value", params: { SecretId: x.ARN } })));
+    for (const v of values) expect(JSON.parse(v.SecretString).bootstrapToken).toBe(newToken);
+    const [{ LaunchTemplates: lts }] = boto(moto.endpoint, [{ service: "ec2", operation: "describe_launch_templates", paginateKey: "LaunchTemplates" }]);
+    for (const t of lts) expect(t.LatestVersionNumber).toBe(1);
+  });
+
   test("a minor version upgrade plans only in-place updates of launch templates, groups and the desired-version parameter; apply sets the parameter", () => {
     const changes = planWith({ "aws.kubernetesVersion": "1.37.1" });
     expect(changes.filter((c) => c.actions.some((a) => a === "delete" || a === "create"))).toEqual([]);

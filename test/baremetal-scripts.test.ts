@@ -156,6 +156,8 @@ describe("SSH installer", () => {
         "set -e",
         "sudo -n bash .cdktf-kubeadm/payload-cp-2.sh",
         `sudo -n "${KUBE_VIP_LAYOUT.entry}"`,
+        // registers the payload's join token (a rotated one) and deletes the one it replaced
+        'sudo -n "/usr/local/sbin/cdktf-kubeadm-bootstrap" token',
         'sudo -n systemctl start --no-block cdktf-kubeadm-upgrade.service || { echo "cdktf-kubeadm: cannot start cdktf-kubeadm-upgrade.service on cp-2 (the bootstrap installs it)" >&2; exit 1; }',
       ],
     });
@@ -163,6 +165,7 @@ describe("SSH installer", () => {
     expect(remoteCommands(asRoot, ssh("$HOME/dry")).commands.slice(1)).toEqual([
       'env BOOTSTRAP_ROOT="$HOME/dry" bash .cdktf-kubeadm/payload-cp-2.sh',
       `env BOOTSTRAP_ROOT="$HOME/dry" "$HOME/dry${KUBE_VIP_LAYOUT.entry}"`,
+      'env BOOTSTRAP_ROOT="$HOME/dry" "$HOME/dry/usr/local/sbin/cdktf-kubeadm-bootstrap" token',
       // systemd starts the unit with its own environment: no BOOTSTRAP_ROOT, nothing for root.
       'systemctl start --no-block cdktf-kubeadm-upgrade.service || { echo "cdktf-kubeadm: cannot start cdktf-kubeadm-upgrade.service on cp-2 (the bootstrap installs it)" >&2; exit 1; }',
     ]);

@@ -227,7 +227,10 @@ describe("properties over random inventories", () => {
         expect(installer).toBe(cluster.installer(h.name));
         expect(installer.match(/^put (\S+) (\S+) (\S+) <<'EOF'$/gm)).toEqual(payload.files.map((f) => `put ${f.path} ${f.permissions} ${f.owner} <<'EOF'`));
         // Control-plane hosts then start the upgrade agent (test/baremetal-upgrade.test.ts).
-        const start = h.role === "control-plane" ? [expect.stringMatching(/^sudo -n systemctl start --no-block cdktf-kubeadm-upgrade\.service \|\| /)] : [];
+        // and register the payload's join token (test/bootstrap-token.test.ts).
+        const start = h.role === "control-plane"
+          ? ['sudo -n "/usr/local/sbin/cdktf-kubeadm-bootstrap" token', expect.stringMatching(/^sudo -n systemctl start --no-block cdktf-kubeadm-upgrade\.service \|\| /)]
+          : [];
         expect(exec.inline.slice(2)).toEqual([`sudo -n "${payload.entry}"`, ...start]);
 
         // Role, slot, node name and addresses are the host's own.

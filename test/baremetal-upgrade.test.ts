@@ -59,7 +59,7 @@ describe("the desired-version channel", () => {
       const entry = inline.findIndex((c) => c === `sudo -n "${cluster.payload(host).entry}"`);
       expect({ host, entry }).toEqual({ host, entry: 2 });
       if (CONTROL_PLANE.includes(host)) {
-        expect(inline.slice(3)).toEqual([`sudo -n ${START} || { echo "cdktf-kubeadm: cannot start cdktf-kubeadm-upgrade.service on ${host} (the bootstrap installs it)" >&2; exit 1; }`]);
+        expect(inline.slice(3)).toEqual(['sudo -n "/usr/local/sbin/cdktf-kubeadm-bootstrap" token', `sudo -n ${START} || { echo "cdktf-kubeadm: cannot start cdktf-kubeadm-upgrade.service on ${host} (the bootstrap installs it)" >&2; exit 1; }`]);
         // The installer it runs first writes the desired version.
         expect(decodeTerraformString(provisioners(byHost[host])[1][1].content)).toContain(`put ${NODE_LAYOUT.desiredVersion} 0644 root:root <<'EOF'`);
       } else {
@@ -80,7 +80,8 @@ describe("the desired-version channel", () => {
     const dry = synthJson(build(baseProps(dirs(), { ssh: { user: "ubuntu", remoteRoot: "$HOME/dry" } })).stack);
     const [, , [, exec]] = provisioners(resources(dry)["cp-1"]);
     expect(exec.inline[1]).toBe('sudo -n env BOOTSTRAP_ROOT="$HOME/dry" bash .cdktf-kubeadm/payload-cp-1.sh');
-    expect(exec.inline[3]).toMatch(new RegExp(`^sudo -n ${START.replace(/\./g, "\\.")} \\|\\| `));
+    expect(exec.inline[3]).toBe('sudo -n env BOOTSTRAP_ROOT="$HOME/dry" "$HOME/dry/usr/local/sbin/cdktf-kubeadm-bootstrap" token');
+    expect(exec.inline[4]).toMatch(new RegExp(`^sudo -n ${START.replace(/\./g, "\\.")} \\|\\| `));
   });
 
   test("control-plane seed files (opt-in) carry the desired version too", () => {

@@ -14,18 +14,12 @@ import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { packScript } from "../src/bootstrap/pack-script";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER, secretBundle } from "../src/bootstrap/secret-bundle";
 import {
-  AWS_SECRET_ARN, BOOTSTRAP_SCRIPT, BootstrapRun, callIndex, createNodeRoot, failCommand, GCE_SECRET_VERSION, httpRespond, IMDS_ENDPOINT, inRoot,
-  NodeOptions, NodeRoot, readCalls, readLog, readStatus, removeNodeRoot, resetCalls, runBootstrap, SECRET_SEAMS, SecretFixture,
-  SecretStoreKind, serveSecrets, sha256,
+  AWS_SECRET_ARN, BOOTSTRAP_SCRIPT, BootstrapRun, callIndex, failCommand, GCE_SECRET_VERSION, httpRespond, IMDS_ENDPOINT, inRoot,
+  NodeRoot, readCalls, readLog, readStatus, resetCalls, runBootstrap, SECRET_SEAMS, SecretFixture,
+  SecretStoreKind, serveSecrets, sha256, suiteNodes,
 } from "./harness";
 
-const nodes: NodeRoot[] = [];
-function node(opts: NodeOptions): NodeRoot {
-  const n = createNodeRoot(opts);
-  nodes.push(n);
-  return n;
-}
-afterAll(() => nodes.forEach(removeNodeRoot));
+const node = suiteNodes();
 
 const run = (n: NodeRoot): BootstrapRun => runBootstrap(n, SECRET_SEAMS);
 const KEYS = ["ca.key", "front-proxy-ca.key", "etcd/ca.key", "sa.key"];

@@ -8,7 +8,7 @@ import * as path from "path";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { desiredVersionMetadataKey, GceKubeadmClusterProps } from "../src/constructs/gce";
 import { baseProps, build, decodeTerraformString, Json, resourcesOf, settingsOf, synthJson, tempDir, writeFilesOf } from "./support/gce-fixtures";
-import { scriptOfBundle } from "./support/stack-json";
+import { differences, flatten, scriptOfBundle } from "./support/stack-json";
 
 const tmp = tempDir("gce-upgrade-");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -24,28 +24,6 @@ function cloudConfigs(json: Json): Record<string, string> {
     for (const [id, r] of resourcesOf(json, type)) out[id] = decodeTerraformString(r.metadata["user-data"]);
   }
   return out;
-}
-
-/** Every resource, data source and output as "<kind>.<type>.<logical id>" -> body. */
-function flatten(json: Json): Map<string, Json> {
-  const out = new Map<string, Json>();
-  for (const kind of ["resource", "data"]) {
-    for (const [type, byId] of Object.entries<Json>(json[kind] ?? {})) {
-      for (const [id, body] of Object.entries<Json>(byId)) out.set(`${kind}.${type}.${id}`, body);
-    }
-  }
-  for (const [id, body] of Object.entries<Json>(json.output ?? {})) out.set(`output.${id}`, body);
-  return out;
-}
-
-/** Paths (a.b.c) at which two JSON values differ. */
-function differences(a: Json, b: Json, at = ""): string[] {
-  if (JSON.stringify(a) === JSON.stringify(b)) return [];
-  if (a && b && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
-    return keys.flatMap((k) => differences(a[k], b[k], at ? `${at}.${k}` : k));
-  }
-  return [at];
 }
 
 describe("the desired-version channel", () => {

@@ -6,6 +6,7 @@
  *   aws.clusterName               default "demo"
  *   aws.region                    default "eu-west-1"
  *   aws.kubernetesVersion         default the library's DEFAULT_KUBERNETES_VERSION
+ *   aws.joinTokenRotation         default none; set or change it to rotate the join token
  *   aws.controlPlaneReplicas      default 3 (1, 3 or 5)
  *   aws.workerCount               default 2 (pool "general": min = desired = workerCount, max = max(2 x workerCount, 3))
  *   aws.controlPlaneInstanceType  default "m7i.large"
@@ -40,6 +41,7 @@ export function awsExample(app: App): void {
   new AwsKubeadmCluster(stack, "cluster", {
     name,
     kubernetesVersion: ctx.text("kubernetesVersion"),
+    bootstrapTokenRotation: ctx.text("joinTokenRotation"),
     controlPlane: {
       replicas: ctx.integer("controlPlaneReplicas", 3),
       instanceType: ctx.text("controlPlaneInstanceType") ?? "m7i.large",

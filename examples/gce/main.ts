@@ -7,6 +7,7 @@
  *   gce.region                    default "europe-west4"
  *   gce.clusterName               default "demo-gce"
  *   gce.kubernetesVersion         default the library's DEFAULT_KUBERNETES_VERSION
+ *   gce.joinTokenRotation         default none; set or change it to rotate the join token
  *   gce.controlPlaneReplicas      default 3 (1, 3 or 5)
  *   gce.workerCount               default 2 (pool "general": min = desired = workerCount, max = max(2 x workerCount, 3))
  *   gce.controlPlaneMachineType   default "n2-standard-2"
@@ -51,6 +52,7 @@ export function gceExample(app: App): void {
     project,
     region,
     kubernetesVersion: ctx.text("kubernetesVersion"),
+    bootstrapTokenRotation: ctx.text("joinTokenRotation"),
     controlPlane: {
       replicas: ctx.integer("controlPlaneReplicas", 3),
       machineType: ctx.text("controlPlaneMachineType") ?? "n2-standard-2",

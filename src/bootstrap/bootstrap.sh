@@ -390,6 +390,15 @@ skew() {
   warn "the API server at $1 reports Kubernetes ${APIV:-(no version)}, older than this node's $K8S_MINOR: waiting for the control plane's upgrade"
   return 1
 }
+# The cluster knows this node's join token once the bootstrap signer has signed cluster-info with
+# it (anonymous read); a rotated token appears when a control-plane node's token agent registers it.
+jws() {
+  TID=$(sed -nE 's/^ *token: ([a-z0-9]{6})\.[a-z0-9]{16}$/\1/p' "$JOIN_CONFIG" | head -n1)
+  curl -fsS --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" "https://$1/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null |
+    grep -q "\"jws-kubeconfig-$TID\"" && return
+  warn "cluster-info at $1 has no signature for join token ${TID:-(none)} yet: waiting for the control plane to register it"
+  return 1
+}
 # kubeadm reset -f empties /etc/kubernetes/{pki,manifests}: before the first kubeadm run, keep what
 # cloud-init placed there (CA files, a kube-vip static pod) and put it back after every reset.
 snap() {
@@ -476,6 +485,8 @@ init_or_join() {
     [[ $CP_SLOT != 0 ]] || log "the API answers at $ep: joining as a replacement for slot 0"
     janitor "$ep"
   fi
+  [[ $NODE_ROLE != worker ]] || RETRIES=$WAITS retry jws "$ep" ||
+    die "the cluster at $ep does not know join token $TID after $WAITS attempts: it expired (bootstrapTokenTtl) or was never registered; rotate it (bootstrapTokenRotation) and deploy"
   [[ $NODE_ROLE != worker ]] || RETRIES=$WAITS retry skew "$ep" ||
     die "the API server at $ep still reports Kubernetes ${APIV:-(no version)} after $WAITS attempts, older than this node's $K8S_MINOR: a kubelet must not be newer than the API server; upgrade the control plane first (or deploy this pool with the control plane's version)"
   sed -i -E "s|^(\\s*apiServerEndpoint:).*|\\1 $ep|" "$JOIN_CONFIG"
@@ -529,15 +540,17 @@ step_cni() {
 
 # @end
 # @control-plane-only
-# systemd timers: certificate renewal (daily) and, with an UPGRADE_CHANNEL, the upgrade agent
+# systemd timers: certificate renewal (daily) and, every 5 minutes, the upgrade agent (with an
+# UPGRADE_CHANNEL) and the join-token agent (with a secret store)
 step_timers() {
   local u=$R/etc/systemd/system/cdktf-kubeadm- n t=(certs) on=()
   mkdir -p "${u%/*}"
   printf '[Timer]\nOnCalendar=daily\nPersistent=true\nRandomizedDelaySec=1h\n[Install]\nWantedBy=timers.target\n' >"${u}certs.timer"
-  if [[ -n ${UPGRADE_CHANNEL:-} ]]; then
-    t+=(upgrade)
-    printf '[Timer]\nOnBootSec=5min\nOnUnitInactiveSec=5min\nRandomizedDelaySec=2min\n[Install]\nWantedBy=timers.target\n' >"${u}upgrade.timer"
-  fi
+  [[ -z ${UPGRADE_CHANNEL:-} ]] || t+=(upgrade)
+  [[ -z ${SECRETS_SOURCE:-} ]] || t+=(token)
+  for n in "${t[@]:1}"; do
+    printf '[Timer]\nOnBootSec=5min\nOnUnitInactiveSec=5min\nRandomizedDelaySec=2min\n[Install]\nWantedBy=timers.target\n' >"$u$n.timer"
+  done
   for n in "${t[@]}"; do
     printf '[Service]\nType=oneshot\nExecStart=/usr/local/sbin/cdktf-kubeadm-bootstrap %s\n' "$n" >"$u$n.service"
     on+=("cdktf-kubeadm-$n.timer")
@@ -589,6 +602,40 @@ print(min(int((D.datetime.fromisoformat(c["expirationDate"].replace("Z","+00:00"
   { mv "$K"/manifests/*.yaml "$h/" && "$SLEEP" 20 && mv "$h"/*.yaml "$K/manifests/"; } || die "cannot restart the static pods: move $h/*.yaml back to $K/manifests"
   lease release || :
   HELD='' CLEANUP=:
+}
+# The join-token agent (control-plane nodes; timer cdktf-kubeadm-token every 5 minutes with a
+# secret store, the SSH provisioner on bare metal): the current token (new after a
+# bootstrapTokenRotation), from the secret store's bundle or else from the join config the
+# provisioner delivered, becomes a bootstrap token Secret, and the cdktf-kubeadm tokens it
+# replaced are deleted. The token goes to kubectl on stdin, never on a command line.
+token() {
+  local t id e='' n old from=$JOIN_CONFIG
+  if [[ -n ${SECRETS_SOURCE:-} ]]; then
+    bundle
+    t=$(python3 -c 'import base64,json,sys
+b=json.load(open(sys.argv[2]))
+print(json.loads(b["SecretString"] if sys.argv[1]=="aws" else base64.b64decode(b["payload"]["data"]))["bootstrapToken"])' "${SECRETS_SOURCE%%-*}" "$SB") ||
+      die "secret $SECRETS_ID is not a usable cdktf-kubeadm secret bundle"
+    rm -rf "$S"
+    from="secret $SECRETS_ID"
+  else
+    t=$(sed -nE 's/^ *token: ([a-z0-9]{6}\.[a-z0-9]{16})$/\1/p' "$JOIN_CONFIG" | head -n1)
+  fi
+  [[ $t =~ ^([a-z0-9]{6})\.([a-z0-9]{16})$ ]] || die "$from holds no valid join token"
+  id=${BASH_REMATCH[1]}
+  if [[ -z $(kc -n kube-system get secret "bootstrap-token-$id" --ignore-not-found -o name) ]]; then
+    ((${BOOTSTRAP_TOKEN_TTL:-0} == 0)) || e=",\"expiration\":\"$(date -u -d "@$(($(date +%s) + BOOTSTRAP_TOKEN_TTL))" +%FT%TZ)\""
+    kc apply -f - >/dev/null <<<"{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"type\":\"bootstrap.kubernetes.io/token\",\"metadata\":{\"name\":\"bootstrap-token-$id\",\"namespace\":\"kube-system\"},\"stringData\":{\"description\":\"cdktf-kubeadm node join token\",\"token-id\":\"$id\",\"token-secret\":\"${BASH_REMATCH[2]}\",\"usage-bootstrap-authentication\":\"true\",\"usage-bootstrap-signing\":\"true\",\"auth-extra-groups\":\"system:bootstrappers:kubeadm:default-node-token\"$e}}" ||
+      die "cannot create the bootstrap token Secret kube-system/bootstrap-token-$id"
+    log "registered join token $id from $from"
+  fi
+  old=$(kc -n kube-system get secrets --field-selector type=bootstrap.kubernetes.io/token -o json | python3 -c 'import base64,json,sys
+print("\n".join(n for n,d in ((s["metadata"]["name"],s.get("data",{})) for s in json.load(sys.stdin)["items"]) if n!=sys.argv[1] and base64.b64decode(d.get("description","")).decode()=="cdktf-kubeadm node join token"))' "bootstrap-token-$id") ||
+    die "cannot list the bootstrap token Secrets in kube-system"
+  for n in $old; do
+    kc -n kube-system delete secret "$n" >/dev/null || die "cannot delete the replaced join token Secret kube-system/$n"
+    log "deleted join token ${n#bootstrap-token-}, replaced by $id"
+  done
 }
 # agent upgrade|certs: a run of the timer's job on a bootstrapped control-plane node
 agent() {
@@ -722,8 +769,8 @@ main() {
   [[ $(id -u) == 0 ]] || die "must run as root: run it with sudo"
   case ${1:-} in
     '') ;;
-    upgrade | certs) declare -F agent >/dev/null || die "'$1' runs on control-plane nodes only"; agent "$1"; return ;;
-    *) die "unknown argument '$1': run it without arguments (bootstrap), or with upgrade or certs" ;;
+    upgrade | certs | token) declare -F agent >/dev/null || die "'$1' runs on control-plane nodes only"; agent "$1"; return ;;
+    *) die "unknown argument '$1': run it without arguments (bootstrap), or with upgrade, certs or token" ;;
   esac
   STEP=start
   mkdir -p "$ST" "$RUN" "$R/var/log"

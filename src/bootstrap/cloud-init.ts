@@ -9,6 +9,7 @@ import { fullScript, loaderScript, scriptSha256 } from "./bootstrap-script";
 import { CONTAINERD_VERSION_PREFIX, DOCKER_KEY_FINGERPRINT, PINNED_CNI, PKGS_K8S_IO_KEY_FINGERPRINT, pauseImageTag } from "./catalog";
 import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
 import { NODE_LAYOUT } from "./node-layout";
+import { goDurationSeconds } from "./resolve-cluster";
 import type { ClusterPki } from "./pki";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER, pkiFiles, SecretSource, secretAudience, secretSettings } from "./secret-bundle";
 import type { NodeRole, ResolvedCluster } from "./spec";
@@ -98,6 +99,8 @@ export function renderSettings(input: NodePayloadInput): string {
     // The loader installs the full script from the bundle only if it has this digest.
     BOOTSTRAP_SHA256: input.secrets ? scriptSha256(fullScript(input)) : undefined,
     ...(isControlPlane ? upgradeSettings(input.upgradeChannel) : {}),
+    // The token agent registers a rotated token with this lifetime (0: never expires).
+    BOOTSTRAP_TOKEN_TTL: isControlPlane && input.secrets ? String(goDurationSeconds(cluster.bootstrapTokenTtl)) : undefined,
   });
 }
 

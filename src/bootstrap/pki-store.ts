@@ -44,6 +44,11 @@ export interface PkiStoreOptions {
   readonly existingCa?: ExistingCaFiles;
   /** @default new Date() */
   readonly now?: Date;
+  /**
+   * Label of the join token's generation (`bootstrapTokenRotation`): when it differs from the label
+   * stored with the token, a new token replaces it. @default "" (the first token stays)
+   */
+  readonly tokenRotation?: string;
 }
 
 export interface PkiStoreResult {
@@ -69,6 +74,8 @@ export const STORE_FILES = {
   admin: { cert: "admin.crt", key: "admin.key" },
   serviceAccount: { privateKey: "sa.key", publicKey: "sa.pub" },
   bootstrapToken: "bootstrap-token",
+  /** The `bootstrapTokenRotation` label the token was generated for (absent: none). */
+  bootstrapTokenRotation: "bootstrap-token.rotation",
 } as const;
 
 type CaName = keyof typeof CA_NAMES;
@@ -89,9 +96,11 @@ export function loadOrCreatePkiStore(input: PkiStoreOptions): PkiStoreResult {
   const present = storeFilesPresent(dir, external);
   const warnings: string[] = [];
 
+  const rotation = input.tokenRotation ?? "";
   if (present.length === 0) {
     const pki = generate(input.options, external, now);
     writeStore(dir, pki, external);
+    writeRotation(dir, rotation);
     return { pki: finalCheck(pki, now), created: true, warnings };
   }
   const missing = storeFiles(external).filter((f) => !present.includes(f));
@@ -119,6 +128,18 @@ export function loadOrCreatePkiStore(input: PkiStoreOptions): PkiStoreResult {
   const storedAlgorithm = keyAlgorithmOf(pki.ca.keyPem);
   if (storedAlgorithm && storedAlgorithm !== input.options.keyAlgorithm) {
     warnings.push(`PKI store ${dir} holds ${storedAlgorithm} keys; pki.keyAlgorithm "${input.options.keyAlgorithm}" only applies to a new store. The existing keys are kept so the cluster keeps its CAs.`);
+  }
+
+  const labelFile = path.join(dir, STORE_FILES.bootstrapTokenRotation);
+  const storedRotation = fs.existsSync(labelFile) ? fs.readFileSync(labelFile, "utf8").trim() : "";
+  if (storedRotation !== rotation) {
+    pki = { ...pki, bootstrapToken: generateBootstrapToken() };
+    writeFile(path.join(dir, STORE_FILES.bootstrapToken), `${pki.bootstrapToken}\n`, 0o600);
+    writeRotation(dir, rotation);
+    warnings.push(
+      `Rotated the join token in ${dir} (bootstrapTokenRotation ${JSON.stringify(storedRotation)} -> ${JSON.stringify(rotation)}): after deploy, control-plane nodes register it and delete the old one; ` +
+        "without a secret store the new token reaches only nodes that boot from the new user data.",
+    );
   }
 
   finalCheck(pki, now, dir); // before renewing anything: a bad CA must not sign a new admin certificate
@@ -250,6 +271,13 @@ function writeStore(dir: string, pki: ClusterPki, external: Partial<Record<CaNam
   } else {
     fs.renameSync(tmp, dir);
   }
+}
+
+/** The rotation label next to the token; no file for the default "" (stores from before rotation). */
+function writeRotation(dir: string, rotation: string): void {
+  const file = path.join(dir, STORE_FILES.bootstrapTokenRotation);
+  if (rotation === "") fs.rmSync(file, { force: true });
+  else writeFile(file, `${rotation}\n`, 0o644);
 }
 
 function writeFile(file: string, text: string, mode: number): void {

@@ -29,6 +29,14 @@ const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 const MAX_CLUSTER_NAME = 40;
 const GO_DURATION = /^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$/;
+
+const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+/** Whole seconds of a Go duration ("1h30m" -> 5400); 0 for "0" and "0s". */
+export function goDurationSeconds(duration: string): number {
+  let total = 0;
+  for (const m of duration.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * UNIT_SECONDS[m[2]];
+  return Math.floor(total);
+}
 /** Ports kubeadm's control plane binds; the API port must not collide with them. */
 const RESERVED_PORTS = [2379, 2380, 2381, 10250, 10256, 10257, 10259];
 
@@ -86,6 +94,8 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
   const pki = resolvePki(p, spec);
   const bootstrapTokenTtl = spec.bootstrapTokenTtl ?? "0s";
   p.check(GO_DURATION.test(bootstrapTokenTtl), "bootstrapTokenTtl", bootstrapTokenTtl, "is not a Go duration", 'use e.g. "24h", or "0s" for a token that never expires');
+  const bootstrapTokenRotation = spec.bootstrapTokenRotation ?? "";
+  p.check(/^[A-Za-z0-9._-]{0,63}$/.test(bootstrapTokenRotation), "bootstrapTokenRotation", bootstrapTokenRotation, "is not a label of at most 63 letters, digits, '.', '_' or '-'", 'use e.g. "2026-12"');
 
   if (p.list.length > 0) throw new ClusterSpecError(String(name), p.list);
   return {
@@ -105,6 +115,7 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
     kubeProxyConfiguration,
     pki,
     bootstrapTokenTtl,
+    bootstrapTokenRotation,
     platformNetwork,
   };
 }

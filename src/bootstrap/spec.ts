@@ -137,6 +137,13 @@ export interface ClusterSpec {
   readonly pki?: PkiSpec;
   /** Bootstrap token lifetime, Go duration. "0s" never expires (autoscaled pools join any time). @default "0s" */
   readonly bootstrapTokenTtl?: string;
+  /**
+   * Rotate the join token by setting or changing this label (e.g. "2026-12"): the next synth puts a
+   * new token in the PKI store. With a secret store (AWS, GCE default) only the secrets change;
+   * control-plane nodes register the new token within minutes and delete the old one.
+   * @default "" (the token generated with the PKI store)
+   */
+  readonly bootstrapTokenRotation?: string;
 }
 
 /** What the platform knows about its own network, used for validation and NO_PROXY. */
@@ -197,6 +204,8 @@ export interface ResolvedCluster {
   readonly kubeProxyConfiguration: Record<string, unknown>;
   readonly pki: Required<PkiSpec>;
   readonly bootstrapTokenTtl: string;
+  /** "" when never rotated. */
+  readonly bootstrapTokenRotation: string;
   readonly platformNetwork: PlatformNetwork;
 }
 

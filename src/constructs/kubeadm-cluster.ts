@@ -94,6 +94,7 @@ export class KubeadmCluster extends Construct {
       directory: this.pkiDirectory,
       options: this.cluster.pki,
       existingCa: props.existingCa,
+      tokenRotation: this.cluster.bootstrapTokenRotation,
     });
     store.warnings.forEach((w: string) => Annotations.of(this).addWarning(w));
     recordKubernetesVersion(this.pkiDirectory, this.cluster.kubernetesVersion);

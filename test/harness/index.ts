@@ -633,3 +633,14 @@ export function readUpgradeStatus(node: NodeRoot, nodeName = node.settings.NODE_
   const v = JSON.parse(fs.readFileSync(file, "utf8")).data[nodeName];
   return v === undefined ? undefined : JSON.parse(v);
 }
+
+/** createNodeRoot for one suite: call at the top of a test file; every node is removed after it. */
+export function suiteNodes(): (opts?: NodeOptions) => NodeRoot {
+  const created: NodeRoot[] = [];
+  afterAll(() => created.forEach(removeNodeRoot));
+  return (opts = {}) => {
+    const n = createNodeRoot(opts);
+    created.push(n);
+    return n;
+  };
+}

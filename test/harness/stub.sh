@@ -123,6 +123,10 @@ case $name in
       done
     fi
     case $url in
+      */cluster-info)
+        # by default the cluster knows the token of the node's join config (scripted answers: http/)
+        id=$(sed -nE 's/^ *token: ([a-z0-9]{6})\..*/\1/p' "${BOOTSTRAP_ROOT:-}/etc/cdktf-kubeadm/kubeadm-join.yaml" 2>/dev/null | head -n1)
+        printf '{"kind":"ConfigMap","data":{"jws-kubeconfig-%s":"stub-signature","kubeconfig":"stub"}}\n' "$id" ;;
       */version) ctl api-version '{"major":"1","minor":"36","gitVersion":"v1.36.4","platform":"linux/amd64"}' ;;
       */livez)
         ep=${url#https://} ep=${ep%/livez}
@@ -214,6 +218,24 @@ EOF
         python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));c["data"].update(json.loads(sys.argv[2])["data"]);json.dump(c,open(sys.argv[1],"w"))' "$cm" "$(opt -p "$@")" ;;
       *" get configmap kubeadm-config "*)
         printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: %s\n' "$(ctl cluster-version v1.36.4)" ;;
+      *" get secret "*)
+        sec=$C/secrets/$(opt secret "$@").json
+        if [[ -f $sec ]]; then echo "secret/$(opt secret "$@")"
+        elif [[ " $* " != *" --ignore-not-found "* ]]; then echo 'Error from server (NotFound): secrets not found' >&2; exit 1; fi ;;
+      *" get secrets "*)
+        # bootstrap token Secrets as the API returns them: stringData becomes base64 data
+        python3 -c 'import base64,glob,json,sys
+items=[json.load(open(f)) for f in sorted(glob.glob(sys.argv[1]+"/*.json"))]
+for i in items: i["data"]={k:base64.b64encode(v.encode()).decode() for k,v in i.pop("stringData",{}).items()}
+print(json.dumps({"items":items}))' "$C/secrets" ;;
+      *" delete secret "*)
+        sec=$C/secrets/$(opt secret "$@").json
+        [[ -f $sec ]] || { echo "Error from server (NotFound): secrets \"$(opt secret "$@")\" not found" >&2; exit 1; }
+        rm -f "$sec"; echo "secret \"$(opt secret "$@")\" deleted" ;;
+      *" apply -f - "*)
+        mkdir -p "$C/applied" "$C/secrets"
+        in=$C/applied/$(find "$C/applied" -type f | wc -l); cat >"$in"
+        python3 -c 'import json,sys;o=json.load(open(sys.argv[1]));o["kind"]=="Secret" and json.dump(o,open(sys.argv[2]+"/"+o["metadata"]["name"]+".json","w"))' "$in" "$C/secrets" ;;
       *" apply "*)
         mkdir -p "$C/applied"
         cp "$(opt -f "$@")" "$C/applied/$(find "$C/applied" -type f | wc -l)" ;;

@@ -59,3 +59,25 @@ export function settingsOf(cloudConfig: string, settingsPath: string): Record<st
 export function scriptOfBundle(bundle: string): string {
   return zlib.gunzipSync(Buffer.from(JSON.parse(bundle).script, "base64")).toString("utf8");
 }
+
+/** Every resource, data source and output as "<kind>.<type>.<logical id>" -> body. */
+export function flatten(json: Json): Map<string, Json> {
+  const out = new Map<string, Json>();
+  for (const kind of ["resource", "data"]) {
+    for (const [type, byId] of Object.entries<Json>(json[kind] ?? {})) {
+      for (const [id, body] of Object.entries<Json>(byId)) out.set(`${kind}.${type}.${id}`, body);
+    }
+  }
+  for (const [id, body] of Object.entries<Json>(json.output ?? {})) out.set(`output.${id}`, body);
+  return out;
+}
+
+/** Paths (a.b.c) at which two JSON values differ. */
+export function differences(a: Json, b: Json, at = ""): string[] {
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  if (a && b && typeof a === "object" && typeof b === "object" && Array.isArray(a) === Array.isArray(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    return keys.flatMap((k) => differences(a[k], b[k], at ? `${at}.${k}` : k));
+  }
+  return [at];
+}

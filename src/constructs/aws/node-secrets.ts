@@ -137,6 +137,9 @@ export class NodeSecrets extends Construct {
         secretId: secret.id,
         secretStringWo: Fn.file(file),
         secretStringWoVersion: writeOnlyVersion(fs.readFileSync(file, "utf8")),
+        // A new value is a new version resource (the provider replaces it): create it first, so
+        // AWSCURRENT always names a version while nodes may be fetching.
+        lifecycle: { createBeforeDestroy: true },
       });
     }
   }

@@ -9,6 +9,7 @@ import { roleName } from "../../bootstrap/spec";
 import { toTerraformString } from "../terraform-string";
 import type { HostPayload } from "./host-payload";
 import type { ResolvedSsh } from "./hosts";
+import { NODE_LAYOUT } from "../../bootstrap/node-layout";
 import { startUpgradeCommand } from "./upgrade";
 
 /**
@@ -43,8 +44,14 @@ export function remoteCommands(payload: HostPayload, ssh: ResolvedSsh): { upload
       run(`bash ${upload}`),
       // The bootstrap redacts the join token from everything it prints.
       run(`"${root}${payload.entry}"`),
-      // systemd starts the unit with its own environment: no BOOTSTRAP_ROOT.
-      ...(payload.host.role.kind === "control-plane" ? [startUpgradeCommand(prefix, payload.host.name)] : []),
+      ...(payload.host.role.kind === "control-plane"
+        ? [
+            // The join token of the payload registered in the cluster (after bootstrapTokenRotation), the one it replaced deleted.
+            run(`"${root}${NODE_LAYOUT.script}" token`),
+            // systemd starts the unit with its own environment: no BOOTSTRAP_ROOT.
+            startUpgradeCommand(prefix, payload.host.name),
+          ]
+        : []),
     ],
   };
 }
