@@ -75,7 +75,7 @@ describe("static checks", () => {
       // with the join-token agent and the workers' wait for their token: control plane 23.0 / 8.9,
       // worker 14.7 / 6.1; AWS control plane with SSM 31.0 / 11.5 (all but the loader travel in the bundle)
       ["control-plane", 23.5, 9, "", "full"], ["worker", 15, 6.2, "", "full"],
-      ["control-plane", 27, 10.5, "aws-secretsmanager", "full"], ["worker", 19, 7.8, "aws-secretsmanager", "full"],
+      ["control-plane", 27.5, 10.5, "aws-secretsmanager", "full"], ["worker", 19, 7.8, "aws-secretsmanager", "full"],
       ["control-plane", 26.5, 10.3, "gce-secretmanager", "full"], ["worker", 18, 7.6, "gce-secretmanager", "full"],
       ["control-plane", 31.5, 11.7, "aws-secretsmanager upgrade upgrade-aws-ssm", "full"],
       ["control-plane", 30.5, 11.5, "gce-secretmanager upgrade upgrade-gce-metadata", "full"],

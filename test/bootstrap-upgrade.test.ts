@@ -102,13 +102,22 @@ describe("first control-plane node, SSM channel: 1.36.4 -> 1.37.1", () => {
       "kubeadm upgrade apply -y v1.37.1",
       /kubectl .* drain prod-cp-0 --ignore-daemonsets --delete-emptydir-data/,
       "apt-mark unhold kubelet kubectl", /apt-get .* install --allow-change-held-packages kubelet=1\.37\.1-1\.1 kubectl=1\.37\.1-1\.1$/,
-      "systemctl daemon-reload", "systemctl restart kubelet", /kubectl .* uncordon prod-cp-0/, /kubectl .* replace -f -/,
+      "systemctl daemon-reload", "systemctl restart kubelet", /kubectl .* uncordon prod-cp-0/,
     ];
+    const writes = calls.map((c, i) => (/kubectl .* replace -f -/.test(c) ? i : -1)).filter((i) => i >= 0);
+    // renewed after kubeadm upgrade apply and after the drain; released after the uncordon
+    expect(writes).toHaveLength(3);
+    expect(writes[0]).toBeGreaterThan(callIndex(calls, "kubeadm upgrade apply -y v1.37.1"));
+    expect(writes[0]).toBeLessThan(callIndex(calls, " drain prod-cp-0"));
+    expect(writes[1]).toBeGreaterThan(callIndex(calls, " drain prod-cp-0"));
+    expect(writes[1]).toBeLessThan(callIndex(calls, "apt-mark unhold kubelet kubectl"));
+    expect(writes[2]).toBeGreaterThan(callIndex(calls, " uncordon prod-cp-0"));
     const idx = order.map((p) => callIndex(calls, p));
     idx.forEach((i, k) => expect([order[k], i]).not.toEqual([order[k], -1]));
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);
     expect(callIndex(calls, "kubeadm upgrade node")).toBe(-1);
-    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace "]);
+    // taken, renewed after the control-plane upgrade and after the drain, released
+    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
     expect(readLease(n)!.spec.holderIdentity).toBeUndefined();
   });
 
@@ -142,7 +151,7 @@ describe("other nodes and the Lease", () => {
     expect(calls).toContain("kubeadm upgrade node");
     expect(callIndex(calls, "kubeadm upgrade apply")).toBe(-1);
     expect(callIndex(calls, "kubeadm upgrade node")).toBeLessThan(callIndex(calls, " drain prod-cp-0"));
-    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace "]);
+    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
   });
 
   test("a Lease held by another live node: no upgrade, exit 0, the Lease untouched", () => {
@@ -162,8 +171,8 @@ describe("other nodes and the Lease", () => {
     serveDesiredVersion(n, "1.37.1");
     setLease(n, "prod-cp-1", 4000);
     expect(agent(n).code).toBe(0);
-    expect(leaseHistory(n)).toEqual(["replace prod-cp-0", "replace "]);
-    expect(readLease(n)!.metadata.resourceVersion).toBe("9");
+    expect(leaseHistory(n)).toEqual(["replace prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
+    expect(readLease(n)!.metadata.resourceVersion).toBe("11");
   });
 
   test("losing the race for the Lease (conflict): no upgrade, exit 0", () => {
@@ -179,6 +188,20 @@ describe("other nodes and the Lease", () => {
 });
 
 describe("failures leave the Lease released and a clear status", () => {
+  test("the Lease cannot be renewed after the control-plane upgrade (taken over): stops before the drain, releases", () => {
+    const n = controlPlane("aws-ssm");
+    serveDesiredVersion(n, "1.37.1");
+    // the first replace is the renewal (the take was a create)
+    failCommand(n, "replace -f -", 1, 'Error from server (Conflict): Operation cannot be fulfilled on leases.coordination.k8s.io "cdktf-kubeadm-upgrade": the object has been modified');
+    const r = agent(n);
+    expectFailure(r, "control-plane", /cannot renew the upgrade Lease \(another node took it over\): stopping before the next step/);
+    const calls = readCalls(n);
+    expect(callIndex(calls, " drain ")).toBe(-1);
+    expect(callIndex(calls, "kubeadm upgrade apply -y v1.37.1")).toBeGreaterThan(-1);
+    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace "]);
+    expect(readUpgradeStatus(n)).toMatchObject({ phase: "control-plane", result: "failed" });
+  });
+
   test("kubeadm upgrade apply fails: no drain, Lease released, status failed, exit non-zero", () => {
     const n = controlPlane("aws-ssm");
     serveDesiredVersion(n, "1.37.1");
@@ -202,7 +225,7 @@ describe("failures leave the Lease released and a clear status", () => {
     const calls = readCalls(n);
     expect(callIndex(calls, " uncordon prod-cp-0")).toBeGreaterThan(callIndex(calls, " drain prod-cp-0"));
     expect(callIndex(calls, "restart kubelet")).toBe(-1);
-    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace "]);
+    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
     expect(readUpgradeStatus(n)).toMatchObject({ phase: "kubelet", result: "failed" });
   });
 

@@ -578,8 +578,10 @@ lease() {
   j="{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"cdktf-kubeadm-upgrade\",\"namespace\":\"kube-system\"${v:+,\"resourceVersion\":\"$v\"}},\"spec\":{$j}}"
   if [[ -n $v ]]; then v=replace; else v=create; fi
   kc "$v" -f - <<<"$j" >/dev/null || { log "another node wrote the upgrade Lease first: trying again at the next run"; return 1; }
-  log "$1 of the upgrade Lease kube-system/cdktf-kubeadm-upgrade"
+  if [[ $1 == take && $h == "$NODE" ]]; then log "renewed the upgrade Lease"; else log "$1 of the upgrade Lease kube-system/cdktf-kubeadm-upgrade"; fi
 }
+# between the long steps (upgrade apply, drain): the Lease stays ours for another hour
+renew() { lease take || die "cannot renew the upgrade Lease (another node took it over): stopping before the next step"; }
 # after a failure: the node back in service if it was drained, the Lease released
 ucleanup() {
   [[ -z ${DRAINED:-} ]] || kc uncordon "$NODE" || warn "cannot uncordon $NODE"
@@ -716,9 +718,11 @@ upgrade() {
   else
     kubeadm upgrade apply -y "v$DES" || die "kubeadm upgrade apply v$DES failed"
   fi
+  renew
   STEP=drain; ustatus drain running
   DRAINED=1
   kc drain "$NODE" --ignore-daemonsets --delete-emptydir-data --timeout=600s || die "kubectl drain $NODE failed"
+  renew
   STEP=kubelet; ustatus kubelet running
   upkg "$DES" kubelet kubectl
   systemctl daemon-reload
