@@ -29,6 +29,9 @@ const context = {
   "aws.workerCount": "2",
   "aws.pkiDirectory": path.join(tmp, "pki"),
 };
+/** An audience's bundle as the PKI store holds it (what Terraform writes into the secret). */
+const bundleOf = (audience: string) => fs.readFileSync(path.join(context["aws.pkiDirectory"], "bundles", `${audience}.json`), "utf8");
+
 const AWS_ENV = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_EC2_METADATA_DISABLED: "true" };
 
 let moto: MotoServer;
@@ -167,7 +170,6 @@ test("a second synth is byte-identical", () => {
 });
 
 describe("secrets", () => {
-  const bundleOf = (audience: string) => fs.readFileSync(path.join(context["aws.pkiDirectory"], "bundles", `${audience}.json`), "utf8");
   const token = () => JSON.parse(bundleOf("worker")).bootstrapToken as string;
   const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
 
@@ -300,7 +302,7 @@ describe("day 2", () => {
   });
 
   test("a join-token rotation plans only new versions of the two secrets (new before old goes); apply stores the new token, templates keep their version", () => {
-    const bundle = (audience: string) => JSON.parse(fs.readFileSync(path.join(context["aws.pkiDirectory"], "bundles", `${audience}.json`), "utf8"));
+    const bundle = (audience: string) => JSON.parse(bundleOf(audience));
     const oldToken = bundle("worker").bootstrapToken;
     const changes = planWith({ "aws.joinTokenRotation": "2026-12" });
     // The provider replaces a version whose write-only value changes; the secrets themselves, the

@@ -11,7 +11,7 @@ import { goDurationSeconds, resolveCluster } from "../src/bootstrap/resolve-clus
 import { ClusterSpecError } from "../src/bootstrap/validation-error";
 import * as aws from "./support/aws-fixtures";
 import * as gce from "./support/gce-fixtures";
-import { differences, flatten, Json, settingsOf, synthJson, tempDir } from "./support/stack-json";
+import { changesBetween, settingsOf, synthJson, tempDir } from "./support/stack-json";
 
 const tmp = tempDir("token-rotation-");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -56,18 +56,6 @@ describe("the cluster model", () => {
   });
 });
 
-/** Resource path -> the attributes that differ between two synths. */
-function changes(before: Json, after: Json): Record<string, string[]> {
-  const a = flatten(before);
-  const b = flatten(after);
-  const out: Record<string, string[]> = {};
-  for (const key of new Set([...a.keys(), ...b.keys()])) {
-    const d = differences(a.get(key), b.get(key));
-    if (d.length) out[key] = d;
-  }
-  return out;
-}
-
 describe.each([
   ["aws", () => aws.build(aws.baseProps(path.join(tmp, "aws-pki"))), () => aws.build(aws.baseProps(path.join(tmp, "aws-pki"), { bootstrapTokenRotation: "2026-12" })), "aws_secretsmanager_secret_version", "secret_string_wo_version"],
   ["gce", () => gce.build(gce.baseProps(path.join(tmp, "gce-pki"))), () => gce.build(gce.baseProps(path.join(tmp, "gce-pki"), { bootstrapTokenRotation: "2026-12" })), "google_secret_manager_secret_version", "secret_data_wo_version"],
@@ -80,7 +68,7 @@ describe.each([
     const a = after();
     const jsonAfter = synthJson(a.stack);
     tokens = [b.cluster.kubeadm.pki.bootstrapToken, a.cluster.kubeadm.pki.bootstrapToken];
-    diff = changes(jsonBefore, jsonAfter);
+    diff = changesBetween(jsonBefore, jsonAfter);
   });
 
   test("a new token", () => {

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Annotations, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
-import { bootstrapScript } from "../bootstrap/bootstrap-script";
+import { fullScript } from "../bootstrap/bootstrap-script";
 import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput } from "../bootstrap/cloud-init";
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
@@ -166,7 +166,7 @@ export class KubeadmCluster extends Construct {
   secretBundle(audience: SecretAudience): string {
     const source = this.props.secrets?.[audience];
     // With a source, user data carries the loader and the bundle the audience's full script.
-    const script = source && bootstrapScript(audience, source.kind, this.props.upgradeChannel?.kind);
+    const script = source && fullScript({ role: { kind: audience }, secrets: source, upgradeChannel: this.props.upgradeChannel });
     return secretBundleFor(this.pki, audience, script);
   }
 

@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import { TerraformStack } from "cdktf";
 import type { IConstruct } from "constructs";
 
@@ -11,4 +12,14 @@ export const MIN_TERRAFORM_VERSION = "1.11.0";
  */
 export function requireWriteOnlyArguments(scope: IConstruct): void {
   TerraformStack.of(scope).addOverride("terraform.required_version", `>= ${MIN_TERRAFORM_VERSION}`);
+}
+
+/**
+ * The `*_wo_version` of a write-only value: changes exactly when the value does (Terraform only
+ * sends a write-only value when its version changes). The first 48 bits of its SHA-256: exact in a
+ * JavaScript number and in the providers' int64, collisions (a skipped update) improbable, and
+ * nothing usable revealed about 256+ bits of key material.
+ */
+export function writeOnlyVersion(content: string): number {
+  return parseInt(crypto.createHash("sha256").update(content, "utf8").digest("hex").slice(0, 12), 16);
 }

@@ -306,17 +306,10 @@ export const AWS_ROLE = "prod-node-role";
  * 503 for the first call, or a denial).
  */
 export function serveSecrets(node: NodeRoot, opts: { secret?: string; store?: (storeMatch: string) => void } = {}): SecretFixture {
-  const f = {
-    imdsToken: "IMDS-TOKEN-AQAEAOiYzJ8", accessKeyId: "ASIASTUBACCESSKEYID01", secretAccessKey: "stubSecretAccessKey/0123456789+abcdefghij",
-    sessionToken: "IQoJb3JpZ2luX2VjEStubSessionToken==", accessToken: "ya29.stub-access-token",
-  };
+  const f = serveSecretsFixture();
   const secret = opts.secret ?? node.bundle!;
   if (node.secrets === "aws-secretsmanager") {
-    const imds = `X-aws-ec2-metadata-token: ${f.imdsToken}`;
-    httpRespond(node, `PUT ${IMDS_ENDPOINT}/latest/api/token`, 200, f.imdsToken, { require: ["X-aws-ec2-metadata-token-ttl-seconds: 300"] });
-    httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/${AWS_ROLE}`, 200,
-      JSON.stringify({ Code: "Success", Type: "AWS-HMAC", AccessKeyId: f.accessKeyId, SecretAccessKey: f.secretAccessKey, Token: f.sessionToken, Expiration: "2026-12-01T12:00:00Z" }), { require: [imds] });
-    httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/`, 200, `${AWS_ROLE}\n`, { require: [imds] });
+    serveImdsCredentials(node, f);
     const match = `POST ${SECRETS_ENDPOINT}/`;
     opts.store?.(match);
     httpRespond(node, match, 200, JSON.stringify({ ARN: AWS_SECRET_ARN, Name: "prod-control-plane", SecretString: secret, VersionId: "v1" }), {
@@ -563,11 +556,7 @@ export function serveDesiredVersion(node: NodeRoot, version: string | null): Sec
   const channel = node.settings.UPGRADE_CHANNEL;
   fs.rmSync(path.join(node.ctl, "http"), { recursive: true, force: true });
   if (channel === "aws-ssm") {
-    const imds = `X-aws-ec2-metadata-token: ${f.imdsToken}`;
-    httpRespond(node, `PUT ${IMDS_ENDPOINT}/latest/api/token`, 200, f.imdsToken, { require: ["X-aws-ec2-metadata-token-ttl-seconds: 300"] });
-    httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/${AWS_ROLE}`, 200,
-      JSON.stringify({ Code: "Success", Type: "AWS-HMAC", AccessKeyId: f.accessKeyId, SecretAccessKey: f.secretAccessKey, Token: f.sessionToken, Expiration: "2026-12-01T12:00:00Z" }), { require: [imds] });
-    httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/`, 200, `${AWS_ROLE}\n`, { require: [imds] });
+    serveImdsCredentials(node, f);
     const body = version === null
       ? JSON.stringify({ __type: "ParameterNotFound", message: "" })
       : JSON.stringify({ Parameter: { Name: SSM_PARAMETER, Type: "String", Value: version, Version: 3, ARN: `arn:aws:ssm:eu-west-1:123456789012:parameter${SSM_PARAMETER}` } });
@@ -586,6 +575,15 @@ export function serveDesiredVersion(node: NodeRoot, version: string | null): Sec
     throw new Error("serveDesiredVersion: create the node with the upgrade option");
   }
   return { ...f, values: Object.values(f) };
+}
+
+/** IMDSv2 as EC2 answers it: a token for the PUT, then the instance role and its credentials, only with that token. */
+function serveImdsCredentials(node: NodeRoot, f: ReturnType<typeof serveSecretsFixture>): void {
+  const imds = `X-aws-ec2-metadata-token: ${f.imdsToken}`;
+  httpRespond(node, `PUT ${IMDS_ENDPOINT}/latest/api/token`, 200, f.imdsToken, { require: ["X-aws-ec2-metadata-token-ttl-seconds: 300"] });
+  httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/${AWS_ROLE}`, 200,
+    JSON.stringify({ Code: "Success", Type: "AWS-HMAC", AccessKeyId: f.accessKeyId, SecretAccessKey: f.secretAccessKey, Token: f.sessionToken, Expiration: "2026-12-01T12:00:00Z" }), { require: [imds] });
+  httpRespond(node, `GET ${IMDS_ENDPOINT}/latest/meta-data/iam/security-credentials/`, 200, `${AWS_ROLE}\n`, { require: [imds] });
 }
 
 function serveSecretsFixture() {

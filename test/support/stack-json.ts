@@ -81,3 +81,15 @@ export function differences(a: Json, b: Json, at = ""): string[] {
   }
   return [at];
 }
+
+/** "<kind>.<type>.<logical id>" -> the paths that differ between two synths (absent: unchanged). */
+export function changesBetween(before: Json, after: Json): Record<string, string[]> {
+  const a = flatten(before);
+  const b = flatten(after);
+  const out: Record<string, string[]> = {};
+  for (const key of new Set([...a.keys(), ...b.keys()])) {
+    const d = differences(a.get(key), b.get(key));
+    if (d.length) out[key] = d;
+  }
+  return out;
+}

@@ -10,7 +10,6 @@
  * Two phases because the user data needs the secret ARNs and the bundle needs the PKI:
  * construct (secrets and policies) → KubeadmCluster → storeBundles() (secret versions).
  */
-import * as crypto from "crypto";
 import * as fs from "fs";
 import { Fn, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
@@ -22,7 +21,9 @@ import { SecretsmanagerSecretPolicy } from "@cdktf/provider-aws/lib/secretsmanag
 import { SecretsmanagerSecretVersion } from "@cdktf/provider-aws/lib/secretsmanager-secret-version";
 import type { SecretAudience, SecretSource } from "../../bootstrap/secret-bundle";
 import type { KubeadmCluster } from "../kubeadm-cluster";
-import { requireWriteOnlyArguments } from "../terraform-version";
+import { requireWriteOnlyArguments, writeOnlyVersion } from "../terraform-version";
+
+export { writeOnlyVersion };
 import { resourceTags } from "./names";
 
 export const SECRET_AUDIENCES: readonly SecretAudience[] = ["control-plane", "worker"];
@@ -36,15 +37,6 @@ export interface NodeSecretsProps {
   /** Customer-managed KMS key of the secrets; the readers get kms:Decrypt on it. @default the aws/secretsmanager key */
   readonly kmsKeyId?: string;
   readonly tags: Record<string, string>;
-}
-
-/**
- * Version number of a write-only value: changes exactly when the bundle does (Terraform only
- * sends a write-only value when its version changes). 48 bits of a digest: an exact integer,
- * collisions (a skipped rotation) improbable, nothing usable revealed.
- */
-export function writeOnlyVersion(content: string): number {
-  return parseInt(crypto.createHash("sha256").update(content).digest("hex").slice(0, 12), 16);
 }
 
 export class NodeSecrets extends Construct {

@@ -21,7 +21,6 @@
  * automatic replication, which spans every region), and a secret only a region's nodes read gains
  * nothing from other regions' replicas: when the region is down, so is the cluster.
  */
-import * as crypto from "crypto";
 import { Fn, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { SecretManagerSecret } from "@cdktf/provider-google/lib/secret-manager-secret";
@@ -29,7 +28,7 @@ import { SecretManagerSecretIamMember } from "@cdktf/provider-google/lib/secret-
 import { SecretManagerSecretVersion } from "@cdktf/provider-google/lib/secret-manager-secret-version";
 import type { SecretAudience, SecretSource } from "../../bootstrap/secret-bundle";
 import type { KubeadmCluster } from "../kubeadm-cluster";
-import { requireWriteOnlyArguments } from "../terraform-version";
+import { requireWriteOnlyArguments, writeOnlyVersion } from "../terraform-version";
 import { resourceLabels } from "./names";
 
 export const SECRET_AUDIENCES: readonly SecretAudience[] = ["control-plane", "worker"];
@@ -60,15 +59,8 @@ export function gceSecretSources(project: string, clusterName: string): Record<S
   };
 }
 
-/**
- * `secret_data_wo_version` of a bundle: the first 48 bits of its SHA-256 as an integer (exact in a
- * JavaScript number and in the provider's int64). Terraform never sees write-only values, so this
- * number is what tells it the payload changed. 48 bits of a hash of 256+ bits of key material
- * reveal nothing about it.
- */
-export function bundleVersion(content: string): number {
-  return parseInt(crypto.createHash("sha256").update(content, "utf8").digest("hex").slice(0, 12), 16);
-}
+/** `secret_data_wo_version` of a bundle (the same digest-derived number as on AWS). */
+export const bundleVersion = writeOnlyVersion;
 
 export interface GceBootstrapSecretsProps {
   readonly clusterName: string;
