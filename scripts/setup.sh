@@ -17,4 +17,29 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# --- Python test tools (moto, boto3): a project venv, pinned -----------------------------------
+# The apply tests run moto (the AWS API emulator) and boto3 from .venv-test/ only, never from the
+# PATH. requirements-test.txt pins every package with hashes; the venv is rebuilt when that file
+# changes (the stamp holds its sha256) and left alone otherwise.
+venv=.venv-test
+want="$(sha256sum requirements-test.txt | cut -d' ' -f1)"
+if [ "$(cat "$venv/.requirements-sha256" 2>/dev/null)" != "$want" ]; then
+  python=""
+  for candidate in "${PYTHON:-}" python3 /usr/bin/python3; do
+    if [ -n "$candidate" ] && "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+      python="$candidate"
+      break
+    fi
+  done
+  if [ -z "$python" ]; then
+    echo "setup: no python3 (>= 3.9, with venv and ensurepip) found; install python3-venv or set PYTHON" >&2
+    exit 1
+  fi
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-test.txt
+  echo "$want" >"$venv/.requirements-sha256"
+fi
+# --- end of Python test tools ------------------------------------------------------------------
+
 npm ci --no-audit --no-fund

@@ -341,16 +341,39 @@ describe("day 2", () => {
     // the worker pool's group, whose refresh is the emulator's gap, not ours.
     const targets = changes.filter((c) => !/cluster_pool-general_asg_/.test(c.address)).map((c) => `-target=${c.address}`);
     expect(targets).toHaveLength(8);
+    const LT_ACTIONS = ["CreateLaunchTemplateVersion", "ModifyLaunchTemplate"];
+    const logBefore = moto.requests(LT_ACTIONS).length;
     terraformOk(dir, ["apply", "-auto-approve", "-no-color", "-input=false", ...targets], AWS_ENV);
+    // What reached the emulator, for every failure below: the provider retries a request whose
+    // answer it lost with the same ClientToken; EC2 (and our moto, see moto_server.py) answers such
+    // a repeat with the first version ("replayed"), so each template gets one new version.
+    const ltRequests = moto.requests(LT_ACTIONS).slice(logBefore);
+    try {
+      checkUpgradeApplied(ltRequests);
+    } catch (e) {
+      if (e instanceof Error) e.message += `\n\nmoto requests during the upgrade apply (${LT_ACTIONS.join(", ")}):\n${ltRequests.join("\n")}`;
+      throw e;
+    }
+  });
+
+  /** The upgrade apply's result as moto holds it; `ltRequests`: its launch-template requests. */
+  function checkUpgradeApplied(ltRequests: string[]): void {
     const [{ Parameter: p }] = boto(moto.endpoint, [{ service: "ssm", operation: "get_parameter", params: { Name: "/cdktf-kubeadm/demo/kubernetes-version" } }]);
     expect(p.Value).toBe("1.37.1");
     // New launch-template versions: replacements boot at the new version; the running control plane
     // reads the parameter named in its settings.
     const [{ LaunchTemplates: lts }] = boto(moto.endpoint, [{ service: "ec2", operation: "describe_launch_templates", paginateKey: "LaunchTemplates" }]);
+    // One update per template: each template's CreateLaunchTemplateVersion requests (retries
+    // included) carry a single ClientToken, and a new version was made once.
+    const tokens = (id: string) => [
+      ...new Set(ltRequests.filter((l) => l.includes(" CreateLaunchTemplateVersion ") && l.includes(`LaunchTemplateId=${id} `)).map((l) => /ClientToken=(\S+)/.exec(l)?.[1])),
+    ];
+    expect(lts.map((t: Json) => [t.LaunchTemplateName, tokens(t.LaunchTemplateId).length])).toEqual(lts.map((t: Json) => [t.LaunchTemplateName, 1]));
+    expect(ltRequests.filter((l) => l.includes(" CreateLaunchTemplateVersion ") && !/ -> 200( replayed #\d+)? in /.test(l))).toEqual([]);
     const latest = boto(moto.endpoint, lts.map((t: Json) => ({ service: "ec2", operation: "describe_launch_template_versions", params: { LaunchTemplateId: t.LaunchTemplateId, Versions: ["$Latest"] } })));
     for (const [i, v] of latest.entries()) {
       const version = v.LaunchTemplateVersions[0];
-      expect(version.VersionNumber).toBe(2);
+      expect([lts[i].LaunchTemplateName, version.VersionNumber]).toEqual([lts[i].LaunchTemplateName, 2]);
       const settings = settingsOf(zlib.gunzipSync(Buffer.from(version.LaunchTemplateData.UserData, "base64")).toString("utf8"), NODE_LAYOUT.settings);
       expect(settings.K8S_VERSION).toBe("1.37.1");
       if (lts[i].LaunchTemplateName.includes("-cp-")) expect(settings).toMatchObject({ UPGRADE_CHANNEL: "aws-ssm", UPGRADE_PARAMETER: "/cdktf-kubeadm/demo/kubernetes-version" });
@@ -362,7 +385,7 @@ describe("day 2", () => {
       expect(g.Instances).toHaveLength(1);
       expect(instances.map((i) => i.InstanceId)).toContain(g.Instances[0].InstanceId);
     }
-  });
+  }
 
   test("a downgrade is refused at synth, naming the field and the fix", () => {
     expect(() => synthAwsExample(path.join(tmp, "downgrade", "cdktf.out"), { ...context, "aws.kubernetesVersion": "1.36.4" })).toThrow(

@@ -4,6 +4,7 @@
  * points the AWS provider at it (so the synthesized stack itself stays production-shaped).
  */
 import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as os from "os";
@@ -20,28 +21,46 @@ export interface MotoServer {
   readonly endpoint: string;
   readonly port: number;
   readonly pid: number;
-  /** Output so far (for failure messages). */
+  /** Output so far (its last 20,000 characters, for failure messages). */
   log(): string;
+  /** Request-log lines so far of these API actions (e.g. "CreateLaunchTemplateVersion"). */
+  requests(actions: readonly string[]): string[];
   stop(): Promise<void>;
 }
 
-function onPath(command: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).status === 0;
-}
+/** The project's test venv (scripts/setup.sh makes it from requirements-test.txt). */
+export const TEST_VENV = path.resolve(__dirname, "..", "..", ".venv-test");
+const REQUIREMENTS = path.resolve(__dirname, "..", "..", "requirements-test.txt");
+/** moto's server with a request log (one line per API call): see moto_server.py. */
+const MOTO_SERVER_SCRIPT = path.join(__dirname, "moto_server.py");
 
-function pythonHasModule(module: string): boolean {
-  return spawnSync("python3", ["-c", `import ${module}`], { encoding: "utf8" }).status === 0;
+/**
+ * The venv's python, if the venv was made from the requirements file as it is now: never a moto or
+ * boto3 from the PATH, whose version nobody pinned. Otherwise a message naming the fix.
+ */
+export function testPython(): { python: string } | { missing: string } {
+  const python = path.join(TEST_VENV, "bin", "python");
+  const stamp = path.join(TEST_VENV, ".requirements-sha256");
+  const fix = "Run `bash scripts/setup.sh` (it installs the pinned moto and boto3 of requirements-test.txt into .venv-test/).";
+  if (!fs.existsSync(python) || !fs.existsSync(stamp)) return { missing: `The test venv ${TEST_VENV} is missing or incomplete. ${fix}` };
+  const want = crypto.createHash("sha256").update(fs.readFileSync(REQUIREMENTS)).digest("hex");
+  if (fs.readFileSync(stamp, "utf8").trim() !== want) return { missing: `The test venv ${TEST_VENV} was made from another requirements-test.txt. ${fix}` };
+  return { python };
 }
 
 /** How to start moto here, or a message saying why it cannot be. */
 export function motoCommand(): { command: string; args: string[] } | { missing: string } {
-  if (onPath("moto_server")) return { command: "moto_server", args: [] };
-  if (pythonHasModule("moto.server")) return { command: "python3", args: ["-m", "moto.server"] };
-  return {
-    missing:
-      "moto is not installed: neither `moto_server` nor `python3 -m moto.server` is available. " +
-      "Install it for the python3 on PATH (pip install 'moto[server]'), or put the pyenv shims first on PATH.",
-  };
+  const venv = testPython();
+  if ("missing" in venv) return venv;
+  return { command: venv.python, args: [MOTO_SERVER_SCRIPT] };
+}
+
+/** The request-log lines (see moto_server.py) of these actions, e.g. for a failure message. */
+export function motoRequests(log: string, actions: readonly string[]): string[] {
+  return log.split("\n").filter((l) => {
+    const m = /^moto-request #\d+ \S+ \S+ (\S+)/.exec(l);
+    return m !== null && actions.includes(m[1]);
+  });
 }
 
 function ping(endpoint: string): Promise<boolean> {
@@ -65,7 +84,10 @@ export async function startMoto(timeoutMs = 60_000): Promise<MotoServer> {
   const endpoint = `http://127.0.0.1:${port}`;
   // Output to a file, not a pipe: tests block in spawnSync (terraform) for minutes, and a pipe
   // nobody drains fills up and stalls moto in the middle of a request.
-  const logFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "moto-")), "moto.log");
+  // CDKTF_KUBEADM_MOTO_LOG_DIR=<dir> keeps the log there after the run (to read every request).
+  const keepDir = process.env.CDKTF_KUBEADM_MOTO_LOG_DIR;
+  if (keepDir) fs.mkdirSync(keepDir, { recursive: true });
+  const logFile = path.join(fs.mkdtempSync(path.join(keepDir ?? os.tmpdir(), "moto-")), "moto.log");
   const logFd = fs.openSync(logFile, "a", 0o600);
   const child: ChildProcess = spawn(how.command, [...how.args, "-H", "127.0.0.1", "-p", String(port)], {
     detached: true, // own process group: stop() kills moto and anything it forked, nothing else
@@ -73,13 +95,14 @@ export async function startMoto(timeoutMs = 60_000): Promise<MotoServer> {
     env: { ...process.env, ...MOTO_CREDENTIALS },
   });
   fs.closeSync(logFd);
-  const output = (): string => {
+  const fullOutput = (): string => {
     try {
-      return fs.readFileSync(logFile, "utf8").slice(-20_000);
+      return fs.readFileSync(logFile, "utf8");
     } catch {
       return "";
     }
   };
+  const output = (): string => fullOutput().slice(-20_000);
   let exited = false;
   const exitedPromise = new Promise<void>((resolve) => child.on("exit", () => ((exited = true), resolve())));
 
@@ -90,7 +113,10 @@ export async function startMoto(timeoutMs = 60_000): Promise<MotoServer> {
     } catch {
       return;
     }
-    const killed = await Promise.race([exitedPromise.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    // Clear the grace timer once moto is gone: a pending 5 s timer alone keeps Jest from exiting.
+    let grace: NodeJS.Timeout | undefined;
+    const killed = await Promise.race([exitedPromise.then(() => true), new Promise<boolean>((r) => (grace = setTimeout(() => r(false), 5000)))]);
+    clearTimeout(grace);
     if (!killed) {
       try {
         process.kill(-child.pid, "SIGKILL");
@@ -99,7 +125,7 @@ export async function startMoto(timeoutMs = 60_000): Promise<MotoServer> {
       }
       await exitedPromise;
     }
-    fs.rmSync(path.dirname(logFile), { recursive: true, force: true });
+    if (!keepDir) fs.rmSync(path.dirname(logFile), { recursive: true, force: true });
   };
 
   const deadline = Date.now() + timeoutMs;
@@ -111,7 +137,7 @@ export async function startMoto(timeoutMs = 60_000): Promise<MotoServer> {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { endpoint, port, pid: child.pid!, log: output, stop };
+  return { endpoint, port, pid: child.pid!, log: output, requests: (actions) => motoRequests(fullOutput(), actions), stop };
 }
 
 /** Terraform override (`*_override.tf.json`) pointing the "aws" provider at moto. */
@@ -171,7 +197,9 @@ print(json.dumps(out, default=str))
 /** Runs boto3 calls against moto (one python process for the batch); returns their responses. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function boto(endpoint: string, calls: BotoCall[]): any[] {
-  const r = spawnSync("python3", ["-c", BOTO_SCRIPT, endpoint, MOTO_REGION], {
+  const venv = testPython();
+  if ("missing" in venv) throw new Error(venv.missing);
+  const r = spawnSync(venv.python, ["-c", BOTO_SCRIPT, endpoint, MOTO_REGION], {
     input: JSON.stringify(calls),
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
