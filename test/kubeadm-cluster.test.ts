@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { App, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable, Testing } from "cdktf";
+import { AnnotationMetadataEntryType, App, LocalBackend, TerraformOutput, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { USER_DATA_LIMITS } from "../src/bootstrap/user-data-budget";
@@ -31,6 +31,24 @@ function build(outdir: string) {
   }
   return { app, stack, cluster };
 }
+
+describe("kube-proxy mode deprecation", () => {
+  const warningsFor = (kubernetesVersion: string, kubeProxyMode: "ipvs" | "nftables") => {
+    const resolved = resolveCluster({ name: "proxy", kubernetesVersion, kubeProxyMode }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] });
+    const stack = new TerraformStack(Testing.app(), "proxy");
+    new KubeadmCluster(stack, "cluster", {
+      cluster: resolved, controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws,
+      pkiDirectory: path.join(tmp, `proxy-${kubernetesVersion}-${kubeProxyMode}`), outputs: false,
+    });
+    return stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.WARN).map((m) => String(m.data)));
+  };
+
+  test.each([["1.35.4", "ipvs", 1], ["1.37.2", "ipvs", 1], ["1.34.4", "ipvs", 0], ["1.37.2", "nftables", 0]] as const)("%s with %s: %d warning(s)", (version, mode, count) => {
+    const warnings = warningsFor(version, mode).filter((w) => /kubeProxyMode/.test(w));
+    expect(warnings).toHaveLength(count);
+    if (count) expect(warnings[0]).toMatch(/"ipvs" is deprecated since Kubernetes 1\.35.*use "nftables"/);
+  });
+});
 
 describe("KubeadmCluster", () => {
   test("a role per control-plane slot and per pool, with stable node names", () => {

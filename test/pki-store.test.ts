@@ -172,6 +172,26 @@ describe("bring your own CA", () => {
     expect(fs.existsSync(store)).toBe(false);
   });
 
+  test("a CA whose KeyUsage lacks keyCertSign is refused before anything is written", () => {
+    // Real kubeadm signs leaves with such a CA, then refuses them on its next run (test/real-control-plane.test.ts).
+    const badKey = path.join(dir, "no-certsign.key");
+    const badCert = path.join(dir, "no-certsign.crt");
+    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", badKey, "-out", badCert, "-days", "30", "-subj", "/CN=kubernetes",
+      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,digitalSignature,keyEncipherment"]);
+    const store = freshDir();
+    expect(() => loadOrCreatePkiStore({ directory: store, options, existingCa: { caCert: badCert, caKey: badKey } }))
+      .toThrow(/ca \(ca.crt\) has a KeyUsage extension without keyCertSign.*Fix: reissue the CA with keyUsage keyCertSign/);
+    expect(fs.existsSync(store)).toBe(false);
+  });
+
+  test("a CA with keyCertSign (or without KeyUsage) is accepted", () => {
+    const goodKey = path.join(dir, "certsign.key");
+    const goodCert = path.join(dir, "certsign.crt");
+    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", goodKey, "-out", goodCert, "-days", "3650", "-subj", "/CN=kubernetes",
+      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    expect(loadOrCreatePkiStore({ directory: freshDir(), options, existingCa: { caCert: goodCert, caKey: goodKey } }).pki.ca.certPem).toBe(fs.readFileSync(goodCert, "utf8"));
+  });
+
   test("switching to a new CA re-issues the admin certificate", () => {
     const store = copyStore();
     fs.rmSync(path.join(store, "ca.crt"));

@@ -15,8 +15,13 @@ export const MIN_KUBERNETES_MINOR = 33;
 /** Newest minor this release of the library was tested against. */
 export const MAX_KUBERNETES_MINOR = 37;
 
-/** kubeadm's default pause image tag per minor (cmd/kubeadm/app/constants PauseVersion). */
+/**
+ * kubeadm's default pause image tag per minor (cmd/kubeadm/app/constants PauseVersion): the
+ * sandbox image containerd runs must be the one kubeadm pulls, or preflight warns and an
+ * air-gapped mirror needs both. Checked against real kubeadm (test/real-kubeadm-config.test.ts).
+ */
 export function pauseImageTag(minor: number): string {
+  if (minor >= 36) return "3.10.2";
   return minor >= 34 ? "3.10.1" : "3.10";
 }
 

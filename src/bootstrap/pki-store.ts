@@ -15,6 +15,8 @@ import {
   certificateExpiry,
   generateBootstrapToken,
   generateServiceAccountKey,
+  canSignCertificates,
+  claimsToBeCa,
   isCertificateAuthority,
   isSignedBy,
   keyAlgorithmOf,
@@ -166,6 +168,10 @@ function finalCheck(pki: ClusterPki, now: Date, dir?: string): ClusterPki {
   for (const name of CA_KEYS) {
     const { certPem, keyPem } = pki[name];
     const label = `${name} (${STORE_FILES[name].cert})`;
+    // Before isCertificateAuthority: OpenSSL also calls a CA:TRUE without keyCertSign "not a CA", which misleads.
+    if (claimsToBeCa(certPem) && !canSignCertificates(certPem)) {
+      throw new PkiStoreError(`${label}${where} has a KeyUsage extension without keyCertSign: kubeadm would sign the node certificates with it, but nothing accepts them (x509: parent certificate cannot sign). Fix: reissue the CA with keyUsage keyCertSign (and digitalSignature, keyEncipherment).`);
+    }
     if (!isCertificateAuthority(certPem)) {
       throw new PkiStoreError(`${label}${where} is not a CA certificate (basicConstraints CA:true). Fix: use the CA certificate, not a leaf.`);
     }

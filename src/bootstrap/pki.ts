@@ -239,6 +239,41 @@ export function isCertificateAuthority(certPem: string): boolean {
   return new crypto.X509Certificate(certPem).ca;
 }
 
+/** The parsed value of a certificate's extension, or undefined when it has none with that OID. */
+function extensionValue(certPem: string, extensionOid: string): Asn1 | undefined {
+  const cert = parseDer(new crypto.X509Certificate(certPem).raw);
+  const tbs = (cert.value as Asn1[])[0].value as Asn1[];
+  const extensions = tbs.find((f) => f.tagClass === asn1.Class.CONTEXT_SPECIFIC && f.type === 3);
+  if (!extensions) return undefined;
+  for (const ext of (extensions.value as Asn1[])[0].value as Asn1[]) {
+    const fields = ext.value as Asn1[];
+    if (asn1.derToOid(forge.util.createBuffer(fields[0].value as string)) !== extensionOid) continue;
+    return parseDer(Buffer.from(fields[fields.length - 1].value as string, "binary"));
+  }
+  return undefined;
+}
+
+/** True when basicConstraints says CA:TRUE (whatever KeyUsage says). */
+export function claimsToBeCa(certPem: string): boolean {
+  const constraints = extensionValue(certPem, OID.basicConstraints);
+  const first = (constraints?.value as Asn1[] | undefined)?.[0];
+  return first?.type === asn1.Type.BOOLEAN && first.value !== "\x00";
+}
+
+/**
+ * True when the certificate may sign certificates: no KeyUsage extension, or one with keyCertSign.
+ * Go's x509 (kubeadm, the API server, the kubelet) rejects every leaf of a CA without it, although
+ * kubeadm signs them without complaint on its first run.
+ */
+export function canSignCertificates(certPem: string): boolean {
+  const usage = extensionValue(certPem, OID.keyUsage);
+  if (!usage) return true;
+  const bits = usage.value as string;
+  const position = KEY_USAGE_BITS.keyCertSign;
+  const byte = 1 + Math.floor(position / 8); // after the unused-bits count
+  return bits.length > byte && (bits.charCodeAt(byte) & (0x80 >> position % 8)) !== 0;
+}
+
 /** True when `certPem` carries a valid signature by `issuerCertPem`'s key. */
 export function isSignedBy(certPem: string, issuerCertPem: string): boolean {
   try {

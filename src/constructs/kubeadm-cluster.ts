@@ -59,6 +59,16 @@ export interface KubeadmClusterProps {
   readonly outputs?: boolean;
 }
 
+/**
+ * kube-proxy's ipvs mode is deprecated since Kubernetes 1.35: kubeadm 1.37 warns on every config
+ * that sets it (seen with real kubeadm in test/real-kubeadm-config.test.ts).
+ */
+export function kubeProxyModeDeprecation(cluster: ResolvedCluster): string | undefined {
+  const minor = Number(cluster.kubernetesMinor.split(".")[1]);
+  if (cluster.kubeProxyMode !== "ipvs" || minor < 35) return undefined;
+  return `kubeProxyMode "ipvs" is deprecated since Kubernetes 1.35 (kubeadm warns about it from 1.37): use "nftables" (GA since 1.33) on current kernels, or "iptables".`;
+}
+
 /** Stand-in for a token when measuring user data: longer than any DNS name or address. */
 const TOKEN_MEASURE_WIDTH = 255;
 
@@ -97,6 +107,8 @@ export class KubeadmCluster extends Construct {
       tokenRotation: this.cluster.bootstrapTokenRotation,
     });
     store.warnings.forEach((w: string) => Annotations.of(this).addWarning(w));
+    const deprecation = kubeProxyModeDeprecation(this.cluster);
+    if (deprecation) Annotations.of(this).addWarning(deprecation);
     recordKubernetesVersion(this.pkiDirectory, this.cluster.kubernetesVersion);
     this.pki = store.pki;
     this.caCertHash = caCertHash(this.pki.ca.certPem);

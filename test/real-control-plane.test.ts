@@ -1,0 +1,370 @@
+/**
+ * A real control plane from our files. The bare-metal example's first control-plane node gets
+ * its files exactly as the seed / SSH delivery writes them, in a node of its own on this machine
+ * (network and mount namespaces: /etc/kubernetes, /var/lib/etcd, … private; the node's address and
+ * the kube-vip VIP on its eth0). Then real kubeadm runs the init phases on our pre-placed PKI,
+ * real etcd, kube-apiserver, kube-controller-manager and kube-scheduler start with the flags of
+ * the static pod manifests kubeadm wrote, and kubeadm's API phases, our admin kubeconfig, our
+ * agents (join token, upgrade Lease and status), real discovery of a worker and the certificates
+ * of a joining control-plane node are judged against it, with real RBAC and the real bootstrap
+ * signer. Nothing is stubbed; there is no kubelet (it needs cgroup v2: the VM e2e runs it).
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
+import { generateBootstrapToken, isSignedBy } from "../src/bootstrap/pki";
+import {
+  CommandResult, exampleRoles, KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, RoleConfigs, run,
+} from "./support/kubernetes";
+import { NodeNamespace } from "./support/node-namespace";
+import { tempDir } from "./support/stack-json";
+
+jest.setTimeout(300_000);
+
+const VERSION = KUBERNETES_TEST_VERSION;
+const bin = (tool: string) => kubernetesCommand(VERSION, tool);
+const work = tempDir("real-control-plane-");
+const roles = exampleRoles(VERSION, work).filter((r) => r.platform === "baremetal");
+const roleNamed = (name: string): RoleConfigs => roles.find((r) => r.name === name)!;
+const first = roleNamed("control-plane-0");
+const cluster = first.cluster;
+const pki = cluster.pki;
+/** The example's inventory: control-plane hosts 192.168.10.11-13 behind the kube-vip VIP .10. */
+const VIP = "192.168.10.10";
+const NODE_ADDRESS = "192.168.10.11";
+const ADMIN = "/etc/kubernetes/admin.conf";
+const INIT = NODE_LAYOUT.initConfig;
+const JOIN = NODE_LAYOUT.joinConfig;
+
+/** Writes every file the role gets, at its path and mode, into the node. */
+function place(node: NodeNamespace, role: RoleConfigs, overrides: Record<string, string> = {}): void {
+  const modes = Object.fromEntries(cluster.nodeFiles(role.role).map((f) => [f.path, parseInt(f.permissions, 8)]));
+  for (const [file, content] of Object.entries({ ...role.files, ...overrides })) node.writeFile(file, content, modes[file] ?? 0o600);
+}
+
+function kubeadm(node: NodeNamespace, ...args: string[]): CommandResult {
+  return node.exec(bin("kubeadm"), args, { timeoutMs: 180_000 });
+}
+
+function kubectl(node: NodeNamespace, kubeconfig: string, ...args: string[]): CommandResult {
+  return node.exec(bin("kubectl"), ["--kubeconfig", kubeconfig, "--request-timeout", "20s", ...args]);
+}
+
+function json(r: CommandResult): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  expect(outcome(r)).toBe("exit 0");
+  return JSON.parse(r.stdout);
+}
+
+function waitFor(what: string, check: () => boolean, timeoutMs: number, diagnostics: () => string): void {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  }
+  throw new Error(`${what} within ${timeoutMs / 1000} s:\n${diagnostics()}`);
+}
+
+/** The static pod's command line, with the command replaced by our build of it. */
+function staticPodCommand(node: NodeNamespace, component: string): string[] {
+  const pod = yaml.load(node.readFile(`/etc/kubernetes/manifests/${component}.yaml`)) as { spec: { containers: { command: string[] }[] } };
+  const [command, ...args] = pod.spec.containers[0].command;
+  expect(command).toBe(component);
+  return [bin(component), ...args];
+}
+
+/** The packed script's functions in a shell on the node, then `body` (our agents' own code). */
+function scriptFunctions(node: NodeNamespace, body: string, env: Record<string, string> = {}): CommandResult {
+  const script = first.files[NODE_LAYOUT.script];
+  expect(script.trimEnd().endsWith('main "$@"')).toBe(true);
+  const functions = path.join(node.dir, "functions.sh");
+  fs.writeFileSync(functions, script.trimEnd().replace(/main "\$@"$/, ""));
+  return node.exec("bash", ["-c", `. ${functions}\nsettings\n${body}`], {
+    env: { PATH: `${path.dirname(bin("kubectl"))}:/usr/sbin:/usr/bin:/sbin:/bin`, ...env },
+  });
+}
+
+/**
+ * Checks a cluster-info signature the way kubeadm discovery does: an HS256 detached JWS over the
+ * kubeconfig, keyed with the token secret, its key id the token id. Returns what is wrong, or "valid".
+ */
+function verifyJws(jws: string, kubeconfig: string, token: string): string {
+  const [id, secret] = token.split(".");
+  const [header, detached, signature] = jws.split(".");
+  if (detached !== "") return "not a detached JWS";
+  const fields = JSON.parse(Buffer.from(header, "base64url").toString());
+  if (fields.alg !== "HS256" || fields.kid !== id) return `header ${JSON.stringify(fields)}`;
+  const payload = Buffer.from(kubeconfig).toString("base64url");
+  const expected = crypto.createHmac("sha256", secret).update(`${header}.${payload}`).digest("base64url");
+  return expected === signature ? "valid" : "signature mismatch";
+}
+
+let node: NodeNamespace;
+const phases: Record<string, CommandResult> = {};
+
+beforeAll(() => {
+  node = NodeNamespace.create({ address: NODE_ADDRESS, extraAddresses: [VIP] });
+  place(node, first);
+  for (const phase of ["certs all", "kubeconfig all", "etcd local", "control-plane all"]) {
+    phases[phase] = kubeadm(node, "init", "phase", ...phase.split(" "), "--config", INIT);
+  }
+});
+
+afterAll(() => {
+  node?.stop();
+  node?.remove();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe("kubeadm init phases on the pre-placed PKI", () => {
+  test("every phase succeeds", () => {
+    expect(Object.fromEntries(Object.entries(phases).map(([p, r]) => [p, outcome(r)]))).toEqual({
+      "certs all": "exit 0", "kubeconfig all": "exit 0", "etcd local": "exit 0", "control-plane all": "exit 0",
+    });
+  });
+
+  test("reuses our CAs and service-account key byte for byte", () => {
+    const out = phases["certs all"].output;
+    for (const ca of ["ca", "front-proxy-ca", "etcd/ca"]) expect(out).toContain(`Using existing ${ca} certificate authority`);
+    expect(out).toContain('Using the existing "sa" key');
+    for (const [file, { content }] of Object.entries(first.pki)) expect({ file, same: node.readFile(file) === content }).toEqual({ file, same: true });
+  });
+
+  test("signs every leaf with the CA it belongs to", () => {
+    const leaves: [string, string][] = [
+      ["apiserver", pki.ca.certPem], ["apiserver-kubelet-client", pki.ca.certPem], ["front-proxy-client", pki.frontProxyCa.certPem],
+      ["etcd/server", pki.etcdCa.certPem], ["etcd/peer", pki.etcdCa.certPem], ["etcd/healthcheck-client", pki.etcdCa.certPem],
+      ["apiserver-etcd-client", pki.etcdCa.certPem],
+    ];
+    const signed = leaves.map(([leaf, ca]) => [leaf, isSignedBy(node.readFile(`/etc/kubernetes/pki/${leaf}.crt`), ca)]);
+    expect(signed).toEqual(leaves.map(([leaf]) => [leaf, true]));
+    const apiserver = new crypto.X509Certificate(node.readFile("/etc/kubernetes/pki/apiserver.crt"));
+    expect(apiserver.subjectAltName).toContain(`IP Address:${VIP}`);
+    expect(apiserver.subjectAltName).toContain("DNS:demo-metal-cp-0");
+  });
+
+  test("kubeconfigs embed our CA and point at the VIP (the controllers at their own API server)", () => {
+    const servers: Record<string, string> = {
+      "admin.conf": VIP, "super-admin.conf": VIP, "kubelet.conf": NODE_ADDRESS, "controller-manager.conf": NODE_ADDRESS, "scheduler.conf": NODE_ADDRESS,
+    };
+    for (const [file, host] of Object.entries(servers)) {
+      const config = yaml.load(node.readFile(`/etc/kubernetes/${file}`)) as { clusters: { cluster: { server: string; "certificate-authority-data": string } }[] };
+      expect({ file, server: config.clusters[0].cluster.server }).toEqual({ file, server: `https://${host}:6443` });
+      expect(Buffer.from(config.clusters[0].cluster["certificate-authority-data"], "base64").toString()).toBe(pki.ca.certPem);
+    }
+  });
+});
+
+describe("a CA without keyCertSign (what the PKI store now refuses at synth)", () => {
+  test("kubeadm signs leaves with it, then refuses them on its next run", () => {
+    const bad = NodeNamespace.create({ address: NODE_ADDRESS, extraAddresses: [VIP] });
+    try {
+      place(bad, first);
+      const key = bad.hostPath("/etc/kubernetes/pki/ca.key");
+      const cert = bad.hostPath("/etc/kubernetes/pki/ca.crt");
+      const made = run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "3650",
+        "-subj", "/CN=kubernetes", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,digitalSignature,keyEncipherment"]);
+      expect(outcome(made)).toBe("exit 0");
+      expect(outcome(kubeadm(bad, "init", "phase", "certs", "all", "--config", INIT))).toBe("exit 0");
+      const again = kubeadm(bad, "init", "phase", "certs", "all", "--config", INIT);
+      expect(again.code).not.toBe(0);
+      expect(again.output).toContain("certificate apiserver not signed by CA certificate ca");
+      expect(again.output).toContain("parent certificate cannot sign this kind of certificate");
+    } finally {
+      bad.stop();
+      bad.remove();
+    }
+  });
+});
+
+describe("a real control plane on the node", () => {
+  beforeAll(() => {
+    for (const component of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]) {
+      const [command, ...args] = staticPodCommand(node, component);
+      node.start(component, command, args);
+    }
+    waitFor("the API server was not ready", () => kubectl(node, ADMIN, "get", "--raw", "/readyz").stdout.trim() === "ok", 120_000,
+      () => ["etcd", "kube-apiserver"].map((c) => `--- ${c} (${node.running(c) ? "running" : "exited"}):\n${node.log(c, 15)}`).join("\n"));
+    for (const phase of ["upload-config all", "bootstrap-token", "addon all"]) {
+      phases[phase] = kubeadm(node, "init", "phase", ...phase.split(" "), "--config", INIT);
+    }
+  });
+
+  test("runs the version we built, and kubeadm's API phases succeed against it", () => {
+    expect(json(kubectl(node, ADMIN, "version", "-o", "json")).serverVersion.gitVersion).toBe(`v${VERSION}`);
+    expect({
+      "upload-config all": outcome(phases["upload-config all"]), "bootstrap-token": outcome(phases["bootstrap-token"]), "addon all": outcome(phases["addon all"]),
+    }).toEqual({ "upload-config all": "exit 0", "bootstrap-token": "exit 0", "addon all": "exit 0" });
+    const config = json(kubectl(node, ADMIN, "-n", "kube-system", "get", "configmap", "kubeadm-config", "-o", "json"));
+    expect(config.data.ClusterConfiguration).toContain(`controlPlaneEndpoint: ${VIP}:6443`);
+  });
+
+  test("the admin kubeconfig of the stack output is cluster-admin", () => {
+    const ours = path.join("/etc/kubernetes", "cdktf-admin.conf");
+    node.writeFile(ours, cluster.adminKubeconfig, 0o600);
+    expect(kubectl(node, ours, "auth", "can-i", "*", "*", "--all-namespaces").stdout.trim()).toBe("yes");
+    expect(json(kubectl(node, ours, "auth", "whoami", "-o", "json")).status.userInfo).toMatchObject({
+      username: "kubernetes-admin", groups: expect.arrayContaining(["kubeadm:cluster-admins"]),
+    });
+  });
+
+  test("kubeadm init registered our join token as we configured it", () => {
+    const list = kubeadm(node, "token", "list", "--kubeconfig", ADMIN, "-o", "json");
+    expect(outcome(list)).toBe("exit 0");
+    const token = JSON.parse(list.stdout);
+    expect(token).toMatchObject({
+      token: pki.bootstrapToken, description: "cdktf-kubeadm node join token",
+      usages: ["authentication", "signing"], groups: ["system:bootstrappers:kubeadm:default-node-token"],
+    });
+    expect(token.expires).toBeUndefined(); // ttl 0s: never expires
+  });
+
+  test("the real bootstrap signer signs cluster-info for our token", () => {
+    const id = pki.bootstrapToken.split(".")[0];
+    let info: { data: Record<string, string> } = { data: {} };
+    waitFor("cluster-info got no signature for our token", () => {
+      info = json(kubectl(node, ADMIN, "-n", "kube-public", "get", "configmap", "cluster-info", "-o", "json"));
+      return `jws-kubeconfig-${id}` in info.data;
+    }, 60_000, () => `${JSON.stringify(info)}\n--- kube-controller-manager:\n${node.log("kube-controller-manager", 20)}`);
+    expect(verifyJws(info.data[`jws-kubeconfig-${id}`], info.data.kubeconfig, pki.bootstrapToken)).toBe("valid");
+    expect(verifyJws(info.data[`jws-kubeconfig-${id}`], info.data.kubeconfig, generateBootstrapToken().replace(/^[a-z0-9]{6}/, id))).toBe("signature mismatch");
+  });
+
+  describe("a worker's discovery, through real kubeadm", () => {
+    const worker = roleNamed("worker-general");
+    let workerNode: NodeNamespace;
+    beforeAll(() => {
+      workerNode = NodeNamespace.create({ shareNetworkWith: node });
+    });
+    afterAll(() => {
+      workerNode?.stop();
+      workerNode?.remove();
+    });
+
+    function joinDryRun(joinConfig: string): CommandResult {
+      workerNode.clear("/etc/kubernetes");
+      place(workerNode, worker, { [JOIN]: joinConfig });
+      // Preflight checks this machine (no kubelet, no containerd), not the config: skipped.
+      return kubeadm(workerNode, "join", "--dry-run", "--skip-phases=preflight", "--config", JOIN);
+    }
+
+    test("pins our CA: the join config's caCertHashes verify cluster-info", () => {
+      const r = joinDryRun(worker.joinConfig);
+      expect(outcome(r)).toBe("exit 0");
+      // The GET of cluster-info is real (the dry-run client logs it): the signer's signature and our pin were checked.
+      expect(r.output).toContain(`jws-kubeconfig-${pki.bootstrapToken.split(".")[0]}`);
+      expect(r.output).toContain("This node has joined the cluster");
+    });
+
+    test("a wrong CA hash is refused by discovery", () => {
+      const wrong = `sha256:${"0".repeat(64)}`;
+      const broken = worker.joinConfig.replace(cluster.caCertHash, wrong);
+      expect(broken).not.toBe(worker.joinConfig);
+      const r = joinDryRun(broken);
+      expect(r.code).not.toBe(0);
+      expect(r.output).toMatch(/cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:[0-9a-f]{64}" are pinned/);
+    }, 180_000);
+  });
+
+  describe("a joining control-plane node's certificates", () => {
+    const second = roleNamed("control-plane-1");
+    let secondNode: NodeNamespace;
+    let prepare: CommandResult;
+    beforeAll(() => {
+      secondNode = NodeNamespace.create({ shareNetworkWith: node });
+      place(secondNode, second);
+      prepare = kubeadm(secondNode, "join", "phase", "control-plane-prepare", "certs", "--config", JOIN);
+    });
+    afterAll(() => {
+      secondNode?.stop();
+      secondNode?.remove();
+    });
+
+    test("kubeadm reuses the shared CAs and signs the node's leaves with them", () => {
+      expect(outcome(prepare)).toBe("exit 0");
+      for (const [file, { content }] of Object.entries(second.pki)) expect({ file, same: secondNode.readFile(file) === content }).toEqual({ file, same: true });
+      expect(isSignedBy(secondNode.readFile("/etc/kubernetes/pki/apiserver.crt"), pki.ca.certPem)).toBe(true);
+      expect(isSignedBy(secondNode.readFile("/etc/kubernetes/pki/etcd/peer.crt"), pki.etcdCa.certPem)).toBe(true);
+      expect(new crypto.X509Certificate(secondNode.readFile("/etc/kubernetes/pki/apiserver.crt")).subjectAltName).toContain("DNS:demo-metal-cp-1");
+    });
+  });
+
+  describe("the join-token agent", () => {
+    const rotated = generateBootstrapToken();
+    let agent: CommandResult;
+    beforeAll(() => {
+      // What the SSH provisioner delivers after a bootstrapTokenRotation: the join config with the new token.
+      node.writeFile(JOIN, first.joinConfig.split(pki.bootstrapToken).join(rotated), 0o600);
+      node.writeFile(`${NODE_LAYOUT.stateDir}/done`, "", 0o644);
+      agent = node.exec("bash", [NODE_LAYOUT.script, "token"], { env: { PATH: `${path.dirname(bin("kubectl"))}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+    });
+    afterAll(() => node.writeFile(JOIN, first.joinConfig, 0o600));
+
+    test("registers the new token the way kubeadm reads tokens, and deletes the one it replaced", () => {
+      expect(outcome(agent)).toBe("exit 0");
+      const list = kubeadm(node, "token", "list", "--kubeconfig", ADMIN, "-o", "json");
+      expect(outcome(list)).toBe("exit 0");
+      const tokens = list.stdout.trim() === "" ? [] : list.stdout.trim().split(/\n(?=\{)/).map((t) => JSON.parse(t));
+      expect(tokens).toEqual([expect.objectContaining({
+        token: rotated, description: "cdktf-kubeadm node join token",
+        usages: ["authentication", "signing"], groups: ["system:bootstrappers:kubeadm:default-node-token"],
+      })]);
+      expect(agent.output).not.toContain(rotated.split(".")[1]);
+    });
+
+    test("the bootstrap signer signs cluster-info for the new token and drops the old signature", () => {
+      const [newId] = rotated.split(".");
+      const [oldId] = pki.bootstrapToken.split(".");
+      let info: { data: Record<string, string> } = { data: {} };
+      waitFor("cluster-info was not re-signed", () => {
+        info = json(kubectl(node, ADMIN, "-n", "kube-public", "get", "configmap", "cluster-info", "-o", "json"));
+        return `jws-kubeconfig-${newId}` in info.data && !(`jws-kubeconfig-${oldId}` in info.data);
+      }, 60_000, () => JSON.stringify(Object.keys(info.data)));
+      expect(verifyJws(info.data[`jws-kubeconfig-${newId}`], info.data.kubeconfig, rotated)).toBe("valid");
+    });
+
+    test("a second run changes nothing", () => {
+      const again = node.exec("bash", [NODE_LAYOUT.script, "token"], { env: { PATH: `${path.dirname(bin("kubectl"))}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+      expect(outcome(again)).toBe("exit 0");
+      expect(again.output).not.toMatch(/registered|deleted/);
+    });
+  });
+
+  describe("the upgrade agent's Lease and status ConfigMap", () => {
+    const lease = () => json(kubectl(node, ADMIN, "-n", "kube-system", "get", "lease", "cdktf-kubeadm-upgrade", "-o", "json"));
+
+    test("one node takes the Lease; another is refused while it holds it; release lets the other take it", () => {
+      const take = scriptFunctions(node, "lease take");
+      expect(outcome(take)).toBe("exit 0");
+      expect(lease().spec).toMatchObject({ holderIdentity: "demo-metal-cp-0", leaseDurationSeconds: 3600 });
+      const other = scriptFunctions(node, "NODE=demo-metal-cp-1; lease take");
+      expect(other.code).toBe(1);
+      expect(other.output).toMatch(/demo-metal-cp-0 holds the upgrade Lease for \d+s more/);
+      expect(outcome(scriptFunctions(node, "lease take"))).toBe("exit 0"); // renewal by the holder
+      expect(outcome(scriptFunctions(node, "lease release"))).toBe("exit 0");
+      expect(lease().spec.holderIdentity).toBeUndefined();
+      expect(outcome(scriptFunctions(node, "NODE=demo-metal-cp-1; lease take"))).toBe("exit 0");
+      expect(lease().spec.holderIdentity).toBe("demo-metal-cp-1");
+      expect(outcome(scriptFunctions(node, "NODE=demo-metal-cp-1; lease release"))).toBe("exit 0");
+    });
+
+    test("a write based on a stale read loses: the API server's resourceVersion check", () => {
+      // The Lease is free; between this node's read and its write another writer changes it.
+      const intruder = `kubectl --kubeconfig "$K/admin.conf" -n kube-system patch lease cdktf-kubeadm-upgrade --type merge -p '{"spec":{"holderIdentity":"intruder"}}' >/dev/null`;
+      const race = scriptFunctions(node, `kc() { if [[ $1 == replace ]]; then ${intruder}; fi; kubectl --kubeconfig "$K/admin.conf" --request-timeout 20s "$@"; }; lease take`);
+      expect(race.code).toBe(1);
+      expect(race.output).toContain("another node wrote the upgrade Lease first");
+      expect(lease().spec.holderIdentity).toBe("intruder");
+      expect(outcome(kubectl(node, ADMIN, "-n", "kube-system", "delete", "lease", "cdktf-kubeadm-upgrade"))).toBe("exit 0");
+    });
+
+    test("the status lands in ConfigMap kube-system/cdktf-kubeadm-upgrade-status under the node's name", () => {
+      const r = scriptFunctions(node, 'FROM=1.36.3 TO=1.37.2; ustatus kubeadm running; NODE=demo-metal-cp-1 ustatus "done" succeeded');
+      expect(outcome(r)).toBe("exit 0");
+      const data = json(kubectl(node, ADMIN, "-n", "kube-system", "get", "configmap", "cdktf-kubeadm-upgrade-status", "-o", "json")).data;
+      expect(JSON.parse(data["demo-metal-cp-0"])).toMatchObject({ from: "1.36.3", to: "1.37.2", phase: "kubeadm", result: "running", error: null });
+      expect(JSON.parse(data["demo-metal-cp-1"])).toMatchObject({ phase: "done", result: "succeeded" });
+    });
+  });
+});
