@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian/Ubuntu machine needs for synth and tests: the Debian packages the tests
-# use as real tools (cloud-init schema, shellcheck, openssl, etcd, sshd) and the npm dependencies.
+# use as real tools (cloud-init schema, shellcheck, openssl, etcd, sshd, ip/unshare for the
+# real-Kubernetes node namespaces) and the npm dependencies. npm test builds Kubernetes itself
+# (test/k8s/build-all.sh: Go from the machine, modules from the Go proxy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cloud-init shellcheck openssl etcd-server etcd-client openssh-server)
+packages=(cloud-init shellcheck openssl etcd-server etcd-client openssh-server iproute2 util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

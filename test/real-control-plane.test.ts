@@ -331,6 +331,18 @@ describe("a real control plane on the node", () => {
     });
   });
 
+  describe("the certificate renewal agent", () => {
+    test("reads real kubeadm's expiry report: a fresh cluster has nothing to renew", () => {
+      node.writeFile(`${NODE_LAYOUT.stateDir}/done`, "", 0o644);
+      const agent = node.exec("bash", [NODE_LAYOUT.script, "certs"], { env: { PATH: `${path.dirname(bin("kubeadm"))}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+      expect(outcome(agent)).toBe("exit 0");
+      const days = Number(/the first certificate expires in (\d+) days: nothing to renew/.exec(agent.output)?.[1]);
+      // Leaves are valid for certificateValidityPeriod (8760 h): 364 or 365 days left.
+      expect(days).toBeGreaterThanOrEqual(364);
+      expect(days).toBeLessThanOrEqual(365);
+    });
+  });
+
   describe("the upgrade agent's Lease and status ConfigMap", () => {
     const lease = () => json(kubectl(node, ADMIN, "-n", "kube-system", "get", "lease", "cdktf-kubeadm-upgrade", "-o", "json"));
 
