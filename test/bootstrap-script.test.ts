@@ -91,6 +91,8 @@ describe("first control-plane node (slot 0, nothing answers)", () => {
     expect(cfg).toMatch(/^\s*\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.runc\.options\]\n\s*SystemdCgroup = true$/m);
     expect(cfg.match(/SystemdCgroup/g)).toHaveLength(1);
     expect(cfg).toContain("sandboxer = 'podsandbox'");
+    // containerd 2.x reads registry mirrors from certs.d by default: left as it is
+    expect(cfg).toContain("config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'");
     expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/kubernetes.list"), "utf8")).toBe(
       "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.36/deb/ /\n");
     expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/docker.list"), "utf8")).toBe(
@@ -135,6 +137,18 @@ test("containerd 1.x config layout (Kubernetes 1.35 with a 1.7 prefix): sandbox_
   expect(cfg).toMatch(/^\s*sandbox_image = "registry\.k8s\.io\/pause:3\.10"$/m);
   expect(cfg).toMatch(/^\s*SystemdCgroup = true$/m);
   expect(cfg).not.toContain("SystemdCgroup = false");
+  // 1.x reads no registry host configuration unless told: pointed at certs.d (registry mirrors)
+  expect(cfg).toMatch(/^\s*config_path = "\/etc\/containerd\/certs\.d"$/m);
+});
+
+test("a containerd whose default config has no registry config_path: one line naming the file, before anything starts", () => {
+  const n = node();
+  const layout = fs.readFileSync(path.join(n.ctl, "containerd-config"), "utf8");
+  setControl(n, "containerd-config", layout.replace(/^.*config_path.*\n/m, ""));
+  const r = runBootstrap(n);
+  expect(r.code).toBe(1);
+  expect(r.lastLine).toMatch(/FAILED in step install: cannot point containerd's registry config_path at \/etc\/containerd\/certs\.d in .*config\.toml/);
+  expect(count(readCalls(n), /^systemctl restart containerd/)).toBe(0);
 });
 
 describe("another control-plane node (slot 1) replacing a lost machine", () => {

@@ -360,8 +360,11 @@ step_install() {
   sed -i -E 's/^(\s*SystemdCgroup\s*=).*/\1 true/' "$cfg"
   grep -q 'SystemdCgroup = true' "$cfg" || sed -i -E '/runtimes\.runc\.options\]/a\  SystemdCgroup = true' "$cfg"
   sed -i -E "s|^(\\s*sandbox(_image)?\\s*=).*|\\1 \"$SANDBOX_IMAGE\"|" "$cfg"
+  # registry mirrors (certs.d/<registry>/hosts.toml, from user data): 2.x reads certs.d by default, 1.x not
+  sed -i -E "s#^(\\s*config_path\\s*=\\s*)(\"\"|'')\\s*\$#\\1\"/etc/containerd/certs.d\"#" "$cfg"
   grep -q 'SystemdCgroup = true' "$cfg" || die "cannot set SystemdCgroup in $cfg"
   grep -qF "= \"$SANDBOX_IMAGE\"" "$cfg" || die "cannot set the sandbox image in $cfg"
+  grep -qE "^\\s*config_path\\s*=\\s*[\"'](.*:)?/etc/containerd/certs\\.d[:\"']" "$cfg" || die "cannot point containerd's registry config_path at /etc/containerd/certs.d in $cfg"
   systemctl daemon-reload
   systemctl restart containerd
   systemctl enable containerd kubelet

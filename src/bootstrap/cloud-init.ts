@@ -6,8 +6,9 @@
  */
 import * as yaml from "js-yaml";
 import { fullScript, loaderScript, scriptSha256 } from "./bootstrap-script";
-import { CONTAINERD_VERSION_PREFIX, DOCKER_KEY_FINGERPRINT, PINNED_CNI, PKGS_K8S_IO_KEY_FINGERPRINT, pauseImageTag } from "./catalog";
+import { CONTAINERD_VERSION_PREFIX, PINNED_CNI, pauseImageTag } from "./catalog";
 import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
+import { registryMirrorFiles } from "./mirrors";
 import { NODE_LAYOUT } from "./node-layout";
 import { goDurationSeconds } from "./resolve-cluster";
 import type { ClusterPki } from "./pki";
@@ -79,11 +80,11 @@ export function renderSettings(input: NodePayloadInput): string {
     K8S_VERSION: cluster.kubernetesVersion,
     K8S_MINOR: cluster.kubernetesMinor,
     PKG_REPO_URL: cluster.packageRepositoryUrl,
-    PKG_KEY_FINGERPRINT: PKGS_K8S_IO_KEY_FINGERPRINT,
+    PKG_KEY_FINGERPRINT: cluster.sources.packageKeyFingerprint,
     IMAGE_REPOSITORY: isControlPlane ? cluster.imageRepository : undefined,
     SANDBOX_IMAGE: `${cluster.imageRepository}/pause:${pauseImageTag(minor)}`,
     CONTAINERD_REPO_URL: cluster.containerdRepositoryUrl,
-    CONTAINERD_KEY_FINGERPRINT: DOCKER_KEY_FINGERPRINT,
+    CONTAINERD_KEY_FINGERPRINT: cluster.sources.containerdKeyFingerprint,
     CONTAINERD_VERSION_PREFIX,
     POD_CIDR: cluster.networking.podCidr,
     CNI_PLUGIN: isControlPlane ? cni.plugin : undefined,
@@ -146,7 +147,8 @@ export function nodeFiles(input: NodePayloadInput): NodeFile[] {
   if (role.kind === "control-plane") {
     files.push(file(NODE_LAYOUT.initConfig, "0600", renderInitConfig(cluster, role.slot, ctx)));
   }
-  return [...files, ...nodePkiFiles(input), ...(input.extraFiles ?? [])];
+  const mirrors = registryMirrorFiles(cluster.sources.registryMirrors).map((f) => file(f.path, f.permissions, f.content));
+  return [...files, ...nodePkiFiles(input), ...mirrors, ...(input.extraFiles ?? [])];
 }
 
 export function renderCloudConfig(input: NodePayloadInput): string {

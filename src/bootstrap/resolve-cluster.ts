@@ -14,6 +14,7 @@ import {
 } from "./catalog";
 import { cidrSize, cidrsOverlap, Ipv4Cidr, parseCidr, parseIpv4 } from "./cidr";
 import { checkExtraArgs, checkLabels, checkTaints } from "./labels";
+import { resolveSources } from "./mirrors";
 import type {
   ClusterSpec,
   CniPlugin,
@@ -84,6 +85,7 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
     'use the base under which ubuntu/ and debian/ live, e.g. "https://download.docker.com/linux" or your mirror of it',
   );
 
+  const sources = resolveSources(p, spec);
   const proxy = resolveProxy(p, spec, networking, platformNetwork);
   const kubeletConfiguration = resolvePassthrough(p, "kubeletConfiguration", spec.kubeletConfiguration, {
     cgroupDriver: { value: "systemd", because: "containerd is configured with systemd cgroups" },
@@ -110,6 +112,7 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
     imageRepository,
     packageRepositoryUrl: `${repoBase}/v1.${minor}/deb/`,
     containerdRepositoryUrl,
+    sources,
     proxy,
     kubeletConfiguration,
     kubeProxyConfiguration,

@@ -3,6 +3,7 @@
  * default exists) and what the platforms consume (`ResolvedCluster`, defaults applied, validated).
  * Pure TypeScript: no cdktf types here, so the bootstrap side can be used and tested on its own.
  */
+import type { RegistryMirrorSpec, ResolvedSources } from "./mirrors";
 
 /** Container network plugin. `none`: bring your own (the cluster stays NotReady until you do). */
 export type CniPlugin = "calico" | "flannel" | "cilium" | "none";
@@ -129,6 +130,20 @@ export interface ClusterSpec {
    * @default "https://download.docker.com/linux"
    */
   readonly containerdRepositoryUrl?: string;
+  /**
+   * Primary key fingerprint (40 hex digits) that the Kubernetes package repository's Release.key
+   * must have: set it for a mirror that re-signs what it mirrors (Aptly, Artifactory, Nexus).
+   * @default pkgs.k8s.io's key
+   */
+  readonly packageRepositoryKeyFingerprint?: string;
+  /** The same for the containerd.io repository (`containerdRepositoryUrl`). @default Docker's key */
+  readonly containerdRepositoryKeyFingerprint?: string;
+  /**
+   * containerd registry mirrors by the registry they stand in for (e.g. "registry.k8s.io",
+   * "docker.io", "ghcr.io"): every image pull on every node, the CNI's too, tries the mirror first.
+   * @default none
+   */
+  readonly registryMirrors?: Readonly<Record<string, RegistryMirrorSpec>>;
   readonly proxy?: ProxySpec;
   /** KubeletConfiguration fields merged over ours (kubelet.config.k8s.io/v1beta1). @default {} */
   readonly kubeletConfiguration?: Record<string, unknown>;
@@ -199,6 +214,8 @@ export interface ResolvedCluster {
   readonly packageRepositoryUrl: string;
   /** Base of the containerd.io deb repository, without a trailing slash. */
   readonly containerdRepositoryUrl: string;
+  /** Repository signing keys and registry mirrors (air-gapped sources). */
+  readonly sources: ResolvedSources;
   readonly proxy: { readonly httpProxy?: string; readonly httpsProxy?: string; readonly noProxy: string[] };
   readonly kubeletConfiguration: Record<string, unknown>;
   readonly kubeProxyConfiguration: Record<string, unknown>;

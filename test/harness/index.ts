@@ -69,6 +69,8 @@ const CONTAINERD_CONFIG: Record<1 | 2, string> = {
     '    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]',
     "      BinaryName = \"\"",
     "      SystemdCgroup = false",
+    '    [plugins."io.containerd.grpc.v1.cri".registry]',
+    '      config_path = ""',
     "",
   ].join("\n"),
   2: [
@@ -80,6 +82,8 @@ const CONTAINERD_CONFIG: Record<1 | 2, string> = {
     "    sandboxer = 'podsandbox'",
     "  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]",
     "    BinaryName = ''",
+    "  [plugins.'io.containerd.cri.v1.images'.registry]",
+    "    config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'",
     "",
   ].join("\n"),
 };
