@@ -74,11 +74,13 @@ describe("static checks", () => {
     for (const [role, raw, gz, feature, stage] of [
       // with the join-token agent and the workers' wait for their token: control plane 23.0 / 8.9,
       // worker 14.7 / 6.1; AWS control plane with SSM 31.0 / 11.5 (all but the loader travel in the bundle)
-      ["control-plane", 23.5, 9, "", "full"], ["worker", 15, 6.2, "", "full"],
-      ["control-plane", 27.5, 10.5, "aws-secretsmanager", "full"], ["worker", 19, 7.8, "aws-secretsmanager", "full"],
-      ["control-plane", 26.5, 10.3, "gce-secretmanager", "full"], ["worker", 18, 7.6, "gce-secretmanager", "full"],
-      ["control-plane", 31.5, 11.7, "aws-secretsmanager upgrade upgrade-aws-ssm", "full"],
-      ["control-plane", 30.5, 11.5, "gce-secretmanager upgrade upgrade-gce-metadata", "full"],
+      // 2026-12-02, containerd registry config_path for mirrors (containerd_config): control plane 23.5 / 9.0,
+      // worker 15.0 / 6.2, GCE control plane 26.7 / 10.3, with the GCE upgrade reader 30.7 / 11.4
+      ["control-plane", 23.7, 9.1, "", "full"], ["worker", 15.2, 6.3, "", "full"],
+      ["control-plane", 27.7, 10.6, "aws-secretsmanager", "full"], ["worker", 19.2, 7.9, "aws-secretsmanager", "full"],
+      ["control-plane", 26.9, 10.4, "gce-secretmanager", "full"], ["worker", 18.4, 7.7, "gce-secretmanager", "full"],
+      ["control-plane", 31.7, 11.8, "aws-secretsmanager upgrade upgrade-aws-ssm", "full"],
+      ["control-plane", 30.9, 11.6, "gce-secretmanager upgrade upgrade-gce-metadata", "full"],
       // the loader is the bulk of a worker's user data (goal: 4 KiB for all of it)
       ["worker", 6.3, 3, "aws-secretsmanager", "loader"], ["worker", 5.7, 2.8, "gce-secretmanager", "loader"],
     ] as const) {

@@ -91,8 +91,8 @@ describe("first control-plane node (slot 0, nothing answers)", () => {
     expect(cfg).toMatch(/^\s*\[plugins\.'io\.containerd\.cri\.v1\.runtime'\.containerd\.runtimes\.runc\.options\]\n\s*SystemdCgroup = true$/m);
     expect(cfg.match(/SystemdCgroup/g)).toHaveLength(1);
     expect(cfg).toContain("sandboxer = 'podsandbox'");
-    // containerd 2.x reads registry mirrors from certs.d by default: left as it is
-    expect(cfg).toContain("config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'");
+    // registry mirrors: the CRI's and the transfer service's (2.x pulls through it) host config in certs.d
+    expect(cfg.match(/^\s*config_path = "\/etc\/containerd\/certs\.d"$/gm)).toHaveLength(2);
     expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/kubernetes.list"), "utf8")).toBe(
       "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v1.36/deb/ /\n");
     expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/docker.list"), "utf8")).toBe(
@@ -141,13 +141,15 @@ test("containerd 1.x config layout (Kubernetes 1.35 with a 1.7 prefix): sandbox_
   expect(cfg).toMatch(/^\s*config_path = "\/etc\/containerd\/certs\.d"$/m);
 });
 
-test("a containerd whose default config has no registry config_path: one line naming the file, before anything starts", () => {
+test.each([
+  ["no registry config_path", (layout: string) => layout.replace(/^.*config_path.*\n/gm, "")],
+  ["a config_path of its own", (layout: string) => layout.replace(/config_path = ''/, "config_path = '/srv/registry-hosts'")],
+])("a containerd whose default config has %s: one line naming the file, before anything starts", (_what, edit) => {
   const n = node();
-  const layout = fs.readFileSync(path.join(n.ctl, "containerd-config"), "utf8");
-  setControl(n, "containerd-config", layout.replace(/^.*config_path.*\n/m, ""));
+  setControl(n, "containerd-config", edit(fs.readFileSync(path.join(n.ctl, "containerd-config"), "utf8")));
   const r = runBootstrap(n);
   expect(r.code).toBe(1);
-  expect(r.lastLine).toMatch(/FAILED in step install: cannot point containerd's registry config_path at \/etc\/containerd\/certs\.d in .*config\.toml/);
+  expect(r.lastLine).toMatch(/FAILED in step install: cannot set containerd's registry config_path \(certs\.d\) in .*config\.toml/);
   expect(count(readCalls(n), /^systemctl restart containerd/)).toBe(0);
 });
 

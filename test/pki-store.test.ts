@@ -131,6 +131,14 @@ describe("the admin client certificate is renewed, with a warning, when", () => 
 describe("bring your own CA", () => {
   const dir = tempDir("pki-byo-");
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  /** A self-signed P-256 certificate made by openssl with these extensions: [cert path, key path]. */
+  function selfSigned(name: string, ...extensions: string[]): [string, string] {
+    const key = path.join(dir, `${name}.key`);
+    const cert = path.join(dir, `${name}.crt`);
+    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "3650", "-subj", `/CN=${name}`,
+      ...extensions.flatMap((e) => ["-addext", e])]);
+    return [cert, key];
+  }
   const caKey = path.join(dir, "corp-ca.key");
   const caCert = path.join(dir, "corp-ca.crt");
   openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", caKey, "-out", caCert, "-days", "3650", "-subj", "/O=Corp/CN=corp-kubernetes", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,digitalSignature,keyEncipherment"]);
@@ -164,9 +172,7 @@ describe("bring your own CA", () => {
   });
 
   test("a certificate that is not a CA is refused before anything is written", () => {
-    const leafKey = path.join(dir, "leaf.key");
-    const leafCert = path.join(dir, "leaf.crt");
-    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", leafKey, "-out", leafCert, "-days", "30", "-subj", "/CN=leaf", "-addext", "basicConstraints=critical,CA:FALSE"]);
+    const [leafCert, leafKey] = selfSigned("leaf", "basicConstraints=critical,CA:FALSE");
     const store = freshDir();
     expect(() => loadOrCreatePkiStore({ directory: store, options, existingCa: { caCert: leafCert, caKey: leafKey } })).toThrow(/ca \(ca.crt\) is not a CA certificate/);
     expect(fs.existsSync(store)).toBe(false);
@@ -174,10 +180,7 @@ describe("bring your own CA", () => {
 
   test("a CA whose KeyUsage lacks keyCertSign is refused before anything is written", () => {
     // Real kubeadm signs leaves with such a CA, then refuses them on its next run (test/real-control-plane.test.ts).
-    const badKey = path.join(dir, "no-certsign.key");
-    const badCert = path.join(dir, "no-certsign.crt");
-    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", badKey, "-out", badCert, "-days", "30", "-subj", "/CN=kubernetes",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,digitalSignature,keyEncipherment"]);
+    const [badCert, badKey] = selfSigned("no-certsign", "basicConstraints=critical,CA:TRUE", "keyUsage=critical,digitalSignature,keyEncipherment");
     const store = freshDir();
     expect(() => loadOrCreatePkiStore({ directory: store, options, existingCa: { caCert: badCert, caKey: badKey } }))
       .toThrow(/ca \(ca.crt\) has a KeyUsage extension without keyCertSign.*Fix: reissue the CA with keyUsage keyCertSign/);
@@ -185,10 +188,7 @@ describe("bring your own CA", () => {
   });
 
   test("a CA with keyCertSign (or without KeyUsage) is accepted", () => {
-    const goodKey = path.join(dir, "certsign.key");
-    const goodCert = path.join(dir, "certsign.crt");
-    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", goodKey, "-out", goodCert, "-days", "3650", "-subj", "/CN=kubernetes",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    const [goodCert, goodKey] = selfSigned("certsign", "basicConstraints=critical,CA:TRUE", "keyUsage=critical,keyCertSign,cRLSign");
     expect(loadOrCreatePkiStore({ directory: freshDir(), options, existingCa: { caCert: goodCert, caKey: goodKey } }).pki.ca.certPem).toBe(fs.readFileSync(goodCert, "utf8"));
   });
 

@@ -330,8 +330,26 @@ pick() {
   for v in $(apt-cache madison "$1" | cut -d'|' -f2); do [[ $v != $2 ]] || { echo "$v"; return; }; done
   return 1
 }
+# containerd's config, regenerated on every run from its own defaults: systemd cgroups, our sandbox
+# image, registry mirrors from certs.d. 2.x (config version 3): cri.v1.runtime ...runc.options,
+# pinned_images sandbox; 1.x: sandbox_image.
+containerd_config() {
+  local cfg=$R/etc/containerd/config.toml
+  mkdir -p "$R/etc/containerd"
+  containerd config default >"$cfg"
+  sed -i -E 's/^(\s*SystemdCgroup\s*=).*/\1 true/' "$cfg"
+  grep -q 'SystemdCgroup = true' "$cfg" || sed -i -E '/runtimes\.runc\.options\]/a\  SystemdCgroup = true' "$cfg"
+  sed -i -E "s|^(\\s*sandbox(_image)?\\s*=).*|\\1 \"$SANDBOX_IMAGE\"|" "$cfg"
+  # registry mirrors (certs.d/<registry>/hosts.toml, from user data), for the CRI and 2.x's transfer service
+  sed -i -E "s#^(\\s*config_path\\s*=\\s*)(\"\"|'')\\s*\$#\\1\"/etc/containerd/certs.d\"#" "$cfg"
+  grep -q 'SystemdCgroup = true' "$cfg" || die "cannot set SystemdCgroup in $cfg"
+  grep -qF "= \"$SANDBOX_IMAGE\"" "$cfg" || die "cannot set the sandbox image in $cfg"
+  # every registry config_path (CRI, transfer service) is certs.d, and there is one
+  { grep -E '^\s*config_path\s*=' "$cfg" | grep -qF /etc/containerd/certs.d && ! grep -E '^\s*config_path\s*=' "$cfg" | grep -vqF /etc/containerd/certs.d; } ||
+    die "cannot set containerd's registry config_path (certs.d) in $cfg"
+}
 step_install() {
-  local cfg=$R/etc/containerd/config.toml repo=${PKG_REPO_URL%/} crepo c v u
+  local repo=${PKG_REPO_URL%/} crepo c v u
   crepo=${CONTAINERD_REPO_URL%/}/$(osv ID)
   if [[ -n $HTTP_PROXY$HTTPS_PROXY ]]; then
     mkdir -p "$R/etc/apt/apt.conf.d"
@@ -355,16 +373,7 @@ step_install() {
   retry "${APT[@]}" install --allow-change-held-packages "containerd.io=$c" "kubelet=$v" "kubeadm=$v" "kubectl=$v" ||
     die "installing containerd.io $c and kubelet/kubeadm/kubectl $v failed"
   apt-mark hold containerd.io kubelet kubeadm kubectl
-  # regenerated on every run; 2.x (config version 3): cri.v1.runtime ...runc.options, pinned_images sandbox
-  containerd config default >"$cfg"
-  sed -i -E 's/^(\s*SystemdCgroup\s*=).*/\1 true/' "$cfg"
-  grep -q 'SystemdCgroup = true' "$cfg" || sed -i -E '/runtimes\.runc\.options\]/a\  SystemdCgroup = true' "$cfg"
-  sed -i -E "s|^(\\s*sandbox(_image)?\\s*=).*|\\1 \"$SANDBOX_IMAGE\"|" "$cfg"
-  # registry mirrors (certs.d/<registry>/hosts.toml, from user data): 2.x reads certs.d by default, 1.x not
-  sed -i -E "s#^(\\s*config_path\\s*=\\s*)(\"\"|'')\\s*\$#\\1\"/etc/containerd/certs.d\"#" "$cfg"
-  grep -q 'SystemdCgroup = true' "$cfg" || die "cannot set SystemdCgroup in $cfg"
-  grep -qF "= \"$SANDBOX_IMAGE\"" "$cfg" || die "cannot set the sandbox image in $cfg"
-  grep -qE "^\\s*config_path\\s*=\\s*[\"'](.*:)?/etc/containerd/certs\\.d[:\"']" "$cfg" || die "cannot point containerd's registry config_path at /etc/containerd/certs.d in $cfg"
+  containerd_config
   systemctl daemon-reload
   systemctl restart containerd
   systemctl enable containerd kubelet

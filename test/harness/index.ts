@@ -83,7 +83,9 @@ const CONTAINERD_CONFIG: Record<1 | 2, string> = {
     "  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]",
     "    BinaryName = ''",
     "  [plugins.'io.containerd.cri.v1.images'.registry]",
-    "    config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'",
+    "    config_path = ''",
+    "  [plugins.'io.containerd.transfer.v1.local']",
+    "    config_path = ''",
     "",
   ].join("\n"),
 };

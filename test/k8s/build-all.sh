@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real Kubernetes builds the tests use (test/support/kubernetes.ts), built once and cached
 # outside the repo (test/k8s/build.sh). Cold on 2 cores: about 7 minutes for the test version, 2-3 minutes
-# for each extra kubeadm; warm: well under a second.
+# for each extra kubeadm, 3 for the air-gap tools; warm: well under a second.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 command -v go >/dev/null || { echo "build-all.sh: Go is needed to build Kubernetes for the tests (https://go.dev/dl/, or Debian's golang >= 1.26)" >&2; exit 1; }
@@ -13,4 +13,6 @@ bash "$here/build.sh" "v$KUBERNETES_TEST_VERSION" >/dev/null
 # The newest and the oldest minor built here: kubeadm only, for config validation.
 bash "$here/build.sh" "v$KUBERNETES_NEXT_VERSION" kubeadm >/dev/null
 bash "$here/build.sh" "v$KUBERNETES_OLDEST_VERSION" kubeadm >/dev/null
+# containerd, ctr, the runc shim, a registry (distribution), crane and our pause: the air-gap tests.
+bash "$here/build-airgap.sh" >/dev/null
 echo "build-all.sh: Kubernetes for the tests ready in $(( $(date +%s) - started )) s (${CDKTF_KUBEADM_CACHE:-$HOME/.cache/cdktf-kubeadm}/k8s)" >&2

@@ -18,7 +18,7 @@ import { CommandResult, result } from "./kubernetes";
 /** Directories kubeadm and the control plane use by fixed path: private per node. */
 const NODE_DIRECTORIES = [
   "/etc/kubernetes", "/var/lib/etcd", "/var/lib/kubelet", "/etc/cdktf-kubeadm", "/var/lib/cdktf-kubeadm", "/run/cdktf-kubeadm",
-  "/var/log", "/usr/local/sbin",
+  "/var/log", "/usr/local/sbin", "/etc/containerd", "/var/lib/containerd", "/run/containerd", "/opt/cni",
 ];
 
 export interface NodeNamespaceOptions {

@@ -1,0 +1,74 @@
+/**
+ * OCI images for the air-gapped tests, built from files on this machine (our pause program, the
+ * Kubernetes binaries we built) with crane and pushed into a registry (distribution) that runs
+ * inside a node namespace: nothing comes from a public registry.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as os from "os";
+import { CommandResult, outcome, run } from "./kubernetes";
+import { NodeNamespace } from "./node-namespace";
+
+export const AIRGAP_BIN = path.join(process.env.CDKTF_KUBEADM_CACHE ?? path.join(os.homedir(), ".cache", "cdktf-kubeadm"), "airgap", "bin");
+
+/** Absolute path of an air-gap tool (containerd, ctr, crictl, registry, crane, pause, coredns). */
+export function airgapCommand(tool: string): string {
+  const file = path.join(AIRGAP_BIN, tool);
+  if (!fs.existsSync(file)) throw new Error(`${tool} is not built: run \`bash test/k8s/build-airgap.sh\` (npm test does it first)`);
+  return file;
+}
+
+/** A registry (distribution) listening on `address:port` inside the node, storage in its temp dir. */
+export function startRegistry(node: NodeNamespace, address: string, port = 5000): string {
+  const config = path.join(node.dir, "registry.yml");
+  fs.writeFileSync(config, [
+    "version: 0.1",
+    "log: { level: warn, accesslog: { disabled: false } }",
+    `storage: { filesystem: { rootdirectory: ${path.join(node.dir, "registry")} }, delete: { enabled: true } }`,
+    `http: { addr: "${address}:${port}" }`,
+    "",
+  ].join("\n"));
+  node.start("registry", airgapCommand("registry"), ["serve", config]);
+  const endpoint = `${address}:${port}`;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (node.exec("bash", ["-c", `exec 3<>/dev/tcp/${address}/${port}`]).code === 0) return endpoint;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  }
+  throw new Error(`the registry did not listen on ${endpoint}:\n${node.log("registry")}`);
+}
+
+export interface ImageFile {
+  /** Path inside the image, e.g. "/pause". */
+  readonly path: string;
+  /** File on this machine. */
+  readonly source: string;
+}
+
+/** Builds an image of one layer holding `files` and pushes it to `reference` (plain HTTP registry). */
+export function pushImage(node: NodeNamespace, reference: string, files: readonly ImageFile[], entrypoint: readonly string[]): CommandResult {
+  const staging = fs.mkdtempSync(path.join(node.dir, "layer-"));
+  for (const f of files) {
+    const target = path.join(staging, f.path);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.copyFileSync(f.source, target);
+    fs.chmodSync(target, 0o755);
+  }
+  const layer = `${staging}.tar`;
+  // Reproducible layer: fixed owner and time.
+  const tar = run("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "--mtime=@0", "-C", staging, "-cf", layer, "."]);
+  if (tar.code !== 0) return tar;
+  const crane = airgapCommand("crane");
+  const append = node.exec(crane, ["append", "--insecure", "--oci-empty-base", "-f", layer, "-t", reference]);
+  if (append.code !== 0) return append;
+  const mutate = node.exec(crane, ["mutate", "--insecure", "--set-platform", "linux/amd64", ...entrypoint.flatMap((e) => ["--entrypoint", e]), reference]);
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.rmSync(layer, { force: true });
+  return mutate;
+}
+
+/** pushImage that fails the test with crane's output. */
+export function mustPushImage(node: NodeNamespace, reference: string, files: readonly ImageFile[], entrypoint: readonly string[]): void {
+  const r = pushImage(node, reference, files, entrypoint);
+  if (r.code !== 0) throw new Error(`pushing ${reference}: ${outcome(r)}`);
+}
