@@ -35,6 +35,8 @@ const pki = cluster.pki;
 const VIP = "192.168.10.10";
 const NODE_ADDRESS = "192.168.10.11";
 const ADMIN = "/etc/kubernetes/admin.conf";
+/** PATH on the node: our builds of kubeadm and kubectl, then the system. */
+const NODE_PATH = `${path.dirname(kubernetesCommand(VERSION, "kubectl"))}:/usr/sbin:/usr/bin:/sbin:/bin`;
 const INIT = NODE_LAYOUT.initConfig;
 const JOIN = NODE_LAYOUT.joinConfig;
 
@@ -81,7 +83,7 @@ function scriptFunctions(node: NodeNamespace, body: string, env: Record<string, 
   const functions = path.join(node.dir, "functions.sh");
   fs.writeFileSync(functions, script.trimEnd().replace(/main "\$@"$/, ""));
   return node.exec("bash", ["-c", `. ${functions}\nsettings\n${body}`], {
-    env: { PATH: `${path.dirname(bin("kubectl"))}:/usr/sbin:/usr/bin:/sbin:/bin`, ...env },
+    env: { PATH: NODE_PATH, ...env },
   });
 }
 
@@ -231,6 +233,17 @@ describe("a real control plane on the node", () => {
     expect(verifyJws(info.data[`jws-kubeconfig-${id}`], info.data.kubeconfig, generateBootstrapToken().replace(/^[a-z0-9]{6}/, id))).toBe("signature mismatch");
   });
 
+  test("the real token cleaner deletes an expired bootstrap token", () => {
+    const expired = { apiVersion: "v1", kind: "Secret", type: "bootstrap.kubernetes.io/token",
+      metadata: { name: "bootstrap-token-expird", namespace: "kube-system" },
+      stringData: { "token-id": "expird", "token-secret": "0123456789abcdef", expiration: "2020-01-01T00:00:00Z", "usage-bootstrap-authentication": "true" } };
+    const created = node.exec(bin("kubectl"), ["--kubeconfig", ADMIN, "apply", "-f", "-"], { input: JSON.stringify(expired) });
+    expect(outcome(created)).toBe("exit 0");
+    waitFor("the expired token was not cleaned up", () =>
+      kubectl(node, ADMIN, "-n", "kube-system", "get", "secret", "bootstrap-token-expird", "--ignore-not-found", "-o", "name").stdout.trim() === "",
+    60_000, () => node.log("kube-controller-manager", 20));
+  });
+
   describe("a worker's discovery, through real kubeadm", () => {
     const worker = roleNamed("worker-general");
     let workerNode: NodeNamespace;
@@ -297,7 +310,7 @@ describe("a real control plane on the node", () => {
       // What the SSH provisioner delivers after a bootstrapTokenRotation: the join config with the new token.
       node.writeFile(JOIN, first.joinConfig.split(pki.bootstrapToken).join(rotated), 0o600);
       node.writeFile(`${NODE_LAYOUT.stateDir}/done`, "", 0o644);
-      agent = node.exec("bash", [NODE_LAYOUT.script, "token"], { env: { PATH: `${path.dirname(bin("kubectl"))}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+      agent = node.exec("bash", [NODE_LAYOUT.script, "token"], { env: { PATH: NODE_PATH } });
     });
     afterAll(() => node.writeFile(JOIN, first.joinConfig, 0o600));
 
@@ -324,8 +337,32 @@ describe("a real control plane on the node", () => {
       expect(verifyJws(info.data[`jws-kubeconfig-${newId}`], info.data.kubeconfig, rotated)).toBe("valid");
     });
 
+    test("with a token lifetime (BOOTSTRAP_TOKEN_TTL, set with a secret store) kubeadm sees the expiry", () => {
+      const third = generateBootstrapToken();
+      const settingsFile = NODE_LAYOUT.settings;
+      const settings = node.readFile(settingsFile);
+      node.writeFile(settingsFile, `${settings}BOOTSTRAP_TOKEN_TTL='7200'\n`, 0o644);
+      node.writeFile(JOIN, first.joinConfig.split(pki.bootstrapToken).join(third), 0o600);
+      try {
+        const before = Date.now();
+        const r = node.exec("bash", [NODE_LAYOUT.script, "token"], { env: { PATH: NODE_PATH } });
+        expect(outcome(r)).toBe("exit 0");
+        const list = kubeadm(node, "token", "list", "--kubeconfig", ADMIN, "-o", "json");
+        const tokens = list.stdout.trim().split(/\n(?=\{)/).map((t) => JSON.parse(t));
+        expect(tokens.map((t) => t.token)).toEqual([third]);
+        const expires = Date.parse(tokens[0].expires);
+        expect(expires).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 7200_000 - 2000);
+        expect(expires).toBeLessThanOrEqual(Date.now() + 7200_000 + 2000);
+      } finally {
+        node.writeFile(settingsFile, settings, 0o644);
+        // Back to the token the rest of the suite expects, as a rotation would.
+        node.writeFile(JOIN, first.joinConfig.split(pki.bootstrapToken).join(rotated), 0o600);
+        expect(outcome(node.exec("bash", [NODE_LAYOUT.script, "token"], { env: { PATH: NODE_PATH } }))).toBe("exit 0");
+      }
+    });
+
     test("a second run changes nothing", () => {
-      const again = node.exec("bash", [NODE_LAYOUT.script, "token"], { env: { PATH: `${path.dirname(bin("kubectl"))}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+      const again = node.exec("bash", [NODE_LAYOUT.script, "token"], { env: { PATH: NODE_PATH } });
       expect(outcome(again)).toBe("exit 0");
       expect(again.output).not.toMatch(/registered|deleted/);
     });
@@ -334,7 +371,7 @@ describe("a real control plane on the node", () => {
   describe("the certificate renewal agent", () => {
     test("reads real kubeadm's expiry report: a fresh cluster has nothing to renew", () => {
       node.writeFile(`${NODE_LAYOUT.stateDir}/done`, "", 0o644);
-      const agent = node.exec("bash", [NODE_LAYOUT.script, "certs"], { env: { PATH: `${path.dirname(bin("kubeadm"))}:/usr/sbin:/usr/bin:/sbin:/bin` } });
+      const agent = node.exec("bash", [NODE_LAYOUT.script, "certs"], { env: { PATH: NODE_PATH } });
       expect(outcome(agent)).toBe("exit 0");
       const days = Number(/the first certificate expires in (\d+) days: nothing to renew/.exec(agent.output)?.[1]);
       // Leaves are valid for certificateValidityPeriod (8760 h): 364 or 365 days left.
