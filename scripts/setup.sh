@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cloud-init shellcheck openssl etcd-server etcd-client openssh-server iproute2 util-linux)
+packages=(cloud-init shellcheck openssl etcd-server etcd-client openssh-server iproute2 util-linux
+  # the VM end-to-end: image (debootstrap), VMs (QEMU, TCG), seed ISOs, package mirrors, runc's libseccomp
+  debootstrap qemu-system-x86 qemu-utils genisoimage apt-utils gnupg libseccomp-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

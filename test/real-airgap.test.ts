@@ -12,7 +12,7 @@ import { TerraformStack, Testing } from "cdktf";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
-import { airgapCommand, mustPushImage, startRegistry } from "./support/images";
+import { airgapCommand, kubeadmImageContent, mustPushImage, startRegistry } from "./support/images";
 import { KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, roleConfigs } from "./support/kubernetes";
 import { NodeNamespace } from "./support/node-namespace";
 import { tempDir } from "./support/stack-json";
@@ -40,13 +40,6 @@ const settings = role.files[NODE_LAYOUT.settings];
 const sandboxImage = /^SANDBOX_IMAGE='([^']*)'$/m.exec(settings)![1];
 const PATH = `${path.dirname(airgapCommand("containerd"))}:${path.dirname(kubernetesCommand(VERSION, "kubeadm"))}:/usr/sbin:/usr/bin:/sbin:/bin`;
 
-/** The binary each image kubeadm lists runs, and where it lives in the image. */
-function imageContent(image: string): { source: string; path: string } {
-  const name = image.replace(/^registry\.k8s\.io\//, "").replace(/:.*$/, "");
-  if (name === "pause") return { source: airgapCommand("pause"), path: "/pause" };
-  if (name === "coredns/coredns") return { source: airgapCommand("coredns"), path: "/coredns" };
-  return { source: kubernetesCommand(VERSION, name), path: `/usr/local/bin/${name}` };
-}
 
 let node: NodeNamespace;
 let functions: string;
@@ -103,7 +96,7 @@ describe("pulls through the registry mirror, with no route anywhere else", () =>
     expect(outcome(listed)).toBe("exit 0");
     images = listed.stdout.trim().split("\n");
     for (const image of images) {
-      const content = imageContent(image);
+      const content = kubeadmImageContent(VERSION, image);
       mustPushImage(node, image.replace(/^registry\.k8s\.io\//, `${registry}/`), [content], [content.path]);
     }
     node.start("containerd", airgapCommand("containerd"), ["--config", "/etc/containerd/config.toml"]);

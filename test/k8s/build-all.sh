@@ -13,6 +13,8 @@ bash "$here/build.sh" "v$KUBERNETES_TEST_VERSION" >/dev/null
 # The newest and the oldest minor built here: kubeadm only, for config validation.
 bash "$here/build.sh" "v$KUBERNETES_NEXT_VERSION" kubeadm >/dev/null
 bash "$here/build.sh" "v$KUBERNETES_OLDEST_VERSION" kubeadm >/dev/null
-# containerd, ctr, the runc shim, a registry (distribution), crane and our pause: the air-gap tests.
-bash "$here/build-airgap.sh" >/dev/null
+# containerd, ctr, the runc shim, crictl, distribution's registry, crane, CoreDNS and our pause.
+bash "$here/build-tools.sh" airgap >/dev/null
+# The nodes' runtime for the VM end-to-end: containerd 2.2 (what the library installs), runc, CNI plugins.
+bash "$here/build-tools.sh" node >/dev/null
 echo "build-all.sh: Kubernetes for the tests ready in $(( $(date +%s) - started )) s (${CDKTF_KUBEADM_CACHE:-$HOME/.cache/cdktf-kubeadm}/k8s)" >&2

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as os from "os";
-import { CommandResult, outcome, run } from "./kubernetes";
+import { CommandResult, kubernetesCommand, outcome, run } from "./kubernetes";
 import { NodeNamespace } from "./node-namespace";
 
 export const AIRGAP_BIN = path.join(process.env.CDKTF_KUBEADM_CACHE ?? path.join(os.homedir(), ".cache", "cdktf-kubeadm"), "airgap", "bin");
@@ -14,7 +14,7 @@ export const AIRGAP_BIN = path.join(process.env.CDKTF_KUBEADM_CACHE ?? path.join
 /** Absolute path of an air-gap tool (containerd, ctr, crictl, registry, crane, pause, coredns). */
 export function airgapCommand(tool: string): string {
   const file = path.join(AIRGAP_BIN, tool);
-  if (!fs.existsSync(file)) throw new Error(`${tool} is not built: run \`bash test/k8s/build-airgap.sh\` (npm test does it first)`);
+  if (!fs.existsSync(file)) throw new Error(`${tool} is not built: run \`bash test/k8s/build-tools.sh airgap\` (npm test does it first)`);
   return file;
 }
 
@@ -71,4 +71,15 @@ export function pushImage(node: NodeNamespace, reference: string, files: readonl
 export function mustPushImage(node: NodeNamespace, reference: string, files: readonly ImageFile[], entrypoint: readonly string[]): void {
   const r = pushImage(node, reference, files, entrypoint);
   if (r.code !== 0) throw new Error(`pushing ${reference}: ${outcome(r)}`);
+}
+
+/**
+ * What an image kubeadm lists (registry.k8s.io/<name>:<tag>) runs, built here: the Kubernetes
+ * command of that name, etcd, CoreDNS or our pause program, and where it lives in the image.
+ */
+export function kubeadmImageContent(version: string, image: string): ImageFile {
+  const name = image.replace(/^registry\.k8s\.io\//, "").replace(/:.*$/, "");
+  if (name === "pause") return { source: airgapCommand("pause"), path: "/pause" };
+  if (name === "coredns/coredns") return { source: airgapCommand("coredns"), path: "/coredns" };
+  return { source: kubernetesCommand(version, name), path: `/usr/local/bin/${name}` };
 }

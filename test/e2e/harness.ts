@@ -1,0 +1,142 @@
+/**
+ * End-to-end harness: virtual machines booted from the bare-metal construct's NoCloud seeds, on a
+ * network of their own. A node namespace (test/support/node-namespace.ts) is the "site": a Linux
+ * bridge 10.0.0.1/24 with one tap per VM, and on the bridge address the air-gapped sources a real
+ * site would run (an HTTP server with the package mirrors, a registry with the images). The VMs
+ * get no route anywhere else. QEMU runs under TCG (this machine's /dev/kvm is not usable).
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { NodeNamespace } from "../support/node-namespace";
+import { outcome, run } from "../support/kubernetes";
+
+export const SITE_ADDRESS = "10.0.0.1";
+
+/** Runs one of our build scripts (cached) and returns the directory it prints. */
+export function buildStep(script: string, ...args: string[]): string {
+  const r = run("bash", [path.resolve(__dirname, script), ...args], { timeoutMs: 30 * 60_000 });
+  if (r.code !== 0) throw new Error(`${script} ${args.join(" ")}: ${outcome(r)}`);
+  return r.stdout.trim().split("\n").pop()!;
+}
+
+export interface VmSpec {
+  /** Host name (the seed directory's name). */
+  readonly name: string;
+  readonly address: string;
+  /** The seed directory BaremetalKubeadmCluster wrote for the host (user-data, meta-data). */
+  readonly seedDirectory: string;
+  /** @default 3072 */
+  readonly memoryMiB?: number;
+}
+
+export class Site {
+  readonly ns: NodeNamespace;
+  private readonly image: string;
+  private readonly taps: string[] = [];
+
+  constructor(image: string) {
+    this.image = image;
+    // The namespace's own eth0 (10.0.9.0/24) leads nowhere; the VMs live on br0.
+    this.ns = NodeNamespace.create({ address: "10.0.9.10" });
+    const setup = [
+      "set -e",
+      "ip link add br0 type bridge",
+      `ip addr add ${SITE_ADDRESS}/24 dev br0`,
+      "ip link set br0 up",
+    ].join("\n");
+    const r = this.ns.exec("bash", ["-c", setup]);
+    if (r.code !== 0) throw new Error(`site network: ${outcome(r)}`);
+  }
+
+  /** Serves `directory` over HTTP on SITE_ADDRESS:port (python3's http.server). */
+  serveHttp(directory: string, port = 8080): string {
+    this.ns.start("http", "python3", ["-m", "http.server", "--bind", SITE_ADDRESS, "--directory", directory, String(port)]);
+    const deadline = Date.now() + 20_000;
+    while (this.ns.exec("bash", ["-c", `exec 3<>/dev/tcp/${SITE_ADDRESS}/${port}`]).code !== 0) {
+      if (Date.now() > deadline) throw new Error(`the HTTP server did not start:\n${this.ns.log("http")}`);
+      sleepMs(200);
+    }
+    return `http://${SITE_ADDRESS}:${port}`;
+  }
+
+  /** Boots a VM from the image (copy-on-write overlay) and its seed as a cidata ISO. */
+  boot(vm: VmSpec): Vm {
+    const dir = path.join(this.ns.dir, `vm-${vm.name}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    const seed = path.join(dir, "seed");
+    fs.mkdirSync(seed);
+    fs.copyFileSync(path.join(vm.seedDirectory, "user-data"), path.join(seed, "user-data"));
+    fs.copyFileSync(path.join(vm.seedDirectory, "meta-data"), path.join(seed, "meta-data"));
+    // The site's network plan (not the cluster's business): a static address on eth0.
+    fs.writeFileSync(path.join(seed, "network-config"), [
+      "version: 2",
+      "ethernets:",
+      "  eth0:",
+      `    addresses: [${vm.address}/24]`,
+      "    routes:",
+      "      - to: 0.0.0.0/0",
+      `        via: ${SITE_ADDRESS}`,
+      `    nameservers: { addresses: [${SITE_ADDRESS}] }`,
+      "",
+    ].join("\n"));
+    const iso = path.join(dir, "seed.iso");
+    must(run("genisoimage", ["-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", seed]));
+    const disk = path.join(dir, "disk.qcow2");
+    must(run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", path.join(this.image, "disk.img"), disk]));
+    const tap = `tap-${vm.name}`.slice(0, 15);
+    must(this.ns.exec("bash", ["-c", `ip tuntap add dev ${tap} mode tap && ip link set ${tap} master br0 && ip link set ${tap} up`]));
+    this.taps.push(tap);
+    const mac = `52:54:00:00:00:${vm.address.split(".")[3].padStart(2, "0").slice(-2)}`;
+    const console = path.join(dir, "console.log");
+    this.ns.start(`vm-${vm.name}`, "qemu-system-x86_64", [
+      "-name", vm.name, "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", String(vm.memoryMiB ?? 3072),
+      "-kernel", path.join(this.image, "vmlinuz"), "-initrd", path.join(this.image, "initrd.img"),
+      "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.unified_cgroup_hierarchy=1",
+      "-drive", `file=${disk},if=virtio,format=qcow2`,
+      "-drive", `file=${iso},media=cdrom,readonly=on`,
+      "-netdev", `tap,id=n0,ifname=${tap},script=no,downscript=no`, "-device", `virtio-net-pci,netdev=n0,mac=${mac}`,
+      "-display", "none", "-serial", `file:${console}`, "-monitor", "none",
+    ]);
+    return new Vm(this, vm, console);
+  }
+
+  stop(): void {
+    this.ns.stop();
+  }
+
+  remove(): void {
+    this.ns.remove();
+  }
+}
+
+export class Vm {
+  constructor(readonly site: Site, readonly spec: VmSpec, readonly consoleLog: string) {}
+
+  console(): string {
+    return fs.existsSync(this.consoleLog) ? fs.readFileSync(this.consoleLog, "utf8") : "";
+  }
+
+  running(): boolean {
+    return this.site.ns.running(`vm-${this.spec.name}`);
+  }
+
+  /** Waits until the console shows `pattern`; fails with the console's tail otherwise. Returns ms waited. */
+  waitForConsole(pattern: RegExp, timeoutMs: number): number {
+    const started = Date.now();
+    while (Date.now() - started < timeoutMs) {
+      if (pattern.test(this.console())) return Date.now() - started;
+      if (!this.running()) break;
+      sleepMs(2000);
+    }
+    throw new Error(`${this.spec.name}: no ${pattern} on the console within ${Math.round((Date.now() - started) / 1000)} s:\n${this.console().split("\n").slice(-40).join("\n")}`);
+  }
+}
+
+export function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function must(r: ReturnType<typeof run>): void {
+  if (r.code !== 0) throw new Error(outcome(r));
+}
