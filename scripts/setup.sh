@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 packages=(cloud-init shellcheck openssl etcd-server etcd-client openssh-server iproute2 util-linux
   # the VM end-to-end: image (debootstrap), VMs (QEMU, TCG), seed ISOs, package mirrors, runc's libseccomp
-  debootstrap qemu-system-x86 qemu-utils genisoimage apt-utils gnupg libseccomp-dev pkg-config)
+  debootstrap qemu-system-x86 qemu-utils genisoimage apt-utils gnupg libseccomp-dev pkg-config
+  # the e2e's images: the userland kube-proxy and flannel exec (iptables), a shell and HTTP for test pods
+  iptables busybox-static)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

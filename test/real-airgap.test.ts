@@ -97,7 +97,7 @@ describe("pulls through the registry mirror, with no route anywhere else", () =>
     images = listed.stdout.trim().split("\n");
     for (const image of images) {
       const content = kubeadmImageContent(VERSION, image);
-      mustPushImage(node, image.replace(/^registry\.k8s\.io\//, `${registry}/`), [content], [content.path]);
+      mustPushImage(node, image.replace(/^registry\.k8s\.io\//, `${registry}/`), [content], { entrypoint: [content.path] });
     }
     node.start("containerd", airgapCommand("containerd"), ["--config", "/etc/containerd/config.toml"]);
     const deadline = Date.now() + 30_000;

@@ -6,14 +6,15 @@
  * re-signed with a test key: packageRepositoryKeyFingerprint / containerdRepositoryKeyFingerprint),
  * images from the site's registry (registryMirrors), and the VMs have no route anywhere else.
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { App, TerraformStack } from "cdktf";
 import { BaremetalKubeadmCluster } from "../../src/constructs/baremetal";
-import { kubeadmImageContent, mustPushImage, startRegistry } from "../support/images";
+import { busybox, IMAGE_PATH, imageFiles, iptablesUserland, kubeadmImageContent, mustPushImage, startRegistry } from "../support/images";
 import { KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, run } from "../support/kubernetes";
 import { tempDir } from "../support/stack-json";
-import { buildStep, Site, SITE_ADDRESS, Vm } from "./harness";
+import { buildStep, Site, SITE_ADDRESS, sleepMs, Vm } from "./harness";
 
 jest.setTimeout(60 * 60_000);
 
@@ -34,15 +35,18 @@ beforeAll(() => {
   const fingerprint = fs.readFileSync(path.join(repos, "signing-key.fingerprint"), "utf8").trim();
   timings.buildsMs = Date.now() - started;
 
+  const flannel = buildStep(path.join("..", "k8s", "build-tools.sh"), "flannel");
+  timings.buildsMs = Date.now() - started;
+
   site = new Site(image);
-  const http = site.serveHttp(repos);
+  // The site's web server: the package mirrors and the CNI manifest, as a company would host them.
+  const www = path.join(work, "www");
+  fs.mkdirSync(path.join(www, "cni"), { recursive: true });
+  for (const d of ["pkgs", "docker"]) fs.symlinkSync(path.join(repos, d), path.join(www, d));
+  fs.writeFileSync(path.join(www, "cni", "kube-flannel.yml"), flannelManifest(path.join(flannel, "kube-flannel.yml")));
+  const http = site.serveHttp(www);
   const registry = startRegistry(site.ns, SITE_ADDRESS);
-  const listed = run(kubernetesCommand(VERSION, "kubeadm"), ["config", "images", "list", "--kubernetes-version", `v${VERSION}`]);
-  expect(outcome(listed)).toBe("exit 0");
-  for (const image of listed.stdout.trim().split("\n")) {
-    const content = kubeadmImageContent(VERSION, image);
-    mustPushImage(site.ns, image.replace(/^registry\.k8s\.io\//, `${registry}/`), [content], [content.path]);
-  }
+  pushImages(registry, flannel);
 
   const app = new App({ outdir: path.join(work, "out") });
   const stack = new TerraformStack(app, "e2e");
@@ -54,18 +58,68 @@ beforeAll(() => {
       { name: WORKER.name, address: WORKER.address, role: "worker", pool: "general" },
     ],
     nodeCidr: "10.0.0.0/24",
-    cni: { plugin: "none" },
+    cni: {
+      plugin: "flannel",
+      manifestUrl: `${http}/cni/kube-flannel.yml`,
+      manifestSha256: sha256(fs.readFileSync(path.join(www, "cni", "kube-flannel.yml"))),
+    },
     packageRepositoryBaseUrl: `${http}/pkgs/core:/stable:`,
     packageRepositoryKeyFingerprint: fingerprint,
     containerdRepositoryUrl: `${http}/docker`,
     containerdRepositoryKeyFingerprint: fingerprint,
-    registryMirrors: { "registry.k8s.io": { endpoint: `http://${registry}`, allowPlainHttp: true } },
+    registryMirrors: {
+      "registry.k8s.io": { endpoint: `http://${registry}`, allowPlainHttp: true },
+      "ghcr.io": { endpoint: `http://${registry}`, allowPlainHttp: true },
+    },
     seedFiles: { directory: seeds, includeControlPlaneSecrets: true },
     pkiDirectory: path.join(work, "pki"),
   });
   app.synth();
   timings.siteMs = Date.now() - started - timings.buildsMs;
 });
+
+/**
+ * flannel's release manifest (kube-flannel.yml of the module we build) as a site serves it. One
+ * change: cniVersion 0.4.0, the newest the flannel CNI plugin we can build speaks (build.env).
+ */
+function flannelManifest(release: string): string {
+  const text = fs.readFileSync(release, "utf8");
+  expect(text).toContain('"cniVersion": "1.0.0"');
+  return text.replace('"cniVersion": "1.0.0"', '"cniVersion": "0.4.0"');
+}
+
+const TEST_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.35.0-deb12";
+
+/**
+ * Every image the cluster pulls, built here and pushed to the site's registry under the upstream
+ * names (the nodes reach them through registryMirrors): kubeadm's list (kube-proxy with the
+ * iptables userland it execs), flannel's two, and the test pods' busybox.
+ */
+function pushImages(registry: string, flannel: string): void {
+  const mirrored = (image: string) => image.replace(/^(registry\.k8s\.io|ghcr\.io)\//, `${registry}/`);
+  const listed = run(kubernetesCommand(VERSION, "kubeadm"), ["config", "images", "list", "--kubernetes-version", `v${VERSION}`]);
+  expect(outcome(listed)).toBe("exit 0");
+  for (const image of listed.stdout.trim().split("\n")) {
+    const content = kubeadmImageContent(VERSION, image);
+    const files = image.includes("/kube-proxy:") ? imageFiles([content], iptablesUserland()) : [content];
+    mustPushImage(site.ns, mirrored(image), files, { entrypoint: [content.path], env: IMAGE_PATH });
+  }
+  const manifest = fs.readFileSync(path.join(flannel, "kube-flannel.yml"), "utf8");
+  const imageOf = (name: string) => manifest.match(new RegExp(`image: (ghcr\\.io/flannel-io/${name}:\\S+)`))![1];
+  mustPushImage(site.ns, mirrored(imageOf("flannel-cni-plugin")), [
+    { path: "/flannel", source: path.join(flannel, "flannel") },
+    ...busybox(["cp", "sh"]),
+  ], { env: IMAGE_PATH });
+  mustPushImage(site.ns, mirrored(imageOf("flannel")), imageFiles(
+    [{ path: "/opt/bin/flanneld", source: path.join(flannel, "flanneld") }, { path: "/opt/bin/install-conf", source: path.join(flannel, "install_conf") }],
+    iptablesUserland(),
+  ), { env: IMAGE_PATH });
+  mustPushImage(site.ns, mirrored(TEST_IMAGE), busybox(["sh", "cat", "wget", "httpd", "hostname", "sleep", "nslookup"]), { env: IMAGE_PATH });
+}
+
+function sha256(data: Buffer): string {
+  return crypto.createHash("sha256").update(data).digest("hex");
+}
 
 afterAll(() => {
   if (process.env.E2E_KEEP) return;
@@ -81,11 +135,35 @@ const kubeconfig = () => {
   return file;
 };
 
+/** kubectl (the test version) from the site, with the stack's admin kubeconfig. */
+function kubectl(args: readonly string[], input?: string): ReturnType<typeof run> {
+  return site.ns.exec(kubernetesCommand(VERSION, "kubectl"), ["--kubeconfig", kubeconfig(), "--request-timeout=30s", ...args], { input });
+}
+
+function kubectlJson<T>(args: readonly string[]): T {
+  const r = kubectl([...args, "-o", "json"]);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${outcome(r)}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+interface NodeItem {
+  metadata: { name: string };
+  status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[] };
+}
+
 function nodes(): [string, string][] {
-  const r = site.ns.exec(kubernetesCommand(VERSION, "kubectl"), ["--kubeconfig", kubeconfig(), "get", "nodes", "-o", "json"]);
-  expect(outcome(r)).toBe("exit 0");
-  const items = JSON.parse(r.stdout).items as { metadata: { name: string }; status: { nodeInfo: { kubeletVersion: string } } }[];
-  return items.map((n) => [n.metadata.name, n.status.nodeInfo.kubeletVersion]);
+  return kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items.map((n) => [n.metadata.name, n.status.nodeInfo.kubeletVersion]);
+}
+
+/** Polls `probe` every 5 s until it returns a value other than undefined; fails with `describe()`. */
+function waitUntil<T>(what: string, timeoutMs: number, probe: () => T | undefined, describe: () => string): T {
+  const started = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s:\n${describe()}`);
+    sleepMs(5000);
+  }
 }
 
 /** Boots a host from its seed and waits for the bootstrap's last line; returns the VM. */
@@ -94,21 +172,109 @@ function bootHost(host: { name: string; address: string }, memoryMiB: number, ti
   const vm = site.boot({ ...host, seedDirectory: path.join(seeds, host.name), memoryMiB });
   vm.waitForConsole(/cdktf-kubeadm bootstrap (succeeded|FAILED)/, 45 * 60_000);
   timings[timing] = Date.now() - started;
-  expect(vm.console().match(/cdktf-kubeadm bootstrap (succeeded|FAILED.*)/)?.[0]).toBe("cdktf-kubeadm bootstrap succeeded");
+  const last = vm.console().match(/cdktf-kubeadm bootstrap (succeeded|FAILED.*)/)?.[0];
+  if (last !== "cdktf-kubeadm bootstrap succeeded") {
+    throw new Error(`${host.name}: ${last}\n${vm.console().split("\n").filter((l) => /\[(cluster|preflight|install|images)\]|kubeadm|error|rror:/i.test(l)).slice(-60).join("\n")}`);
+  }
   return vm;
 }
 
+/** A pod pinned to `node` (any taint tolerated) running busybox `script`; its logs once it exits 0. */
+function runOnNode(name: string, node: string, script: string, hostPath?: string): string {
+  const volume = hostPath === undefined ? "" : [
+    "    volumeMounts: [{ name: host, mountPath: /host, readOnly: true }]",
+    "  volumes: [{ name: host, hostPath: { path: " + hostPath + ", type: Directory } }]",
+  ].join("\n");
+  const manifest = [
+    "apiVersion: v1",
+    "kind: Pod",
+    `metadata: { name: ${name}, namespace: default }`,
+    "spec:",
+    `  nodeName: ${node}`,
+    "  restartPolicy: OnFailure",
+    "  tolerations: [{ operator: Exists }]",
+    "  containers:",
+    `  - name: main`,
+    `    image: ${TEST_IMAGE}`,
+    `    command: [sh, -c, ${JSON.stringify(script)}]`,
+    volume,
+    "",
+  ].join("\n");
+  const applied = kubectl(["apply", "-f", "-"], manifest);
+  if (applied.code !== 0) throw new Error(`pod ${name}: ${outcome(applied)}`);
+  waitUntil(`pod ${name} on ${node} succeeds`, 10 * 60_000, () => {
+    const pod = kubectlJson<{ status: { phase: string } }>(["get", "pod", name]);
+    return pod.status.phase === "Succeeded" ? true : undefined;
+  }, () => `${kubectl(["describe", "pod", name]).stdout}\n${kubectl(["logs", name]).stdout}`);
+  const logs = kubectl(["logs", name]);
+  if (logs.code !== 0) throw new Error(`logs of ${name}: ${outcome(logs)}`);
+  return logs.stdout;
+}
+
+const CONTROL_PLANE_NODE = "e2e-cp-0";
+
 describe("a control plane and a worker from their unmodified seeds", () => {
-  test("the control plane boots and its bootstrap (kubeadm init) succeeds", () => {
+  test("the control plane boots and its bootstrap (kubeadm init, flannel) succeeds", () => {
     bootHost(CONTROL_PLANE, 3072, "controlPlaneBootToDoneMs");
   });
 
   test("the stack's admin kubeconfig works from the site against the VM's API server", () => {
-    expect(nodes()).toEqual([["e2e-cp-0", `v${VERSION}`]]);
+    expect(nodes()).toEqual([[CONTROL_PLANE_NODE, `v${VERSION}`]]);
   });
 
   test("the worker boots and joins through discovery with the CA pin", () => {
     bootHost(WORKER, 2048, "workerBootToDoneMs");
-    expect(nodes().sort()).toEqual([["e2e-cp-0", `v${VERSION}`], [WORKER.name, `v${VERSION}`]]);
+    expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${VERSION}`], [WORKER.name, `v${VERSION}`]]);
+  });
+
+  test("both nodes are Ready (flannel's vxlan network is up) and CoreDNS runs", () => {
+    const started = Date.now();
+    waitUntil("both nodes Ready", 15 * 60_000, () => {
+      const items = kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items;
+      const ready = items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True"));
+      return ready.length === 2 ? true : undefined;
+    }, () => `${kubectl(["get", "nodes", "-o", "wide"]).stdout}\n${kubectl(["get", "pods", "-A", "-o", "wide"]).stdout}`);
+    timings.nodesReadyAfterWorkerMs = Date.now() - started;
+    waitUntil("CoreDNS Ready", 15 * 60_000, () => {
+      const pods = kubectlJson<{ items: { status: { conditions?: { type: string; status: string }[] } }[] }>(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns"]).items;
+      const ready = pods.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+      return pods.length > 0 && ready.length === pods.length ? true : undefined;
+    }, () => `${kubectl(["get", "pods", "-A", "-o", "wide"]).stdout}\n${kubectl(["-n", "kube-system", "describe", "pods", "-l", "k8s-app=kube-dns"]).stdout.slice(-3000)}`);
+    timings.coreDnsReadyMs = Date.now() - started;
+  });
+
+  test("a pod on the worker answers through a Service, by name, from a pod on the control plane", () => {
+    const web = [
+      "apiVersion: v1",
+      "kind: Pod",
+      "metadata: { name: web, namespace: default, labels: { app: web } }",
+      "spec:",
+      `  nodeName: ${WORKER.name}`,
+      "  containers:",
+      "  - name: httpd",
+      `    image: ${TEST_IMAGE}`,
+      "    command: [httpd, -f, -p, '8080', -h, /etc]",
+      "    readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 2 }",
+      "---",
+      "apiVersion: v1",
+      "kind: Service",
+      "metadata: { name: web, namespace: default }",
+      "spec: { selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }",
+      "",
+    ].join("\n");
+    expect(outcome(kubectl(["apply", "-f", "-"], web))).toBe("exit 0");
+    // busybox httpd serves /etc/hostname: the answer names the pod that gave it.
+    const answer = runOnNode("client", CONTROL_PLANE_NODE,
+      "until wget -q -T 5 -O - http://web.default.svc.cluster.local/hostname; do sleep 2; done");
+    expect(answer.trim()).toBe("web");
+    const where = kubectlJson<{ spec: { nodeName: string } }>(["get", "pod", "web"]);
+    expect(where.spec.nodeName).toBe(WORKER.name);
+  });
+
+  test("status.json says done on both nodes", () => {
+    for (const [name, node] of [["status-cp", CONTROL_PLANE_NODE], ["status-worker", WORKER.name]]) {
+      const status = JSON.parse(runOnNode(name, node, "cat /host/status.json", "/var/lib/cdktf-kubeadm")) as { phase: string; result: string; error: unknown };
+      expect({ node, phase: status.phase, result: status.result, error: status.error }).toEqual({ node, phase: "done", result: "succeeded", error: null });
+    }
   });
 });

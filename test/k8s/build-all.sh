@@ -17,4 +17,6 @@ bash "$here/build.sh" "v$KUBERNETES_OLDEST_VERSION" kubeadm >/dev/null
 bash "$here/build-tools.sh" airgap >/dev/null
 # The nodes' runtime for the VM end-to-end: containerd 2.2 (what the library installs), runc, CNI plugins.
 bash "$here/build-tools.sh" node >/dev/null
+# flanneld, install-conf and the flannel CNI plugin: the VM end-to-end's CNI (its images are built from them).
+bash "$here/build-tools.sh" flannel >/dev/null
 echo "build-all.sh: Kubernetes for the tests ready in $(( $(date +%s) - started )) s (${CDKTF_KUBEADM_CACHE:-$HOME/.cache/cdktf-kubeadm}/k8s)" >&2

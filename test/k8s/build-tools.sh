@@ -4,13 +4,15 @@
 #   ${CDKTF_KUBEADM_CACHE:-~/.cache/cdktf-kubeadm}/<set>/bin/   (printed)
 # build.env (optional): TAGS (build tags), CGO_TOOLS (tools that need cgo, e.g. runc),
 # MODULES (more module directories under test/k8s, for tools whose dependencies clash),
-# PACKAGES (packages of the set's own module, e.g. ./pause).
+# PACKAGES (packages of the set's own module, e.g. ./pause), GENERATED (packages of the set's
+# module that build.env's generate() writes from upstream source before the build: gitignored),
+# LDFLAGS (more linker flags, e.g. -X for a version string).
 set -euo pipefail
 set_name="${1:?usage: build-tools.sh <set>   (a directory under test/k8s)}"
 here="$(cd "$(dirname "$0")" && pwd)"
 module_dir="$here/$set_name"
 [ -f "$module_dir/go.mod" ] || { echo "build-tools.sh: no $module_dir/go.mod" >&2; exit 1; }
-TAGS="" CGO_TOOLS="" MODULES="" PACKAGES=""
+TAGS="" CGO_TOOLS="" MODULES="" PACKAGES="" GENERATED="" LDFLAGS=""
 # shellcheck source=/dev/null
 [ ! -f "$module_dir/build.env" ] || . "$module_dir/build.env"
 out="${CDKTF_KUBEADM_CACHE:-$HOME/.cache/cdktf-kubeadm}/$set_name"
@@ -33,7 +35,7 @@ build() { # DIR CGO PACKAGE...
   local dir=$1 cgo=$2
   shift 2
   [ "$#" -gt 0 ] || return 0
-  (cd "$dir" && CGO_ENABLED=$cgo go build -mod=readonly -trimpath -tags "$TAGS" -ldflags "-s -w" -o "$staging/" "$@")
+  (cd "$dir" && CGO_ENABLED=$cgo go build -mod=readonly -trimpath -tags "$TAGS" -ldflags "-s -w $LDFLAGS" -o "$staging/" "$@")
 }
 mapfile -t tools < <(tools_of "$module_dir")
 plain=() cgo=()
@@ -48,8 +50,9 @@ for m in $MODULES; do
   mapfile -t more < <(tools_of "$here/$m")
   build "$here/$m" 0 "${more[@]}"
 done
-# shellcheck disable=SC2086 # a list of package paths
-build "$module_dir" 0 $PACKAGES
+[ -z "$GENERATED" ] || generate
+# shellcheck disable=SC2086 # lists of package paths
+build "$module_dir" 0 $PACKAGES $GENERATED
 rm -rf "$bin"; mv "$staging" "$bin"
 echo "$stamp" >"$out/stamp"
 echo "build-tools.sh: $set_name built in $(( $(date +%s) - started )) s; $bin holds $(du -sh "$bin" | cut -f1)" >&2

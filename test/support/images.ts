@@ -41,17 +41,31 @@ export function startRegistry(node: NodeNamespace, address: string, port = 5000)
 export interface ImageFile {
   /** Path inside the image, e.g. "/pause". */
   readonly path: string;
-  /** File on this machine. */
-  readonly source: string;
+  /** File on this machine (copied, mode 0755). */
+  readonly source?: string;
+  /** Or a symbolic link to this target (multi-call binaries: busybox, xtables-nft-multi). */
+  readonly linkTo?: string;
+}
+
+export interface ImageOptions {
+  /** The image's entrypoint. @default none */
+  readonly entrypoint?: readonly string[];
+  /** The image's environment, e.g. PATH for a command named without a path. @default none */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Builds an image of one layer holding `files` and pushes it to `reference` (plain HTTP registry). */
-export function pushImage(node: NodeNamespace, reference: string, files: readonly ImageFile[], entrypoint: readonly string[]): CommandResult {
+export function pushImage(node: NodeNamespace, reference: string, files: readonly ImageFile[], options: ImageOptions = {}): CommandResult {
   const staging = fs.mkdtempSync(path.join(node.dir, "layer-"));
   for (const f of files) {
     const target = path.join(staging, f.path);
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.copyFileSync(f.source, target);
+    fs.rmSync(target, { force: true });
+    if (f.linkTo !== undefined) {
+      fs.symlinkSync(f.linkTo, target);
+      continue;
+    }
+    fs.copyFileSync(f.source!, target);
     fs.chmodSync(target, 0o755);
   }
   const layer = `${staging}.tar`;
@@ -61,15 +75,20 @@ export function pushImage(node: NodeNamespace, reference: string, files: readonl
   const crane = airgapCommand("crane");
   const append = node.exec(crane, ["append", "--insecure", "--oci-empty-base", "-f", layer, "-t", reference]);
   if (append.code !== 0) return append;
-  const mutate = node.exec(crane, ["mutate", "--insecure", "--set-platform", "linux/amd64", ...entrypoint.flatMap((e) => ["--entrypoint", e]), reference]);
+  const mutate = node.exec(crane, [
+    "mutate", "--insecure", "--set-platform", "linux/amd64",
+    ...(options.entrypoint ?? []).flatMap((e) => ["--entrypoint", e]),
+    ...Object.entries(options.env ?? {}).flatMap(([k, v]) => ["--env", `${k}=${v}`]),
+    reference,
+  ]);
   fs.rmSync(staging, { recursive: true, force: true });
   fs.rmSync(layer, { force: true });
   return mutate;
 }
 
 /** pushImage that fails the test with crane's output. */
-export function mustPushImage(node: NodeNamespace, reference: string, files: readonly ImageFile[], entrypoint: readonly string[]): void {
-  const r = pushImage(node, reference, files, entrypoint);
+export function mustPushImage(node: NodeNamespace, reference: string, files: readonly ImageFile[], options: ImageOptions = {}): void {
+  const r = pushImage(node, reference, files, options);
   if (r.code !== 0) throw new Error(`pushing ${reference}: ${outcome(r)}`);
 }
 
@@ -83,3 +102,46 @@ export function kubeadmImageContent(version: string, image: string): ImageFile {
   if (name === "coredns/coredns") return { source: airgapCommand("coredns"), path: "/coredns" };
   return { source: kubernetesCommand(version, name), path: `/usr/local/bin/${name}` };
 }
+
+/** A program of this machine and the shared libraries it loads (ldd), at the same paths in the image. */
+export function hostProgram(file: string, at = file): ImageFile[] {
+  const ldd = run("ldd", [file]);
+  if (ldd.code !== 0) throw new Error(`ldd ${file}: ${outcome(ldd)}`);
+  const libraries = [...ldd.stdout.matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1]);
+  return [{ path: at, source: fs.realpathSync(file) }, ...libraries.map((l) => ({ path: l, source: fs.realpathSync(l) }))];
+}
+
+/** Image files without repeats (the last wins), e.g. the libc two programs share. */
+export function imageFiles(...groups: ImageFile[][]): ImageFile[] {
+  return [...new Map(groups.flat().map((f) => [f.path, f])).values()];
+}
+
+const XTABLES = "/usr/sbin/xtables-nft-multi";
+const XTABLES_EXTENSIONS = "/usr/lib/x86_64-linux-gnu/xtables";
+
+/**
+ * This machine's iptables (Debian's, nft backend) as kube-proxy and flannel run it: one multi-call
+ * binary under every name they exec, its libraries and its match/target extensions (dlopen'ed).
+ * What registry.k8s.io's distroless-iptables base gives the upstream images.
+ */
+export function iptablesUserland(): ImageFile[] {
+  if (!fs.existsSync(XTABLES)) throw new Error(`${XTABLES} is missing: install Debian's iptables (scripts/setup.sh does)`);
+  const names = ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"];
+  const extensions = fs.readdirSync(XTABLES_EXTENSIONS).map((f) => ({ path: path.join(XTABLES_EXTENSIONS, f), source: path.join(XTABLES_EXTENSIONS, f) }));
+  return imageFiles(
+    hostProgram(XTABLES),
+    names.map((n) => ({ path: `/usr/sbin/${n}`, linkTo: "xtables-nft-multi" })),
+    extensions,
+  );
+}
+
+const BUSYBOX = "/bin/busybox";
+
+/** Debian's static busybox with the applets named (sh, cp, wget, httpd, ...), on PATH /bin. */
+export function busybox(applets: readonly string[]): ImageFile[] {
+  if (!fs.existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install Debian's busybox-static (scripts/setup.sh does)`);
+  return [{ path: BUSYBOX, source: BUSYBOX }, ...applets.map((a) => ({ path: `/bin/${a}`, linkTo: "busybox" }))];
+}
+
+/** PATH for images whose commands are named without a path. */
+export const IMAGE_PATH = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin" };
