@@ -16,6 +16,7 @@ import { airgapCommand, kubeadmImageContent, mustPushImage, startRegistry } from
 import { KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, roleConfigs } from "./support/kubernetes";
 import { NodeNamespace } from "./support/node-namespace";
 import { tempDir } from "./support/stack-json";
+import { waitFor } from "./support/wait";
 
 jest.setTimeout(300_000);
 
@@ -100,11 +101,8 @@ describe("pulls through the registry mirror, with no route anywhere else", () =>
       mustPushImage(node, image.replace(/^registry\.k8s\.io\//, `${registry}/`), [content], { entrypoint: [content.path] });
     }
     node.start("containerd", airgapCommand("containerd"), ["--config", "/etc/containerd/config.toml"]);
-    const deadline = Date.now() + 30_000;
-    while (node.exec(airgapCommand("ctr"), ["version"]).code !== 0) {
-      if (Date.now() > deadline) throw new Error(`containerd did not start:\n${node.log("containerd")}`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
+    waitFor("containerd answers", () => node.exec(airgapCommand("ctr"), ["version"]).code === 0,
+      { timeoutMs: 30_000, intervalMs: 200, diagnostics: () => node.log("containerd") });
   });
 
   test("the images every control-plane node pulls are registry.k8s.io's, at kubeadm's versions", () => {

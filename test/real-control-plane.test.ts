@@ -19,6 +19,7 @@ import {
   CommandResult, exampleRoles, KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, RoleConfigs, run,
 } from "./support/kubernetes";
 import { NodeNamespace } from "./support/node-namespace";
+import { waitFor } from "./support/wait";
 import { tempDir } from "./support/stack-json";
 
 jest.setTimeout(300_000);
@@ -59,14 +60,6 @@ function json(r: CommandResult): any { // eslint-disable-line @typescript-eslint
   return JSON.parse(r.stdout);
 }
 
-function waitFor(what: string, check: () => boolean, timeoutMs: number, diagnostics: () => string): void {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
-  }
-  throw new Error(`${what} within ${timeoutMs / 1000} s:\n${diagnostics()}`);
-}
 
 /** The static pod's command line, with the command replaced by our build of it. */
 function staticPodCommand(node: NodeNamespace, component: string): string[] {
@@ -186,8 +179,8 @@ describe("a real control plane on the node", () => {
       const [command, ...args] = staticPodCommand(node, component);
       node.start(component, command, args);
     }
-    waitFor("the API server was not ready", () => kubectl(node, ADMIN, "get", "--raw", "/readyz").stdout.trim() === "ok", 120_000,
-      () => ["etcd", "kube-apiserver"].map((c) => `--- ${c} (${node.running(c) ? "running" : "exited"}):\n${node.log(c, 15)}`).join("\n"));
+    waitFor("the API server is ready", () => kubectl(node, ADMIN, "get", "--raw", "/readyz").stdout.trim() === "ok", { timeoutMs: 120_000,
+      diagnostics: () => ["etcd", "kube-apiserver"].map((c) => `--- ${c} (${node.running(c) ? "running" : "exited"}):\n${node.log(c, 15)}`).join("\n") });
     for (const phase of ["upload-config all", "bootstrap-token", "addon all"]) {
       phases[phase] = kubeadm(node, "init", "phase", ...phase.split(" "), "--config", INIT);
     }
@@ -225,10 +218,10 @@ describe("a real control plane on the node", () => {
   test("the real bootstrap signer signs cluster-info for our token", () => {
     const id = pki.bootstrapToken.split(".")[0];
     let info: { data: Record<string, string> } = { data: {} };
-    waitFor("cluster-info got no signature for our token", () => {
+    waitFor("cluster-info is signed for our token", () => {
       info = json(kubectl(node, ADMIN, "-n", "kube-public", "get", "configmap", "cluster-info", "-o", "json"));
       return `jws-kubeconfig-${id}` in info.data;
-    }, 60_000, () => `${JSON.stringify(info)}\n--- kube-controller-manager:\n${node.log("kube-controller-manager", 20)}`);
+    }, { timeoutMs: 60_000, diagnostics: () => `${JSON.stringify(info)}\n--- kube-controller-manager:\n${node.log("kube-controller-manager", 20)}` });
     expect(verifyJws(info.data[`jws-kubeconfig-${id}`], info.data.kubeconfig, pki.bootstrapToken)).toBe("valid");
     expect(verifyJws(info.data[`jws-kubeconfig-${id}`], info.data.kubeconfig, generateBootstrapToken().replace(/^[a-z0-9]{6}/, id))).toBe("signature mismatch");
   });
@@ -239,9 +232,9 @@ describe("a real control plane on the node", () => {
       stringData: { "token-id": "expird", "token-secret": "0123456789abcdef", expiration: "2020-01-01T00:00:00Z", "usage-bootstrap-authentication": "true" } };
     const created = node.exec(bin("kubectl"), ["--kubeconfig", ADMIN, "apply", "-f", "-"], { input: JSON.stringify(expired) });
     expect(outcome(created)).toBe("exit 0");
-    waitFor("the expired token was not cleaned up", () =>
+    waitFor("the expired token is cleaned up", () =>
       kubectl(node, ADMIN, "-n", "kube-system", "get", "secret", "bootstrap-token-expird", "--ignore-not-found", "-o", "name").stdout.trim() === "",
-    60_000, () => node.log("kube-controller-manager", 20));
+    { timeoutMs: 60_000, diagnostics: () => node.log("kube-controller-manager", 20) });
   });
 
   describe("a worker's discovery, through real kubeadm", () => {
@@ -330,10 +323,10 @@ describe("a real control plane on the node", () => {
       const [newId] = rotated.split(".");
       const [oldId] = pki.bootstrapToken.split(".");
       let info: { data: Record<string, string> } = { data: {} };
-      waitFor("cluster-info was not re-signed", () => {
+      waitFor("cluster-info is re-signed", () => {
         info = json(kubectl(node, ADMIN, "-n", "kube-public", "get", "configmap", "cluster-info", "-o", "json"));
         return `jws-kubeconfig-${newId}` in info.data && !(`jws-kubeconfig-${oldId}` in info.data);
-      }, 60_000, () => JSON.stringify(Object.keys(info.data)));
+      }, { timeoutMs: 60_000, diagnostics: () => JSON.stringify(Object.keys(info.data)) });
       expect(verifyJws(info.data[`jws-kubeconfig-${newId}`], info.data.kubeconfig, rotated)).toBe("valid");
     });
 

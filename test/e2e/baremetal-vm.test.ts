@@ -14,7 +14,8 @@ import { BaremetalKubeadmCluster } from "../../src/constructs/baremetal";
 import { busybox, IMAGE_PATH, imageFiles, iptablesUserland, kubeadmImageContent, mustPushImage, startRegistry } from "../support/images";
 import { KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, run } from "../support/kubernetes";
 import { tempDir } from "../support/stack-json";
-import { buildStep, Site, SITE_ADDRESS, sleepMs, Vm } from "./harness";
+import { waitFor } from "../support/wait";
+import { buildStep, Site, SITE_ADDRESS, Vm } from "./harness";
 
 jest.setTimeout(60 * 60_000);
 
@@ -155,17 +156,6 @@ function nodes(): [string, string][] {
   return kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items.map((n) => [n.metadata.name, n.status.nodeInfo.kubeletVersion]);
 }
 
-/** Polls `probe` every 5 s until it returns a value other than undefined; fails with `describe()`. */
-function waitUntil<T>(what: string, timeoutMs: number, probe: () => T | undefined, describe: () => string): T {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s:\n${describe()}`);
-    sleepMs(5000);
-  }
-}
-
 /** Boots a host from its seed and waits for the bootstrap's last line; returns the VM. */
 function bootHost(host: { name: string; address: string }, memoryMiB: number, timing: string): Vm {
   const started = Date.now();
@@ -202,10 +192,10 @@ function runOnNode(name: string, node: string, script: string, hostPath?: string
   ].join("\n");
   const applied = kubectl(["apply", "-f", "-"], manifest);
   if (applied.code !== 0) throw new Error(`pod ${name}: ${outcome(applied)}`);
-  waitUntil(`pod ${name} on ${node} succeeds`, 10 * 60_000, () => {
-    const pod = kubectlJson<{ status: { phase: string } }>(["get", "pod", name]);
-    return pod.status.phase === "Succeeded" ? true : undefined;
-  }, () => `${kubectl(["describe", "pod", name]).stdout}\n${kubectl(["logs", name]).stdout}`);
+  waitFor(`pod ${name} on ${node} succeeds`, () => kubectlJson<{ status: { phase: string } }>(["get", "pod", name]).status.phase === "Succeeded", {
+    timeoutMs: 10 * 60_000, intervalMs: 5000,
+    diagnostics: () => `${kubectl(["describe", "pod", name]).stdout}\n${kubectl(["logs", name]).stdout}`,
+  });
   const logs = kubectl(["logs", name]);
   if (logs.code !== 0) throw new Error(`logs of ${name}: ${outcome(logs)}`);
   return logs.stdout;
@@ -229,17 +219,20 @@ describe("a control plane and a worker from their unmodified seeds", () => {
 
   test("both nodes are Ready (flannel's vxlan network is up) and CoreDNS runs", () => {
     const started = Date.now();
-    waitUntil("both nodes Ready", 15 * 60_000, () => {
+    const everything = () => `${kubectl(["get", "nodes", "-o", "wide"]).stdout}\n${kubectl(["get", "pods", "-A", "-o", "wide"]).stdout}`;
+    waitFor("both nodes Ready", () => {
       const items = kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items;
-      const ready = items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True"));
-      return ready.length === 2 ? true : undefined;
-    }, () => `${kubectl(["get", "nodes", "-o", "wide"]).stdout}\n${kubectl(["get", "pods", "-A", "-o", "wide"]).stdout}`);
+      return items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")).length === 2;
+    }, { timeoutMs: 15 * 60_000, intervalMs: 5000, diagnostics: everything });
     timings.nodesReadyAfterWorkerMs = Date.now() - started;
-    waitUntil("CoreDNS Ready", 15 * 60_000, () => {
+    waitFor("CoreDNS Ready", () => {
       const pods = kubectlJson<{ items: { status: { conditions?: { type: string; status: string }[] } }[] }>(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns"]).items;
       const ready = pods.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
-      return pods.length > 0 && ready.length === pods.length ? true : undefined;
-    }, () => `${kubectl(["get", "pods", "-A", "-o", "wide"]).stdout}\n${kubectl(["-n", "kube-system", "describe", "pods", "-l", "k8s-app=kube-dns"]).stdout.slice(-3000)}`);
+      return pods.length > 0 && ready.length === pods.length;
+    }, {
+      timeoutMs: 15 * 60_000, intervalMs: 5000,
+      diagnostics: () => `${everything()}\n${kubectl(["-n", "kube-system", "describe", "pods", "-l", "k8s-app=kube-dns"]).stdout.slice(-3000)}`,
+    });
     timings.coreDnsReadyMs = Date.now() - started;
   });
 

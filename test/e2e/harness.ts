@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { NodeNamespace } from "../support/node-namespace";
 import { outcome, run } from "../support/kubernetes";
+import { waitFor } from "../support/wait";
 
 export const SITE_ADDRESS = "10.0.0.1";
 
@@ -51,11 +52,8 @@ export class Site {
   /** Serves `directory` over HTTP on SITE_ADDRESS:port (python3's http.server). */
   serveHttp(directory: string, port = 8080): string {
     this.ns.start("http", "python3", ["-m", "http.server", "--bind", SITE_ADDRESS, "--directory", directory, String(port)]);
-    const deadline = Date.now() + 20_000;
-    while (this.ns.exec("bash", ["-c", `exec 3<>/dev/tcp/${SITE_ADDRESS}/${port}`]).code !== 0) {
-      if (Date.now() > deadline) throw new Error(`the HTTP server did not start:\n${this.ns.log("http")}`);
-      sleepMs(200);
-    }
+    waitFor("the HTTP server listens", () => this.ns.exec("bash", ["-c", `exec 3<>/dev/tcp/${SITE_ADDRESS}/${port}`]).code === 0,
+      { timeoutMs: 20_000, intervalMs: 200, diagnostics: () => this.ns.log("http") });
     return `http://${SITE_ADDRESS}:${port}`;
   }
 
@@ -121,20 +119,13 @@ export class Vm {
     return this.site.ns.running(`vm-${this.spec.name}`);
   }
 
-  /** Waits until the console shows `pattern`; fails with the console's tail otherwise. Returns ms waited. */
+  /** Waits until the console shows `pattern` (not after the VM stopped); fails with the console's tail. Returns ms waited. */
   waitForConsole(pattern: RegExp, timeoutMs: number): number {
-    const started = Date.now();
-    while (Date.now() - started < timeoutMs) {
-      if (pattern.test(this.console())) return Date.now() - started;
-      if (!this.running()) break;
-      sleepMs(2000);
-    }
-    throw new Error(`${this.spec.name}: no ${pattern} on the console within ${Math.round((Date.now() - started) / 1000)} s:\n${this.console().split("\n").slice(-40).join("\n")}`);
+    return waitFor(`${this.spec.name}: ${pattern} on the console`, () => pattern.test(this.console()), {
+      timeoutMs, intervalMs: 2000, hopeless: () => !this.running(),
+      diagnostics: () => this.console().split("\n").slice(-40).join("\n"),
+    });
   }
-}
-
-export function sleepMs(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function must(r: ReturnType<typeof run>): void {

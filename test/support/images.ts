@@ -8,6 +8,7 @@ import * as path from "path";
 import * as os from "os";
 import { CommandResult, kubernetesCommand, outcome, run } from "./kubernetes";
 import { NodeNamespace } from "./node-namespace";
+import { waitFor } from "./wait";
 
 export const AIRGAP_BIN = path.join(process.env.CDKTF_KUBEADM_CACHE ?? path.join(os.homedir(), ".cache", "cdktf-kubeadm"), "airgap", "bin");
 
@@ -30,12 +31,9 @@ export function startRegistry(node: NodeNamespace, address: string, port = 5000)
   ].join("\n"));
   node.start("registry", airgapCommand("registry"), ["serve", config]);
   const endpoint = `${address}:${port}`;
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (node.exec("bash", ["-c", `exec 3<>/dev/tcp/${address}/${port}`]).code === 0) return endpoint;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-  }
-  throw new Error(`the registry did not listen on ${endpoint}:\n${node.log("registry")}`);
+  waitFor(`the registry listens on ${endpoint}`, () => node.exec("bash", ["-c", `exec 3<>/dev/tcp/${address}/${port}`]).code === 0,
+    { timeoutMs: 20_000, intervalMs: 200, diagnostics: () => node.log("registry") });
+  return endpoint;
 }
 
 export interface ImageFile {
