@@ -9,13 +9,15 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { App, TerraformStack } from "cdktf";
+import { App, Fn, LocalBackend, TerraformStack } from "cdktf";
 import { BaremetalKubeadmCluster } from "../../src/constructs/baremetal";
 import { busybox, IMAGE_PATH, imageFiles, iptablesUserland, kubeadmImageContent, mustPushImage, startRegistry } from "../support/images";
-import { KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, run } from "../support/kubernetes";
+import { KUBERNETES_NEXT_VERSION, KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, run } from "../support/kubernetes";
 import { tempDir } from "../support/stack-json";
 import { waitFor } from "../support/wait";
-import { buildStep, Site, SITE_ADDRESS, Vm } from "./harness";
+import { generateKeyPair, KeyPair } from "../support/sshd";
+import { terraform } from "../support/terraform";
+import { buildStep, Site, SITE_ADDRESS, SITE_SSH_USER, Vm } from "./harness";
 
 jest.setTimeout(60 * 60_000);
 
@@ -23,37 +25,61 @@ const VERSION = KUBERNETES_TEST_VERSION;
 const CONTROL_PLANE = { name: "cp-1", address: "10.0.0.11" };
 const WORKER = { name: "worker-1", address: "10.0.0.21" };
 const work = tempDir("e2e-baremetal-");
-let site: Site;
-let cluster: BaremetalKubeadmCluster;
-const seeds = path.join(work, "seeds");
+const www = path.join(work, "www");
 const timings: Record<string, number> = {};
-
+let site: Site;
+let registry: string;
+let flannel: string;
+let fingerprint: string;
+let sshKey: KeyPair;
+/** The stack as last synthesized (one per version, same PKI directory and Terraform state). */
+let cluster: BaremetalKubeadmCluster;
+let stackDir: string;
+let workerVm: Vm | undefined;
 
 beforeAll(() => {
   const started = Date.now();
   const image = buildStep("build-image.sh");
   const repos = buildStep("build-repos.sh", VERSION);
-  const fingerprint = fs.readFileSync(path.join(repos, "signing-key.fingerprint"), "utf8").trim();
+  flannel = buildStep(path.join("..", "k8s", "build-tools.sh"), "flannel");
+  fingerprint = fs.readFileSync(path.join(repos, "signing-key.fingerprint"), "utf8").trim();
   timings.buildsMs = Date.now() - started;
 
-  const flannel = buildStep(path.join("..", "k8s", "build-tools.sh"), "flannel");
-  timings.buildsMs = Date.now() - started;
-
-  site = new Site(image);
+  sshKey = generateKeyPair(work);
+  site = new Site(image, sshKey.publicKey);
   // The site's web server: the package mirrors and the CNI manifest, as a company would host them.
-  const www = path.join(work, "www");
   fs.mkdirSync(path.join(www, "cni"), { recursive: true });
-  for (const d of ["pkgs", "docker"]) fs.symlinkSync(path.join(repos, d), path.join(www, d));
+  fs.symlinkSync(path.join(repos, "docker"), path.join(www, "docker"));
+  servePackages(repos, VERSION);
   fs.writeFileSync(path.join(www, "cni", "kube-flannel.yml"), flannelManifest(path.join(flannel, "kube-flannel.yml")));
-  const http = site.serveHttp(www);
-  const registry = startRegistry(site.ns, SITE_ADDRESS);
-  pushImages(registry, flannel);
+  site.serveHttp(www);
+  registry = startRegistry(site.ns, SITE_ADDRESS);
+  pushImages(VERSION);
+  pushFlannelAndTestImages();
+  synthCluster(VERSION);
+  timings.siteMs = Date.now() - started - timings.buildsMs;
+});
 
+/** Puts one minor's pkgs.k8s.io-style repository (build-repos.sh) on the site's web server. */
+function servePackages(repos: string, version: string): void {
+  const minor = `v${version.split(".").slice(0, 2).join(".")}`;
+  const stable = path.join(www, "pkgs", "core:", "stable:");
+  fs.mkdirSync(stable, { recursive: true });
+  fs.symlinkSync(path.join(repos, "pkgs", "core:", "stable:", minor), path.join(stable, minor));
+}
+
+/**
+ * The cluster stack at `version`: both delivery modes. Seed files (NoCloud, what the VMs boot
+ * from) and SSH (what `terraform apply` uses on the running VMs: day 2, the version bump).
+ */
+function synthCluster(version: string): void {
+  const http = `http://${SITE_ADDRESS}:8080`;
   const app = new App({ outdir: path.join(work, "out") });
   const stack = new TerraformStack(app, "e2e");
+  new LocalBackend(stack, { path: path.join(work, "terraform.tfstate") });
   cluster = new BaremetalKubeadmCluster(stack, "cluster", {
     name: "e2e",
-    kubernetesVersion: VERSION,
+    kubernetesVersion: version,
     hosts: [
       { name: CONTROL_PLANE.name, address: CONTROL_PLANE.address, role: "control-plane" },
       { name: WORKER.name, address: WORKER.address, role: "worker", pool: "general" },
@@ -72,12 +98,15 @@ beforeAll(() => {
       "registry.k8s.io": { endpoint: `http://${registry}`, allowPlainHttp: true },
       "ghcr.io": { endpoint: `http://${registry}`, allowPlainHttp: true },
     },
-    seedFiles: { directory: seeds, includeControlPlaneSecrets: true },
+    ssh: { user: SITE_SSH_USER, privateKey: Fn.file(sshKey.privateKeyPath), timeout: "2m" },
+    seedFiles: { directory: seedsOf(version), includeControlPlaneSecrets: true },
     pkiDirectory: path.join(work, "pki"),
   });
   app.synth();
-  timings.siteMs = Date.now() - started - timings.buildsMs;
-});
+  stackDir = path.join(work, "out", "stacks", "e2e");
+}
+
+const seedsOf = (version: string) => path.join(work, `seeds-${version}`);
 
 /**
  * flannel's release manifest (kube-flannel.yml of the module we build) as a site serves it. One
@@ -90,21 +119,24 @@ function flannelManifest(release: string): string {
 }
 
 const TEST_IMAGE = "registry.k8s.io/e2e-test-images/busybox:1.35.0-deb12";
+const mirrored = (image: string) => image.replace(/^(registry\.k8s\.io|ghcr\.io)\//, `${registry}/`);
 
 /**
- * Every image the cluster pulls, built here and pushed to the site's registry under the upstream
- * names (the nodes reach them through registryMirrors): kubeadm's list (kube-proxy with the
- * iptables userland it execs), flannel's two, and the test pods' busybox.
+ * Kubeadm's images for `version`, built here and pushed to the site's registry under the upstream
+ * names (the nodes reach them through registryMirrors); kube-proxy with the iptables userland it execs.
  */
-function pushImages(registry: string, flannel: string): void {
-  const mirrored = (image: string) => image.replace(/^(registry\.k8s\.io|ghcr\.io)\//, `${registry}/`);
-  const listed = run(kubernetesCommand(VERSION, "kubeadm"), ["config", "images", "list", "--kubernetes-version", `v${VERSION}`]);
+function pushImages(version: string): void {
+  const listed = run(kubernetesCommand(version, "kubeadm"), ["config", "images", "list", "--kubernetes-version", `v${version}`]);
   expect(outcome(listed)).toBe("exit 0");
   for (const image of listed.stdout.trim().split("\n")) {
-    const content = kubeadmImageContent(VERSION, image);
+    const content = kubeadmImageContent(version, image);
     const files = image.includes("/kube-proxy:") ? imageFiles([content], iptablesUserland()) : [content];
     mustPushImage(site.ns, mirrored(image), files, { entrypoint: [content.path], env: IMAGE_PATH });
   }
+}
+
+/** flannel's two images (the names its manifest gives) and the test pods' busybox. */
+function pushFlannelAndTestImages(): void {
   const manifest = fs.readFileSync(path.join(flannel, "kube-flannel.yml"), "utf8");
   const imageOf = (name: string) => manifest.match(new RegExp(`image: (ghcr\\.io/flannel-io/${name}:\\S+)`))![1];
   mustPushImage(site.ns, mirrored(imageOf("flannel-cni-plugin")), [
@@ -157,9 +189,9 @@ function nodes(): [string, string][] {
 }
 
 /** Boots a host from its seed and waits for the bootstrap's last line; returns the VM. */
-function bootHost(host: { name: string; address: string }, memoryMiB: number, timing: string): Vm {
+function bootHost(host: { name: string; address: string }, version: string, memoryMiB: number, timing: string): Vm {
   const started = Date.now();
-  const vm = site.boot({ ...host, seedDirectory: path.join(seeds, host.name), memoryMiB });
+  const vm = site.boot({ ...host, seedDirectory: path.join(seedsOf(version), host.name), memoryMiB });
   vm.waitForConsole(/cdktf-kubeadm bootstrap (succeeded|FAILED)/, 45 * 60_000);
   timings[timing] = Date.now() - started;
   const last = vm.console().match(/cdktf-kubeadm bootstrap (succeeded|FAILED.*)/)?.[0];
@@ -205,7 +237,7 @@ const CONTROL_PLANE_NODE = "e2e-cp-0";
 
 describe("a control plane and a worker from their unmodified seeds", () => {
   test("the control plane boots and its bootstrap (kubeadm init, flannel) succeeds", () => {
-    bootHost(CONTROL_PLANE, 3072, "controlPlaneBootToDoneMs");
+    bootHost(CONTROL_PLANE, VERSION, 3072, "controlPlaneBootToDoneMs");
   });
 
   test("the stack's admin kubeconfig works from the site against the VM's API server", () => {
@@ -213,7 +245,7 @@ describe("a control plane and a worker from their unmodified seeds", () => {
   });
 
   test("the worker boots and joins through discovery with the CA pin", () => {
-    bootHost(WORKER, 2048, "workerBootToDoneMs");
+    workerVm = bootHost(WORKER, VERSION, 2048, "workerBootToDoneMs");
     expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${VERSION}`], [WORKER.name, `v${VERSION}`]]);
   });
 
@@ -269,5 +301,80 @@ describe("a control plane and a worker from their unmodified seeds", () => {
       const status = JSON.parse(runOnNode(name, node, "cat /host/status.json", "/var/lib/cdktf-kubeadm")) as { phase: string; result: string; error: unknown };
       expect({ node, phase: status.phase, result: status.result, error: status.error }).toEqual({ node, phase: "done", result: "succeeded", error: null });
     }
+  });
+});
+
+const NEXT = KUBERNETES_NEXT_VERSION;
+
+/** terraform in the stack directory, from the site's network (where the VMs' SSH is). */
+function tf(args: string[]): ReturnType<typeof terraform> {
+  return terraform(stackDir, args, {}, 30 * 60_000, site.ns.networkLauncher());
+}
+
+function tfOk(args: string[]): string {
+  const r = tf(args);
+  if (r.status !== 0) throw new Error(`terraform ${args.join(" ")} (${r.status}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+  return r.stdout;
+}
+
+interface UpgradeStatus { from: string; to: string; phase: string; result: string; error: string | null }
+
+function upgradeStatus(): Record<string, UpgradeStatus> {
+  const map = kubectl(["-n", "kube-system", "get", "configmap", "cdktf-kubeadm-upgrade-status", "-o", "json", "--ignore-not-found"]);
+  if (map.code !== 0 || map.stdout.trim() === "") return {};
+  const data = (JSON.parse(map.stdout) as { data?: Record<string, string> }).data ?? {};
+  return Object.fromEntries(Object.entries(data).map(([node, json]) => [node, JSON.parse(json) as UpgradeStatus]));
+}
+
+const allReady = () => kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items
+  .every((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True"));
+
+describe("upgrade to the next minor through the bare-metal desired-version channel", () => {
+  let worker: Vm | undefined;
+
+  test("terraform apply over SSH reaches the running VMs and changes nothing (their bootstrap is done)", () => {
+    tfOk(["init", "-no-color", "-input=false"]);
+    tfOk(["apply", "-auto-approve", "-no-color"]);
+    expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${VERSION}`], [WORKER.name, `v${VERSION}`]]);
+    expect(tf(["plan", "-detailed-exitcode", "-no-color"]).status).toBe(0);
+  });
+
+  test("the version bump re-runs the control plane's delivery only, and its upgrade agent upgrades it in place", () => {
+    const built = Date.now();
+    buildStep(path.join("..", "k8s", "build.sh"), `v${NEXT}`);
+    const repos = buildStep("build-repos.sh", NEXT);
+    expect(fs.readFileSync(path.join(repos, "signing-key.fingerprint"), "utf8").trim()).toBe(fingerprint);
+    servePackages(repos, NEXT);
+    pushImages(NEXT);
+    timings.upgradeBuildsMs = Date.now() - built;
+
+    const started = Date.now();
+    synthCluster(NEXT);
+    const plan = tf(["plan", "-detailed-exitcode", "-no-color"]);
+    expect(plan.status).toBe(2);
+    const replaced = [...plan.stdout.matchAll(/# (\S+) must be replaced/g)].map((m) => m[1]);
+    expect(replaced).toEqual(["terraform_data.e2e_bootstrap_cp-1"]);
+    tfOk(["apply", "-auto-approve", "-no-color"]);
+    waitFor(`the control plane at v${NEXT} (upgrade agent done)`, () => {
+      const status = upgradeStatus()[CONTROL_PLANE_NODE];
+      if (status?.result === "failed") throw new Error(`the upgrade agent failed: ${JSON.stringify(status)}`);
+      return status?.phase === "done" && status.result === "succeeded" && nodes().some(([n, v]) => n === CONTROL_PLANE_NODE && v === `v${NEXT}`);
+    }, { timeoutMs: 40 * 60_000, intervalMs: 10_000, diagnostics: () => `${JSON.stringify(upgradeStatus())}\n${kubectl(["get", "nodes", "-o", "wide"]).stdout}` });
+    timings.controlPlaneUpgradeMs = Date.now() - started;
+    expect(upgradeStatus()[CONTROL_PLANE_NODE]).toMatchObject({ from: VERSION, to: NEXT, phase: "done", result: "succeeded", error: null });
+    const server = kubectlJson<{ serverVersion: { gitVersion: string } }>(["version"]).serverVersion.gitVersion;
+    expect(server).toBe(`v${NEXT}`);
+  });
+
+  test("the worker is replaced: drained, deleted, and a new machine boots from its new seed", () => {
+    const started = Date.now();
+    expect(outcome(kubectl(["drain", WORKER.name, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=10m"]))).toBe("exit 0");
+    expect(outcome(kubectl(["delete", "node", WORKER.name]))).toBe("exit 0");
+    workerVm?.stop();
+    worker = bootHost(WORKER, NEXT, 2048, "workerReplaceBootToDoneMs");
+    waitFor("both nodes Ready after the upgrade", allReady, { timeoutMs: 15 * 60_000, intervalMs: 5000, diagnostics: () => kubectl(["get", "pods", "-A", "-o", "wide"]).stdout });
+    timings.workerReplaceMs = Date.now() - started;
+    expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${NEXT}`], [WORKER.name, `v${NEXT}`]]);
+    expect(worker.running()).toBe(true);
   });
 });

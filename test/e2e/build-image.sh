@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   systemd-sysv udev dbus linux-image-cloud-amd64 initramfs-tools cloud-init python3-cffi-backend
   ifupdown iproute2 iptables ca-certificates curl gpg kmod conntrack ethtool socat ebtables procps
-  util-linux mount e2fsprogs less
+  util-linux mount e2fsprogs less openssh-server sudo
 )
 suite=bookworm
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"

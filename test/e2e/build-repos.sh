@@ -6,7 +6,8 @@
 #                                         kubernetes-cni; Release, InRelease, Release.key (flat repo)
 #   <out>/docker/debian/                  containerd.io (containerd, ctr, shim, runc), dists/bookworm/
 #                                         stable, gpg
-#   <out>/signing-key.fingerprint         the key's primary fingerprint (the cluster spec's setting)
+#   <out>/signing-key.fingerprint         the key's primary fingerprint (the cluster spec's setting;
+#                                         one key for every version, kept in <cache>/e2e/signing-key)
 # Usage: build-repos.sh VERSION (e.g. 1.36.3). Prints <out>. Cached by its inputs.
 set -euo pipefail
 version="${1:?usage: build-repos.sh X.Y.Z}"
@@ -19,15 +20,24 @@ airgap="$cache/airgap/bin"
 for f in "$k8s/kubeadm" "$k8s/kubelet" "$k8s/kubectl" "$node/runc" "$node/containerd" "$node/bridge" "$airgap/crictl"; do
   [ -x "$f" ] || { echo "build-repos.sh: $f is missing: run test/k8s/build-all.sh and test/k8s/build-tools.sh node" >&2; exit 1; }
 done
-stamp="$( (cat "$0" "$k8s/../stamp" "$node/../stamp" "$airgap/../stamp") | sha256sum | cut -c1-16)"
+# One signing key for every version's mirror (a site re-signs all it mirrors with one key, and the
+# cluster spec names one fingerprint across an upgrade), made once.
+export GNUPGHOME="$cache/e2e/signing-key"
+mkdir -p "$cache/e2e"
+(
+  flock 9
+  if [ ! -s "$GNUPGHOME/fingerprint" ]; then
+    rm -rf "$GNUPGHOME"; mkdir -m 700 "$GNUPGHOME"
+    gpg --batch --quiet --passphrase '' --quick-gen-key "cdktf-kubeadm e2e mirror <e2e@cdktf-kubeadm.test>" ed25519 sign never
+    gpg --batch --with-colons --list-keys | awk -F: '$1=="fpr"{print $10; exit}' >"$GNUPGHOME/fingerprint"
+  fi
+) 9>"$cache/e2e/signing-key.lock"
+fingerprint="$(cat "$GNUPGHOME/fingerprint")"
+stamp="$( (cat "$0" "$k8s/../stamp" "$node/../stamp" "$airgap/../stamp"; echo "$fingerprint") | sha256sum | cut -c1-16)"
 out="$cache/e2e/repos-$version-$stamp"
 if [ -s "$out/signing-key.fingerprint" ]; then echo "$out"; exit 0; fi
 rm -rf "$out.tmp"; mkdir -p "$out.tmp"
 work="$out.tmp"
-export GNUPGHOME="$work/gnupg"
-mkdir -m 700 "$GNUPGHOME"
-gpg --batch --quiet --passphrase '' --quick-gen-key "cdktf-kubeadm e2e mirror <e2e@cdktf-kubeadm.test>" ed25519 sign never
-fingerprint="$(gpg --batch --with-colons --list-keys | awk -F: '$1=="fpr"{print $10; exit}')"
 
 # mkdeb DIR NAME VERSION DEPENDS CONFLICTS SRC:DEST...
 mkdeb() {
@@ -83,6 +93,5 @@ mv "$work/Release.docker" "$dist/Release"
 sign "$dist"
 gpg --batch --armor --export "$fingerprint" >"$docker/gpg"
 echo "$fingerprint" >"$work/signing-key.fingerprint"
-rm -rf "$GNUPGHOME"
 rm -rf "$out"; mv "$work" "$out"
 echo "$out"

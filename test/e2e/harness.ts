@@ -30,13 +30,18 @@ export interface VmSpec {
   readonly memoryMiB?: number;
 }
 
+/** The account the site's provisioning gives every VM (NoCloud vendor-data): SSH key, passwordless sudo. */
+export const SITE_SSH_USER = "e2e";
+
 export class Site {
   readonly ns: NodeNamespace;
   private readonly image: string;
-  private readonly taps: string[] = [];
+  private readonly sshPublicKey?: string;
 
-  constructor(image: string) {
+  /** `sshPublicKey`: authorized for SITE_SSH_USER on every VM (what SSH delivery logs in with). */
+  constructor(image: string, sshPublicKey?: string) {
     this.image = image;
+    this.sshPublicKey = sshPublicKey;
     // The namespace's own eth0 (10.0.9.0/24) leads nowhere; the VMs live on br0.
     this.ns = NodeNamespace.create({ address: "10.0.9.10" });
     const setup = [
@@ -78,13 +83,25 @@ export class Site {
       `    nameservers: { addresses: [${SITE_ADDRESS}] }`,
       "",
     ].join("\n"));
+    // Vendor-data: what the site's provisioning adds beside the cluster's user-data (which stays
+    // as the construct wrote it): a login for SSH delivery.
+    const vendor = this.sshPublicKey === undefined ? "#cloud-config\n{}\n" : [
+      "#cloud-config",
+      "users:",
+      `  - name: ${SITE_SSH_USER}`,
+      "    shell: /bin/bash",
+      "    sudo: \"ALL=(ALL) NOPASSWD:ALL\"",
+      `    ssh_authorized_keys: [${JSON.stringify(this.sshPublicKey.trim())}]`,
+      "",
+    ].join("\n");
+    fs.writeFileSync(path.join(seed, "vendor-data"), vendor);
     const iso = path.join(dir, "seed.iso");
     must(run("genisoimage", ["-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", seed]));
     const disk = path.join(dir, "disk.qcow2");
     must(run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", path.join(this.image, "disk.img"), disk]));
     const tap = `tap-${vm.name}`.slice(0, 15);
-    must(this.ns.exec("bash", ["-c", `ip tuntap add dev ${tap} mode tap && ip link set ${tap} master br0 && ip link set ${tap} up`]));
-    this.taps.push(tap);
+    // A replaced machine keeps its tap (its "switch port").
+    must(this.ns.exec("bash", ["-c", `{ ip link show ${tap} >/dev/null 2>&1 || ip tuntap add dev ${tap} mode tap; } && ip link set ${tap} master br0 && ip link set ${tap} up`]));
     const mac = `52:54:00:00:00:${vm.address.split(".")[3].padStart(2, "0").slice(-2)}`;
     const console = path.join(dir, "console.log");
     this.ns.start(`vm-${vm.name}`, "qemu-system-x86_64", [
@@ -117,6 +134,11 @@ export class Vm {
 
   running(): boolean {
     return this.site.ns.running(`vm-${this.spec.name}`);
+  }
+
+  /** Pulls the plug (the machine is being replaced: its disk goes with it at the next boot). */
+  stop(): void {
+    this.site.ns.stopProcess(`vm-${this.spec.name}`);
   }
 
   /** Waits until the console shows `pattern` (not after the VM stopped); fails with the console's tail. Returns ms waited. */

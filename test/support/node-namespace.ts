@@ -135,6 +135,11 @@ export class NodeNamespace {
     return ["-t", String(this.holderPid), "-m", "-n", "--", command, ...args];
   }
 
+  /** A command prefix that runs a program in the node's network only (its files stay the host's). */
+  networkLauncher(): string[] {
+    return ["nsenter", "-t", String(this.holderPid), "-n", "--"];
+  }
+
   /** Runs a command inside the node and waits for it. */
   exec(command: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): CommandResult {
     return result(spawnSync("nsenter", this.enter(command, args), {
@@ -158,10 +163,26 @@ export class NodeNamespace {
     return fs.readFileSync(entry.logFile, "utf8").split("\n").slice(-lastLines).join("\n");
   }
 
-  /** True while the started command runs. */
+  /**
+   * True while the started command runs. Reads /proc: node updates a child's exit code only from
+   * its event loop, which the synchronous waits of these tests do not give a turn.
+   */
   running(name: string): boolean {
     const entry = this.background.find((b) => b.name === name);
-    return !!entry && entry.child.exitCode === null && entry.child.signalCode === null;
+    if (!entry || entry.child.pid === undefined) return false;
+    try {
+      return !/\) Z /.test(fs.readFileSync(`/proc/${entry.child.pid}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops one started command (and what it forked). */
+  stopProcess(name: string): void {
+    const index = this.background.findIndex((b) => b.name === name);
+    if (index < 0) return;
+    kill(this.background[index].child);
+    this.background.splice(index, 1);
   }
 
   /** Stops every started command and the holder; the namespaces go with the last process in them. */

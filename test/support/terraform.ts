@@ -46,9 +46,13 @@ export interface TerraformResult {
   readonly stderr: string;
 }
 
-/** `terraform <args>` in `dir`, offline, no colour, no prompts. */
-export function terraform(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 900_000): TerraformResult {
-  const result: SpawnSyncReturns<string> = spawnSync("terraform", [...args], {
+/**
+ * `terraform <args>` in `dir`, offline, no colour, no prompts. `launcher` runs it through another
+ * command, e.g. nsenter into a network namespace (the e2e's site, where the VMs are).
+ */
+export function terraform(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 900_000, launcher: readonly string[] = []): TerraformResult {
+  const [command, ...prefix] = [...launcher, "terraform"];
+  const result: SpawnSyncReturns<string> = spawnSync(command, [...prefix, ...args], {
     cwd: dir,
     encoding: "utf8",
     timeout: timeoutMs,
@@ -66,8 +70,8 @@ export function terraform(dir: string, args: string[], env: NodeJS.ProcessEnv = 
 }
 
 /** Like terraform(), but throws with the output when the command fails. */
-export function terraformOk(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number): string {
-  const r = terraform(dir, args, env, timeoutMs);
+export function terraformOk(dir: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs?: number, launcher: readonly string[] = []): string {
+  const r = terraform(dir, args, env, timeoutMs, launcher);
   if (r.status !== 0) throw new Error(`terraform ${args.join(" ")} failed (${r.status}) in ${dir}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
