@@ -58,6 +58,8 @@ describe("resolveCluster defaults", () => {
       cni: { plugin: "flannel", manifestUrl: "https://mirror.corp/flannel.yml", manifestSha256: "a".repeat(64) },
     }, NET);
     expect(r.cni.manifestUrl).toBe("https://mirror.corp/flannel.yml");
+    const lab = resolveCluster({ name: "lab", cni: { plugin: "flannel", manifestUrl: "http://10.0.0.1:8080/kube-flannel.yml", manifestSha256: "a".repeat(64), allowPlainHttp: true } }, NET);
+    expect(lab.cni.manifestUrl).toBe("http://10.0.0.1:8080/kube-flannel.yml");
     expect(r.controlPlane.externalEtcd?.endpoints).toHaveLength(1);
   });
 });
@@ -104,7 +106,9 @@ const BAD: Array<[string, Partial<ClusterSpec>, string, RegExp]> = [
   ["pool flag owned by a field", { nodePools: [{ name: "a", kubeletExtraArgs: { "max-pods": "50" } }] }, 'nodePools[0].kubeletExtraArgs["max-pods"]', /maxPods field/],
   ["unknown CNI", { cni: { plugin: "weave" as never } }, "cni.plugin", /calico.*flannel.*cilium.*none/],
   ["CNI URL without checksum", { cni: { plugin: "calico", manifestUrl: "https://mirror/calico.yaml" } }, "cni.manifestSha256", /64 lowercase hex/],
-  ["CNI URL over http", { cni: { plugin: "calico", manifestUrl: "http://mirror/calico.yaml", manifestSha256: "b".repeat(64) } }, "cni.manifestUrl", /https URL/],
+  ["CNI URL over http", { cni: { plugin: "calico", manifestUrl: "http://mirror/calico.yaml", manifestSha256: "b".repeat(64) } }, "cni.manifestUrl", /https URL.*cni\.allowPlainHttp: true/],
+  ["CNI URL of another scheme, even with allowPlainHttp", { cni: { plugin: "calico", manifestUrl: "ftp://mirror/calico.yaml", manifestSha256: "b".repeat(64), allowPlainHttp: true } }, "cni.manifestUrl", /http\(s\) URL/],
+  ["CNI allowPlainHttp without a manifest", { cni: { plugin: "calico", allowPlainHttp: true } }, "cni.allowPlainHttp", /no effect without cni\.manifestUrl/],
   ["CNI override with none", { cni: { plugin: "none", manifestUrl: "https://x/y.yaml" } }, "cni.manifestUrl", /plugin is "none"/],
   ["unknown proxy mode", { kubeProxyMode: "userspace" as never }, "kubeProxyMode", /iptables.*ipvs.*nftables/],
   ["proxy mode contradiction", { kubeProxyMode: "ipvs", kubeProxyConfiguration: { mode: "iptables" } }, "kubeProxyConfiguration.mode", /must be "ipvs"/],

@@ -285,8 +285,15 @@ function resolveCni(p: Problems, spec: ClusterSpec): ResolvedCni {
     return { plugin, version: "", manifestUrl: "", manifestSha256: "" };
   }
   const pinned = PINNED_CNI[plugin];
+  p.check(c.allowPlainHttp === undefined || c.manifestUrl !== undefined, "cni.allowPlainHttp", c.allowPlainHttp,
+    "has no effect without cni.manifestUrl (the pinned manifests are https)", "remove it, or give the mirror's cni.manifestUrl and cni.manifestSha256");
   if (c.manifestUrl !== undefined || c.manifestSha256 !== undefined) {
-    p.check(c.manifestUrl !== undefined && /^https:\/\/\S+$/.test(c.manifestUrl), "cni.manifestUrl", c.manifestUrl, "must be an https URL when overriding the pinned manifest", "give both cni.manifestUrl (https) and cni.manifestSha256");
+    const scheme = c.allowPlainHttp === true ? /^https?:\/\/\S+$/ : /^https:\/\/\S+$/;
+    p.check(c.manifestUrl !== undefined && scheme.test(c.manifestUrl), "cni.manifestUrl", c.manifestUrl,
+      c.allowPlainHttp === true ? "must be an http(s) URL when overriding the pinned manifest" : "must be an https URL when overriding the pinned manifest",
+      c.allowPlainHttp === true || !/^http:\/\//.test(c.manifestUrl ?? "")
+        ? "give both cni.manifestUrl (https) and cni.manifestSha256"
+        : "serve the manifest over https, or set cni.allowPlainHttp: true for a mirror without TLS (the checksum still pins it)");
     p.check(c.manifestSha256 !== undefined && /^[0-9a-f]{64}$/.test(c.manifestSha256), "cni.manifestSha256", c.manifestSha256, "must be the 64 lowercase hex digits of the manifest's sha256", "run `sha256sum` on the exact file the URL serves");
   }
   return {

@@ -87,6 +87,11 @@ export interface CniSpec {
    */
   readonly manifestUrl?: string;
   readonly manifestSha256?: string;
+  /**
+   * Accept an `http://` manifestUrl (a lab or air-gapped mirror without TLS); the checksum still
+   * pins what is applied. @default false (https only)
+   */
+  readonly allowPlainHttp?: boolean;
 }
 
 export interface ProxySpec {

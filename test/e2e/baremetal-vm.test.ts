@@ -89,6 +89,7 @@ function synthCluster(version: string): void {
       plugin: "flannel",
       manifestUrl: `${http}/cni/kube-flannel.yml`,
       manifestSha256: sha256(fs.readFileSync(path.join(www, "cni", "kube-flannel.yml"))),
+      allowPlainHttp: true,
     },
     packageRepositoryBaseUrl: `${http}/pkgs/core:/stable:`,
     packageRepositoryKeyFingerprint: fingerprint,
