@@ -160,3 +160,21 @@ describe("JoinConfiguration", () => {
     expect(() => findPool(cluster, "nope")).toThrow('no node pool named "nope" (pools: general, gpu)');
   });
 });
+
+describe("kubeadmTimeouts", () => {
+  const slow = resolveCluster({ name: "slow", kubeadmTimeouts: { tlsBootstrap: "10m", kubernetesAPICall: "5m" } }, { platform: "aws", nodeCidrs: ["10.0.0.0/16"] });
+
+  test("go into InitConfiguration and every JoinConfiguration, in kubeadm's field order", () => {
+    const [init] = docs(renderInitConfig(slow, 0, CTX));
+    const [join] = docs(renderJoinConfig(slow, { kind: "worker", pool: "default" }, CTX));
+    for (const [doc, kind] of [[init, "InitConfiguration"], [join, "JoinConfiguration"]] as const) {
+      expect(unknownKeys(doc, kind, kind)).toEqual([]);
+      expect(JSON.stringify(doc.timeouts)).toBe('{"kubernetesAPICall":"5m","tlsBootstrap":"10m"}');
+    }
+  });
+
+  test("are left to kubeadm when none is set (no timeouts key at all)", () => {
+    expect(renderInitConfig(cluster, 0, CTX)).not.toContain("timeouts");
+    expect(renderJoinConfig(cluster, { kind: "worker", pool: "gpu" }, CTX)).not.toContain("timeouts");
+  });
+});

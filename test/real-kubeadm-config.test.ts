@@ -44,6 +44,7 @@ function referenceRoles(version: string, workDir: string): RoleConfigs[] {
         kubeletConfiguration: { serializeImagePulls: false, maxPods: 64 },
         pki: { keyAlgorithm: "RSA-2048", certificateValidityHours: 4380 },
         bootstrapTokenTtl: "48h",
+        kubeadmTimeouts: { controlPlaneComponentHealthCheck: "8m", kubeletHealthCheck: "6m", kubernetesAPICall: "5m", etcdAPICall: "3m", tlsBootstrap: "10m", discovery: "7m30s" },
       },
       { platform: "test", nodeCidrs: ["10.0.0.0/16"] },
     );

@@ -76,6 +76,11 @@ export function findPool(cluster: ResolvedCluster, name: string): ResolvedNodePo
   return pool;
 }
 
+/** `timeouts` only when some are set: otherwise kubeadm's defaults, and the config as before. */
+function timeouts(cluster: ResolvedCluster): { timeouts?: Record<string, string> } {
+  return Object.keys(cluster.kubeadmTimeouts).length > 0 ? { timeouts: { ...cluster.kubeadmTimeouts } } : {};
+}
+
 function hours(h: number): string {
   return `${h}h0m0s`;
 }
@@ -144,6 +149,7 @@ export function renderInitConfig(cluster: ResolvedCluster, slot: number, ctx: Ku
     ],
     nodeRegistration: nodeRegistration(cluster, { kind: "control-plane", slot }),
     localAPIEndpoint: { bindPort: cluster.controlPlane.apiServerPort },
+    ...timeouts(cluster),
   };
   return dump([init, clusterConfiguration(cluster, ctx), kubeletConfiguration(cluster), kubeProxyConfiguration(cluster)]);
 }
@@ -165,6 +171,7 @@ export function renderJoinConfig(cluster: ResolvedCluster, role: NodeRole, ctx: 
       },
     },
     nodeRegistration: nodeRegistration(cluster, role),
+    ...timeouts(cluster),
   };
   if (role.kind === "control-plane") {
     join.controlPlane = { localAPIEndpoint: { bindPort: cluster.controlPlane.apiServerPort } };

@@ -18,6 +18,7 @@ import { resolveSources } from "./mirrors";
 import type {
   ClusterSpec,
   CniPlugin,
+  KubeadmTimeouts,
   KubeProxyMode,
   PlatformNetwork,
   ResolvedCluster,
@@ -99,6 +100,8 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
   const bootstrapTokenRotation = spec.bootstrapTokenRotation ?? "";
   p.check(/^[A-Za-z0-9._-]{0,63}$/.test(bootstrapTokenRotation), "bootstrapTokenRotation", bootstrapTokenRotation, "is not a label of at most 63 letters, digits, '.', '_' or '-'", 'use e.g. "2026-12"');
 
+  const kubeadmTimeouts = resolveKubeadmTimeouts(p, spec);
+
   if (p.list.length > 0) throw new ClusterSpecError(String(name), p.list);
   return {
     name,
@@ -119,8 +122,26 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
     pki,
     bootstrapTokenTtl,
     bootstrapTokenRotation,
+    kubeadmTimeouts,
     platformNetwork,
   };
+}
+
+const KUBEADM_TIMEOUTS: readonly (keyof KubeadmTimeouts)[] = [
+  "controlPlaneComponentHealthCheck", "kubeletHealthCheck", "kubernetesAPICall", "etcdAPICall", "tlsBootstrap", "discovery",
+];
+
+function resolveKubeadmTimeouts(p: Problems, spec: ClusterSpec): KubeadmTimeouts {
+  const given = (spec.kubeadmTimeouts ?? {}) as Record<string, unknown>;
+  const resolved: Record<string, string> = {};
+  for (const key of Object.keys(given)) {
+    const field = `kubeadmTimeouts.${key}`;
+    if (!p.check((KUBEADM_TIMEOUTS as readonly string[]).includes(key), field, given[key], "is not a kubeadm timeout", `use one of ${KUBEADM_TIMEOUTS.join(", ")}`)) continue;
+    const value = given[key];
+    const seconds = typeof value === "string" && GO_DURATION.test(value) ? goDurationSeconds(value) : NaN;
+    if (p.check(seconds >= 1 && seconds <= 7200, field, value, "is not a Go duration from 1s to 2h", 'use e.g. "5m" or "90s"')) resolved[key] = value as string;
+  }
+  return Object.fromEntries(KUBEADM_TIMEOUTS.filter((k) => k in resolved).map((k) => [k, resolved[k]]));
 }
 
 function isHttpUrl(text: string): boolean {

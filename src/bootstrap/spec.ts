@@ -164,6 +164,29 @@ export interface ClusterSpec {
    * @default "" (the token generated with the PKI store)
    */
   readonly bootstrapTokenRotation?: string;
+  /**
+   * kubeadm's own timeouts (the v1beta4 `timeouts` of InitConfiguration and JoinConfiguration).
+   * Raise them for slow machines: `kubeadm init` gives a freshly started API server only
+   * kubernetesAPICall (1m) to answer, which an emulated or heavily loaded machine can miss.
+   * @default kubeadm's defaults
+   */
+  readonly kubeadmTimeouts?: KubeadmTimeouts;
+}
+
+/** Go durations ("90s", "5m", "1h30m"), each at least 1s and at most 2h. Every field @default kubeadm's */
+export interface KubeadmTimeouts {
+  /** Waiting for a control-plane component (the API server) to be healthy. kubeadm: 4m */
+  readonly controlPlaneComponentHealthCheck?: string;
+  /** Waiting for the kubelet to be healthy. kubeadm: 4m */
+  readonly kubeletHealthCheck?: string;
+  /** One request to the API server, retries included (also the first wait for a new API server). kubeadm: 1m */
+  readonly kubernetesAPICall?: string;
+  /** One request to etcd. kubeadm: 2m */
+  readonly etcdAPICall?: string;
+  /** A joining kubelet's TLS bootstrap. kubeadm: 5m */
+  readonly tlsBootstrap?: string;
+  /** A joining node's discovery of the API server's identity. kubeadm: 5m */
+  readonly discovery?: string;
 }
 
 /** What the platform knows about its own network, used for validation and NO_PROXY. */
@@ -228,6 +251,8 @@ export interface ResolvedCluster {
   readonly bootstrapTokenTtl: string;
   /** "" when never rotated. */
   readonly bootstrapTokenRotation: string;
+  /** Only the timeouts set, in kubeadm's field order. */
+  readonly kubeadmTimeouts: KubeadmTimeouts;
   readonly platformNetwork: PlatformNetwork;
 }
 

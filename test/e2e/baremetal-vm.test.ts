@@ -99,6 +99,8 @@ function synthCluster(version: string): void {
       "registry.k8s.io": { endpoint: `http://${registry}`, allowPlainHttp: true },
       "ghcr.io": { endpoint: `http://${registry}`, allowPlainHttp: true },
     },
+    // Under TCG a new API server takes over kubeadm's 1m (kubernetesAPICall) to answer its first request.
+    kubeadmTimeouts: { kubernetesAPICall: "5m" },
     ssh: { user: SITE_SSH_USER, privateKey: Fn.file(sshKey.privateKeyPath), timeout: "2m" },
     seedFiles: { directory: seedsOf(version), includeControlPlaneSecrets: true },
     pkiDirectory: path.join(work, "pki"),
