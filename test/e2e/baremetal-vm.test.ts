@@ -27,6 +27,9 @@ const WORKER = { name: "worker-1", address: "10.0.0.21" };
 const work = tempDir("e2e-baremetal-");
 const www = path.join(work, "www");
 const timings: Record<string, number> = {};
+/** Boot-to-done, ours over plain kubeadm by hand (the baseline). */
+const ratios: Record<string, number> = {};
+const suiteStarted = Date.now();
 let site: Site;
 let registry: string;
 let flannel: string;
@@ -36,6 +39,7 @@ let sshKey: KeyPair;
 let cluster: BaremetalKubeadmCluster;
 let stackDir: string;
 let workerVm: Vm | undefined;
+let controlPlaneVm: Vm | undefined;
 
 beforeAll(() => {
   const started = Date.now();
@@ -158,11 +162,15 @@ function sha256(data: Buffer): string {
 }
 
 afterAll(() => {
+  timings.totalMs = Date.now() - suiteStarted;
+  console.log([
+    `e2e timings (s): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v / 1000)])))}`,
+    `e2e overhead, boot to done, ours / plain kubeadm: ${JSON.stringify(ratios)}`,
+  ].join("\n"));
   if (process.env.E2E_KEEP) return;
   site?.stop();
   site?.remove();
   fs.rmSync(work, { recursive: true, force: true });
-  console.log(`e2e timings (s): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v / 1000)])))}`);
 });
 
 const kubeconfig = () => {
@@ -240,7 +248,7 @@ const CONTROL_PLANE_NODE = "e2e-cp-0";
 
 describe("a control plane and a worker from their unmodified seeds", () => {
   test("the control plane boots and its bootstrap (kubeadm init, flannel) succeeds", () => {
-    bootHost(CONTROL_PLANE, VERSION, 3072, "controlPlaneBootToDoneMs");
+    controlPlaneVm = bootHost(CONTROL_PLANE, VERSION, 3072, "controlPlaneBootToDoneMs");
   });
 
   test("the stack's admin kubeconfig works from the site against the VM's API server", () => {
@@ -375,9 +383,56 @@ describe("upgrade to the next minor through the bare-metal desired-version chann
     expect(outcome(kubectl(["delete", "node", WORKER.name]))).toBe("exit 0");
     workerVm?.stop();
     worker = bootHost(WORKER, NEXT, 2048, "workerReplaceBootToDoneMs");
+    workerVm = worker;
     waitFor("both nodes Ready after the upgrade", allReady, { timeoutMs: 15 * 60_000, intervalMs: 5000, diagnostics: () => kubectl(["get", "pods", "-A", "-o", "wide"]).stdout });
     timings.workerReplaceMs = Date.now() - started;
     expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${NEXT}`], [WORKER.name, `v${NEXT}`]]);
     expect(worker.running()).toBe(true);
+  });
+});
+
+/**
+ * The baseline: the same image, booted with an empty user-data, set up by hand as kubeadm's docs
+ * say (test/e2e/plain-kubeadm.sh over SSH), from the same mirrors. Our overhead is the ratio.
+ */
+describe("baseline: plain kubeadm by hand on the same image", () => {
+  const plain = (name: string, address: string) => {
+    const seed = path.join(work, "plain-seeds", name);
+    fs.mkdirSync(seed, { recursive: true });
+    fs.writeFileSync(path.join(seed, "user-data"), "#cloud-config\n{}\n");
+    fs.writeFileSync(path.join(seed, "meta-data"), `instance-id: ${name}\nlocal-hostname: ${name}\n`);
+    return { name, address, seedDirectory: seed };
+  };
+  const script = () => fs.readFileSync(path.join(__dirname, "plain-kubeadm.sh"), "utf8");
+  /** Boots, waits for SSH, runs the script; returns power-on-to-done ms. */
+  function byHand(vm: Vm, args: string[]): number {
+    const started = Date.now();
+    waitFor(`${vm.spec.name} answers SSH`, () => vm.ssh(sshKey.privateKeyPath, "true").code === 0,
+      { timeoutMs: 15 * 60_000, intervalMs: 5000, hopeless: () => !vm.running(), diagnostics: () => vm.console().split("\n").slice(-20).join("\n") });
+    const r = vm.ssh(sshKey.privateKeyPath, `sudo bash -s -- ${args.join(" ")}`, { input: script(), timeoutMs: 40 * 60_000 });
+    if (r.code !== 0) throw new Error(`plain-kubeadm.sh ${args[0]} on ${vm.spec.name}: ${outcome(r)}`);
+    console.log(`${vm.spec.name}: ${r.stdout.split("\n").filter((l) => l.startsWith("plain-kubeadm:")).join("; ")}`);
+    return Date.now() - started;
+  }
+
+  test("kubeadm init and join by hand succeed; the overhead ratio is printed", () => {
+    for (const vm of [workerVm, controlPlaneVm]) vm?.stop(); // one cluster at a time on 2 cores
+    const mirror = `http://${SITE_ADDRESS}:8080`;
+    const cpStarted = Date.now();
+    const cp = site.boot({ ...plain("plain-cp", "10.0.0.31"), memoryMiB: 3072 });
+    byHand(cp, ["init", mirror, registry, VERSION, "10.244.0.0/16"]);
+    timings.plainControlPlaneBootToDoneMs = Date.now() - cpStarted;
+    const join = cp.ssh(sshKey.privateKeyPath, "sudo kubeadm token create --print-join-command");
+    expect(outcome(join)).toBe("exit 0");
+    const [, endpoint, token, hash] = join.stdout.match(/kubeadm join (\S+) --token (\S+) --discovery-token-ca-cert-hash (\S+)/)!;
+    const workerStarted = Date.now();
+    const worker = site.boot({ ...plain("plain-worker", "10.0.0.41"), memoryMiB: 2048 });
+    byHand(worker, ["join", mirror, registry, VERSION, endpoint, token, hash]);
+    timings.plainWorkerBootToDoneMs = Date.now() - workerStarted;
+    const nodesSeen = cp.ssh(sshKey.privateKeyPath, "sudo kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes -o name");
+    expect(nodesSeen.stdout.trim().split("\n").sort()).toEqual(["node/plain-cp", "node/plain-worker"]);
+    const ratio = (ours: number, theirs: number) => Math.round((ours / theirs) * 100) / 100;
+    ratios.controlPlane = ratio(timings.controlPlaneBootToDoneMs, timings.plainControlPlaneBootToDoneMs);
+    ratios.worker = ratio(timings.workerBootToDoneMs, timings.plainWorkerBootToDoneMs);
   });
 });

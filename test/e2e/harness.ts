@@ -136,6 +136,14 @@ export class Vm {
     return this.site.ns.running(`vm-${this.spec.name}`);
   }
 
+  /** Runs `command` on the VM over SSH as SITE_SSH_USER (the site's vendor-data login), `input` on its stdin. */
+  ssh(privateKeyPath: string, command: string, options: { input?: string; timeoutMs?: number } = {}): ReturnType<typeof run> {
+    return this.site.ns.exec("ssh", [
+      "-i", privateKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+      "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", `${SITE_SSH_USER}@${this.spec.address}`, command,
+    ], { input: options.input, timeoutMs: options.timeoutMs ?? 60_000 });
+  }
+
   /** Pulls the plug (the machine is being replaced: its disk goes with it at the next boot). */
   stop(): void {
     this.site.ns.stopProcess(`vm-${this.spec.name}`);
