@@ -28,6 +28,13 @@ export interface VmSpec {
   readonly seedDirectory: string;
   /** @default 3072 */
   readonly memoryMiB?: number;
+  /** Virtual CPUs (kubeadm's preflight wants 2 on a control plane). @default 2 */
+  readonly cpus?: number;
+  /**
+   * Host scheduling priority of the VM (nice). Two TCG guests share this machine's 2 cores; a
+   * worker at a lower priority leaves the control plane's API server the time it needs. @default 0
+   */
+  readonly nice?: number;
 }
 
 /** The account the site's provisioning gives every VM (NoCloud vendor-data): SSH key, passwordless sudo. */
@@ -104,8 +111,9 @@ export class Site {
     must(this.ns.exec("bash", ["-c", `{ ip link show ${tap} >/dev/null 2>&1 || ip tuntap add dev ${tap} mode tap; } && ip link set ${tap} master br0 && ip link set ${tap} up`]));
     const mac = `52:54:00:00:00:${vm.address.split(".")[3].padStart(2, "0").slice(-2)}`;
     const console = path.join(dir, "console.log");
-    this.ns.start(`vm-${vm.name}`, "qemu-system-x86_64", [
-      "-name", vm.name, "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", String(vm.memoryMiB ?? 3072),
+    this.ns.start(`vm-${vm.name}`, "nice", [
+      "-n", String(vm.nice ?? 0), "qemu-system-x86_64",
+      "-name", vm.name, "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", String(vm.cpus ?? 2), "-m", String(vm.memoryMiB ?? 3072),
       "-kernel", path.join(this.image, "vmlinuz"), "-initrd", path.join(this.image, "initrd.img"),
       "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.unified_cgroup_hierarchy=1",
       "-drive", `file=${disk},if=virtio,format=qcow2`,

@@ -34,7 +34,7 @@ runtime() {
   printf 'server = "https://registry.k8s.io"\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$registry" >/etc/containerd/certs.d/registry.k8s.io/hosts.toml
   systemctl restart containerd
 }
-# Under TCG a new API server needs more than kubeadm's default 1m to answer (as in the e2e).
+# The same two TCG settings as the e2e's cluster: kubeadm's API timeout, no leader election.
 init() {
   cat >/root/kubeadm.yaml <<YAML
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -45,6 +45,8 @@ apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: v$version
 networking: { podSubnet: "$1" }
+controllerManager: { extraArgs: [{ name: leader-elect, value: "false" }] }
+scheduler: { extraArgs: [{ name: leader-elect, value: "false" }] }
 YAML
   kubeadm init --config /root/kubeadm.yaml
 }
