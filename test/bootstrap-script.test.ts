@@ -532,12 +532,23 @@ describe("kubeadm reset keeps what cloud-init pre-placed", () => {
     expect(fs.readFileSync(path.join(inRoot(n, NODE_LAYOUT.pkiDir), "etcd/ca.key"), "utf8")).toContain(`${n.keySecret}-etcd/ca.key`);
   });
 
-  test("a worker keeps its CA certificate across a reset", () => {
+  test("a worker keeps its CA certificate across a reset, outside kubeadm's directory", () => {
     const n = node({ role: "worker", apiUp: ["*"] });
     failCommand(n, "kubeadm join", 1, "error execution phase kubelet-start");
     expect(runBootstrap(n).code).toBe(0);
     expect(count(readCalls(n), "kubeadm reset -f")).toBe(1);
-    expect(listTree(inRoot(n, NODE_LAYOUT.pkiDir))).toEqual(["ca.crt"]);
+    expect(fs.readFileSync(inRoot(n, NODE_LAYOUT.workerCaCert), "utf8")).toContain("stub ca.crt");
+    // the CA kubeadm join wrote from discovery; ours never went there (kubeadm's preflight refuses it)
+    expect(fs.readFileSync(path.join(inRoot(n, NODE_LAYOUT.pkiDir), "ca.crt"), "utf8")).toBe("stub CA from discovery\n");
+  });
+
+  test("regression (found by the VM e2e): nothing of ours in /etc/kubernetes/pki before a worker's kubeadm join", () => {
+    const n = node({ role: "worker", apiUp: ["*"] });
+    fs.mkdirSync(inRoot(n, NODE_LAYOUT.pkiDir), { recursive: true });
+    fs.writeFileSync(path.join(inRoot(n, NODE_LAYOUT.pkiDir), "ca.crt"), "left by someone else");
+    const run = runBootstrap(n);
+    expect(run.code).not.toBe(0);
+    expect(run.output).toMatch(/ERROR FileAvailable--etc-kubernetes-pki-ca.crt\]: \/etc\/kubernetes\/pki\/ca.crt already exists/);
   });
 
   test("a kubeadm reset interrupted before the files were put back is repaired by the next run", () => {
@@ -642,6 +653,7 @@ describe("a kubeadm init/join that completed but was not recorded is never reset
     failCommand(n, "kubeadm join", "always", "error execution phase kubelet-start: timed out");
     expect(runBootstrap(n).code).not.toBe(0);
     // kubeadm had written the kubelet kubeconfig before it failed
+    fs.mkdirSync(inRoot(n, "/etc/kubernetes"), { recursive: true });
     fs.writeFileSync(inRoot(n, "/etc/kubernetes/kubelet.conf"), "stub");
     clearFailures(n);
     failCommand(n, "get node", "always", "The connection to the server 10.0.0.100:6443 was refused");

@@ -140,7 +140,7 @@ describe.each(STORES)("%s", (kind, secretId) => {
     const join = fs.readFileSync(inRoot(n, NODE_LAYOUT.joinConfig), "utf8");
     expect(join).toContain(`token: ${n.token}`);
     expect(join).not.toContain(BOOTSTRAP_TOKEN_PLACEHOLDER);
-    expect(fs.readdirSync(inRoot(n, NODE_LAYOUT.pkiDir))).toEqual(["ca.crt"]);
+    expect(fs.readdirSync(path.dirname(inRoot(n, NODE_LAYOUT.workerCaCert)))).toEqual(["ca.crt"]);
     expectNoSecretLeak(n, fixture);
   });
 

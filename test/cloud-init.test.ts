@@ -69,7 +69,7 @@ describe("cloud-config per role", () => {
     const text = renderCloudConfig(worker);
     expect(text).not.toMatch(/PRIVATE KEY/);
     const paths = parse(text).write_files.map((f) => f.path);
-    expect(paths).toEqual([NODE_LAYOUT.script, NODE_LAYOUT.settings, NODE_LAYOUT.joinConfig, "/etc/kubernetes/pki/ca.crt"]);
+    expect(paths).toEqual([NODE_LAYOUT.script, NODE_LAYOUT.settings, NODE_LAYOUT.joinConfig, NODE_LAYOUT.workerCaCert]);
     expect(text).toContain(pki.bootstrapToken);
     expect(text).toContain(base.caCertHash);
   });

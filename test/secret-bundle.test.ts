@@ -73,7 +73,7 @@ describe("secretBundle", () => {
   test("worker: the token, the CA certificate and the worker script; no key, no control-plane code", () => {
     const text = secretBundle(input(ROLES[3], AWS));
     const b = JSON.parse(text);
-    expect(b).toMatchObject({ version: 1, bootstrapToken: pki.bootstrapToken, files: [{ path: "/etc/kubernetes/pki/ca.crt", permissions: "0644", content: pki.ca.certPem }] });
+    expect(b).toMatchObject({ version: 1, bootstrapToken: pki.bootstrapToken, files: [{ path: "/etc/cdktf-kubeadm/pki/ca.crt", permissions: "0644", content: pki.ca.certPem }] });
     expect(text).not.toMatch(/PRIVATE KEY/);
     expect(scriptIn(text)).toBe(bootstrapScript("worker", "aws-secretsmanager"));
     expect(scriptIn(text)).not.toMatch(/step_cni|step_timers/);
@@ -171,7 +171,7 @@ describe("KubeadmCluster with secrets", () => {
     const cp = JSON.parse(kc.secretBundle("control-plane"));
     expect(cp.bootstrapToken).toBe(kc.pki.bootstrapToken);
     expect(cp.files.map((f: { path: string }) => f.path)).toEqual(["ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "etcd/ca.crt", "etcd/ca.key", "sa.key", "sa.pub"].map((f) => `/etc/kubernetes/pki/${f}`));
-    expect(JSON.parse(kc.secretBundle("worker")).files.map((f: { path: string }) => f.path)).toEqual(["/etc/kubernetes/pki/ca.crt"]);
+    expect(JSON.parse(kc.secretBundle("worker")).files.map((f: { path: string }) => f.path)).toEqual(["/etc/cdktf-kubeadm/pki/ca.crt"]);
     expect(scriptIn(kc.secretBundle("worker"))).toBe(bootstrapScript("worker", "aws-secretsmanager"));
     for (const role of kc.roles()) {
       const text = kc.cloudConfig(role);

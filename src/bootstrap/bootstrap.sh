@@ -30,7 +30,7 @@ SLEEP=${BOOTSTRAP_SLEEP:-sleep} RETRIES=${BOOTSTRAP_RETRIES:-6} BACKOFF=${BOOTST
 MAIN=$$ STEP=start DIED='' STARTED='' WHAT=bootstrap STATUS=status CLEANUP=:
 # @end
 INIT_CONFIG=$E/kubeadm-init.yaml JOIN_CONFIG=$E/kubeadm-join.yaml
-K=$R/etc/kubernetes PKI=$R/etc/kubernetes/pki KEEP=$ST/keep A=$ST/cluster.attempt
+K=$R/etc/kubernetes PKI=$R/etc/kubernetes/pki KEEP=$ST/keep A=$ST/cluster.attempt CA=$R/etc/kubernetes/pki/ca.crt
 WAITS=${BOOTSTRAP_WAIT_RETRIES:-40} PROBES=${BOOTSTRAP_PROBE_RETRIES:-3}
 CA_FILES="ca.crt ca.key front-proxy-ca.crt front-proxy-ca.key etcd/ca.crt etcd/ca.key sa.key sa.pub"
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=600)
@@ -92,7 +92,7 @@ settings() {
   [[ $K8S_VERSION == "$K8S_MINOR".* ]] || die "K8S_VERSION '$K8S_VERSION' is not a patch of K8S_MINOR '$K8S_MINOR'"
   [[ ${K8S_MINOR#1.} -lt 36 || $CONTAINERD_VERSION_PREFIX == [2-9]* ]] ||
     die "CONTAINERD_VERSION_PREFIX '$CONTAINERD_VERSION_PREFIX': Kubernetes $K8S_MINOR needs containerd 2.0 or later"
-  local f files=("$JOIN_CONFIG") pki=ca.crt
+  local f files=("$JOIN_CONFIG") pki=''
   case $NODE_ROLE in
     control-plane)
       need CP_SLOT NODE_NAME CNI_PLUGIN
@@ -106,12 +106,13 @@ settings() {
       files+=("$INIT_CONFIG") pki=$CA_FILES
       [[ -z ${UPGRADE_CHANNEL:-} ]] || { declare -F usettings >/dev/null || die "this copy of the script has no upgrade agent (UPGRADE_CHANNEL '$UPGRADE_CHANNEL')"; usettings; }
       ;;
-    worker) ;;
+    # kubeadm join refuses a worker with $PKI/ca.crt: its copy of the CA lives in $E/pki
+    worker) CA=$E/pki/ca.crt ;;
     *) die "NODE_ROLE '$NODE_ROLE' must be control-plane or worker" ;;
   esac
   [[ -z ${SECRETS_SOURCE:-} ]] || ssettings || die "this copy of the script cannot read secrets (SECRETS_SOURCE '$SECRETS_SOURCE')"
   # with a secret store the PKI files come from its bundle (step secrets, usually done by the loader)
-  [[ -n ${SECRETS_SOURCE:-} && ! -e $ST/step-secrets.done ]] || for f in $pki; do files+=("$PKI/$f"); done
+  [[ -n ${SECRETS_SOURCE:-} && ! -e $ST/step-secrets.done ]] || { files+=("$CA"); for f in $pki; do files+=("$PKI/$f"); done; }
   for f in "${files[@]}"; do
     [[ -s $f ]] || die "$f is missing: check the user data${SECRETS_SOURCE:+ and secret $SECRETS_ID (the $NODE_ROLE bundle?)} and cloud-init logs"
   done
@@ -240,7 +241,8 @@ bundle() {
 # @end
 # @only aws-secretsmanager gce-secretmanager
 # Installs the bundle {"version":1,"bootstrapToken":..,"files":[{"path","permissions","content"}],
-# "script":..} (src/bootstrap/secret-bundle.ts): its files under /etc/kubernetes/pki (temp file +
+# "script":..} (src/bootstrap/secret-bundle.ts): its files under /etc/kubernetes/pki or, a worker's
+# CA, /etc/cdktf-kubeadm/pki (temp file +
 # rename, their modes, new directories 0755) and the token in place of the placeholder; nothing is
 # written unless all of it checks out.
 step_secrets() {
@@ -252,7 +254,7 @@ b=json.load(open(r))
 b=json.loads(b["SecretString"] if s=="aws" else base64.b64decode(b["payload"]["data"]))
 t,F=b["bootstrapToken"],b["files"]
 assert b["version"]==1 and re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}",t), "not a version 1 bundle with a token"
-assert all(re.fullmatch(r"/etc/kubernetes/pki/[\w./-]+",f["path"]) and ".." not in f["path"] for f in F), "a path outside /etc/kubernetes/pki"
+assert all(re.fullmatch(r"/etc/(kubernetes|cdktf-kubeadm)/pki/[\w./-]+",f["path"]) and ".." not in f["path"] for f in F), "a path outside /etc/kubernetes/pki and /etc/cdktf-kubeadm/pki"
 os.umask(18)
 def w(p,c,m): os.makedirs(os.path.dirname(p),493,exist_ok=True); f=open(os.open(p+".t",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,m),"w"); f.write(c); f.close(); os.chmod(p+".t",m); os.replace(p+".t",p)
 [w(R+f["path"],f["content"],int(f["permissions"],8)) for f in F]
@@ -389,14 +391,14 @@ step_images() {
 probe() {
   local ep
   for ep; do
-    if curl -fsS --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" "https://$ep/livez" >/dev/null 2>&1; then echo "$ep"; return; fi
+    if curl -fsS --noproxy '*' --max-time 5 --cacert "$CA" "https://$ep/livez" >/dev/null 2>&1; then echo "$ep"; return; fi
   done
   return 1
 }
 # skew ENDPOINT: the API server's version (anonymous GET /version, in APIV) is at least this
 # node's minor: a kubelet must not be newer than the API server (version-skew policy)
 skew() {
-  APIV=$(curl -fsS --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" "https://$1/version" 2>/dev/null |
+  APIV=$(curl -fsS --noproxy '*' --max-time 5 --cacert "$CA" "https://$1/version" 2>/dev/null |
     sed -nE 's/.*"gitVersion": *"v([0-9]+\.[0-9]+)\..*/\1/p') || APIV=''
   [[ $APIV =~ ^1\.[0-9]+$ ]] && ((${APIV#1.} >= ${K8S_MINOR#1.})) && return
   warn "the API server at $1 reports Kubernetes ${APIV:-(no version)}, older than this node's $K8S_MINOR: waiting for the control plane's upgrade"
@@ -406,7 +408,7 @@ skew() {
 # it (anonymous read); a rotated token appears when a control-plane node's token agent registers it.
 jws() {
   TID=$(sed -nE 's/^ *token: ([a-z0-9]{6})\.[a-z0-9]{16}$/\1/p' "$JOIN_CONFIG" | head -n1)
-  curl -fsS --noproxy '*' --max-time 5 --cacert "$PKI/ca.crt" "https://$1/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null |
+  curl -fsS --noproxy '*' --max-time 5 --cacert "$CA" "https://$1/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null |
     grep -q "\"jws-kubeconfig-$TID\"" && return
   warn "cluster-info at $1 has no signature for join token ${TID:-(none)} yet: waiting for the control plane to register it"
   return 1

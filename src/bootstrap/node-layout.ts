@@ -18,6 +18,12 @@ export const NODE_LAYOUT = {
   stateDir: "/var/lib/cdktf-kubeadm",
   /** kubeadm's PKI directory: the shared CA material is pre-placed here on control-plane nodes. */
   pkiDir: "/etc/kubernetes/pki",
+  /**
+   * Workers' copy of the cluster CA certificate (what their probes of the API trust). Not in
+   * pkiDir: `kubeadm join` of a worker refuses to start when /etc/kubernetes/pki/ca.crt exists
+   * (preflight FileAvailable--etc-kubernetes-pki-ca.crt) and writes it itself from discovery.
+   */
+  workerCaCert: "/etc/cdktf-kubeadm/pki/ca.crt",
   /** Bare metal upgrade channel ("file"): the desired Kubernetes version, written by the SSH provisioner. */
   desiredVersion: "/etc/cdktf-kubeadm/desired-version",
   /** Control-plane nodes: logs of the upgrade agent and the certificate renewal (also in the journal). */

@@ -57,14 +57,14 @@ export function secretAudience(role: NodeRole): SecretAudience {
 }
 
 /**
- * The shared PKI files a node of the audience needs, in write order: workers the CA certificate,
- * control-plane nodes the three CAs with their keys and the service-account key pair (keys 0600).
+ * The shared PKI files a node of the audience needs, in write order: workers the CA certificate
+ * (outside kubeadm's directory: NODE_LAYOUT.workerCaCert), control-plane nodes the three CAs with their keys and the service-account key pair (keys 0600).
  */
 export function pkiFiles(pki: ClusterPki, audience: SecretAudience): SecretBundleFile[] {
   const dir = NODE_LAYOUT.pkiDir;
   const cert = (name: string, content: string): SecretBundleFile => ({ path: `${dir}/${name}`, permissions: "0644", content });
   const key = (name: string, content: string): SecretBundleFile => ({ path: `${dir}/${name}`, permissions: "0600", content });
-  if (audience === "worker") return [cert("ca.crt", pki.ca.certPem)];
+  if (audience === "worker") return [{ path: NODE_LAYOUT.workerCaCert, permissions: "0644", content: pki.ca.certPem }];
   return [
     cert("ca.crt", pki.ca.certPem),
     key("ca.key", pki.ca.keyPem),

@@ -417,12 +417,14 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
   const keySecret = `KEY-SECRET-${path.basename(dir)}`;
   const keyPem = (f: string) => `-----BEGIN PRIVATE KEY-----\n${keySecret}-${f}\n-----END PRIVATE KEY-----\n`;
   const pemOf = (f: string) => f.endsWith(".key") ? keyPem(f) : `-----BEGIN ${f === "sa.pub" ? "PUBLIC KEY" : "CERTIFICATE"}-----\nstub ${f}\n-----END-----\n`;
-  const pkiFiles = role === "control-plane" ? CA_FILES : ["ca.crt"];
+  // Where the library puts them (secret-bundle.ts pkiFiles): a worker's CA outside kubeadm's directory.
+  const pkiPaths = role === "control-plane" ? CA_FILES.map((f) => `${NODE_LAYOUT.pkiDir}/${f}`) : [NODE_LAYOUT.workerCaCert];
+  const pemAt = (p: string) => pemOf(p.slice(p.indexOf("/pki/") + 5));
   // With a secret store the bundle carries all PKI files (user data none) and the full script.
   const bundle = opts.secrets && JSON.stringify({
     version: 1,
     bootstrapToken: token,
-    files: pkiFiles.map((f) => ({ path: `${NODE_LAYOUT.pkiDir}/${f}`, permissions: f.endsWith(".key") ? "0600" : "0644", content: pemOf(f) })),
+    files: pkiPaths.map((p) => ({ path: p, permissions: p.endsWith(".key") ? "0600" : "0644", content: pemAt(p) })),
     script: scriptForBundle(full),
   });
   const node: NodeRoot = {
@@ -454,7 +456,7 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     "nodeRegistration:", `  name: ${nodeName || "stub-worker-1"}`,
     ...(role === "control-plane" ? ["controlPlane:", "  localAPIEndpoint:", "    bindPort: 6443"] : []), "",
   ].join("\n"), 0o600);
-  for (const f of opts.secrets ? [] : pkiFiles) write(path.join(inRoot(node, NODE_LAYOUT.pkiDir), f), pemOf(f), f.endsWith(".key") ? 0o600 : 0o644);
+  for (const p of opts.secrets ? [] : pkiPaths) write(inRoot(node, p), pemAt(p), p.endsWith(".key") ? 0o600 : 0o644);
 
   if (opts.uid !== undefined) setControl(node, "uid", `${opts.uid}\n`);
   if (opts.arch) setControl(node, "arch", `${opts.arch}\n`);

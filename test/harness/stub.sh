@@ -153,8 +153,19 @@ case $name in
         # real kubeadm prints the token unless --skip-token-print: print it anyway to test redaction
         echo "  kubeadm join 10.0.0.100:6443 --token $(ctl token) --discovery-token-ca-cert-hash sha256:0123" ;;
       "join "*)
-        ! grep -q '^controlPlane:' "$(opt --config "$@")" || control_plane
-        mkdir -p "$K" && echo "stub kubelet kubeconfig" >"$K/kubelet.conf" && echo "This node has joined the cluster" ;;
+        if grep -q '^controlPlane:' "$(opt --config "$@")"; then
+          control_plane
+        else
+          # real kubeadm's preflight on a worker (FileAvailable checks), then the CA from discovery
+          for f in pki/ca.crt kubelet.conf bootstrap-kubelet.conf; do
+            if [[ -e $K/$f ]]; then
+              printf '[preflight] Some fatal errors occurred:\n\t[ERROR FileAvailable--etc-kubernetes-%s]: /etc/kubernetes/%s already exists\n' "${f//\//-}" "$f" >&2
+              exit 1
+            fi
+          done
+          mkdir -p "$K/pki" && echo "stub CA from discovery" >"$K/pki/ca.crt"
+        fi
+        echo "stub kubelet kubeconfig" >"$K/kubelet.conf" && echo "This node has joined the cluster" ;;
       "version -o") ctl kubeadm-version v1.36.4 ;;
       "upgrade apply") echo "${!#}" >"$C/cluster-version"; echo "[upgrade] SUCCESS! A control plane node of your cluster was upgraded to \"${!#}\"." ;;
       "upgrade node") echo "[upgrade] The control plane instance for this node was successfully upgraded!" ;;
