@@ -254,7 +254,9 @@ describe("properties over random inventories", () => {
           expect(settings).toContain(`NODE_NAME='${h.name}'`);
           expect(settings).not.toContain("CP_SLOT");
           expect(payload.entry).toBe(NODE_LAYOUT.script);
-          expect(Object.keys(byPath).filter((p) => p.startsWith(NODE_LAYOUT.pkiDir))).toEqual([`${NODE_LAYOUT.pkiDir}/ca.crt`]);
+          // kubeadm join refuses a worker that has /etc/kubernetes/pki/ca.crt: nothing of ours there
+          expect(Object.keys(byPath).filter((p) => p.startsWith(NODE_LAYOUT.pkiDir))).toEqual([]);
+          expect(Object.keys(byPath).filter((p) => /\/pki\//.test(p))).toEqual([NODE_LAYOUT.workerCaCert]);
           expect(payload.files.filter((f) => /PRIVATE KEY/.test(f.content)).map((f) => f.path)).toEqual([]);
         }
       }
