@@ -3,7 +3,8 @@
 #  all: CLUSTER_NAME NODE_ROLE(control-plane|worker) API_ENDPOINT(host:port) K8S_VERSION K8S_MINOR
 #   PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE CONTAINERD_REPO_URL(Docker's apt repository base,
 #   /<os-release ID> appended) CONTAINERD_KEY_FINGERPRINT CONTAINERD_VERSION_PREFIX(glob, e.g. 2.2.*);
-#   optional NODE_NAME(else hostname) HTTP_PROXY HTTPS_PROXY NO_PROXY; control-plane IMAGE_REPOSITORY
+#   optional NODE_NAME(else hostname) HTTP_PROXY HTTPS_PROXY NO_PROXY SERVICE_IP(the kubernetes
+#   Service: preflight requires a route to it); control-plane IMAGE_REPOSITORY
 #  control-plane: CP_SLOT NODE_NAME CNI_PLUGIN(calico|flannel|cilium|none); unless none CNI_URL
 #   CNI_SHA256; cilium CNI_VERSION, on aarch64 CNI_URL_ARM64 CNI_SHA256_ARM64; flannel/cilium
 #   POD_CIDR; optional API_PEER_ENDPOINTS, API_HAIRPIN_DNAT=1 (join through a peer via iptables DNAT)
@@ -147,6 +148,10 @@ step_preflight() {
     ! grep -qx "$p" <<<"$used" || die "port $p is already in use: stop the process ('ss -tlnp sport = :$p' shows it)"
   done
   # 1767225600: 2026-01-01, the year this script was written
+  # pods and host-network agents (CNI daemons, kube-proxy) reach the API at the kubernetes Service
+  # (kube-proxy's DNAT happens after routing): without a route to it, nothing gets Ready
+  [[ -z ${SERVICE_IP:-} ]] || ip route get "$SERVICE_IP" >/dev/null 2>&1 ||
+    die "no route to the Service network ($SERVICE_IP, the kubernetes Service): add a default route, or a route for the service CIDR, on this node"
   (($(date +%s) >= 1767225600)) || die "system clock ($(date -u)) is before 2026: fix time sync (timedatectl set-ntp true)"
   [[ $(timedatectl show -p NTPSynchronized --value) == yes ]] || warn "the clock is not NTP-synchronized (timedatectl)"
 }

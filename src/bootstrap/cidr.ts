@@ -54,3 +54,10 @@ export function cidrContains(cidr: Ipv4Cidr, address: number): boolean {
 export function cidrHost(cidr: Ipv4Cidr, n: number): string {
   return formatIpv4(cidr.network + n);
 }
+
+/** The kubernetes Service's ClusterIP: the first host of the service CIDR (what the API server takes). */
+export function kubernetesServiceIp(serviceCidr: string): string {
+  const cidr = parseCidr(serviceCidr);
+  if (typeof cidr === "string") throw new Error(`cdktf-kubeadm: service CIDR ${serviceCidr}: ${cidr}`);
+  return cidrHost(cidr, 1);
+}

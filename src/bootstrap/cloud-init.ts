@@ -7,6 +7,7 @@
 import * as yaml from "js-yaml";
 import { fullScript, loaderScript, scriptSha256 } from "./bootstrap-script";
 import { CONTAINERD_VERSION_PREFIX, PINNED_CNI, pauseImageTag } from "./catalog";
+import { kubernetesServiceIp } from "./cidr";
 import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
 import { registryMirrorFiles } from "./mirrors";
 import { NODE_LAYOUT } from "./node-layout";
@@ -87,6 +88,8 @@ export function renderSettings(input: NodePayloadInput): string {
     CONTAINERD_KEY_FINGERPRINT: cluster.sources.containerdKeyFingerprint,
     CONTAINERD_VERSION_PREFIX,
     POD_CIDR: cluster.networking.podCidr,
+    // The kubernetes Service's ClusterIP: preflight checks the node has a route to it.
+    SERVICE_IP: kubernetesServiceIp(cluster.networking.serviceCidr),
     CNI_PLUGIN: isControlPlane ? cni.plugin : undefined,
     CNI_VERSION: isControlPlane && cni.plugin !== "none" ? cni.version : undefined,
     CNI_URL: isControlPlane && cni.plugin !== "none" ? cni.manifestUrl : undefined,

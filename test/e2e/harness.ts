@@ -78,15 +78,16 @@ export class Site {
     fs.mkdirSync(seed);
     fs.copyFileSync(path.join(vm.seedDirectory, "user-data"), path.join(seed, "user-data"));
     fs.copyFileSync(path.join(vm.seedDirectory, "meta-data"), path.join(seed, "meta-data"));
-    // The site's network plan (not the cluster's business): a static address on eth0.
+    // The site's network plan (not the cluster's business): a static address on eth0 and a default
+    // route (nodes need one: kube-proxy's DNAT to the kubernetes Service comes after routing).
+    // gateway4, not routes: cloud-init renders routes for ifupdown with `route`, which Debian 12
+    // no longer ships, and its failure is ignored.
     fs.writeFileSync(path.join(seed, "network-config"), [
       "version: 2",
       "ethernets:",
       "  eth0:",
       `    addresses: [${vm.address}/24]`,
-      "    routes:",
-      "      - to: 0.0.0.0/0",
-      `        via: ${SITE_ADDRESS}`,
+      `    gateway4: ${SITE_ADDRESS}`,
       `    nameservers: { addresses: [${SITE_ADDRESS}] }`,
       "",
     ].join("\n"));

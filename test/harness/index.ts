@@ -31,7 +31,7 @@ export const STUB_SCRIPT = path.resolve(__dirname, "stub.sh");
 export const STUB_COMMANDS = [
   "id", "uname", "hostname", "swapoff", "modprobe", "sysctl", "ss", "timedatectl", "date", "apt-get",
   "apt-cache", "apt-mark", "gpg", "curl", "systemctl", "containerd", "kubeadm", "kubectl", "cilium",
-  "iptables", "fake-sleep",
+  "iptables", "ip", "fake-sleep",
 ] as const;
 
 export const DEFAULT_TOKEN = "abcdef.0123456789abcdef";
@@ -385,6 +385,7 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     HTTP_PROXY: "",
     HTTPS_PROXY: "",
     NO_PROXY: "",
+    SERVICE_IP: "10.96.0.1",
   };
   if (role === "control-plane") {
     Object.assign(settings, {
