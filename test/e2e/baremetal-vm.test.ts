@@ -198,6 +198,16 @@ interface NodeItem {
   status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[] };
 }
 
+const allReady = () => kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items
+  .every((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True"));
+
+/** Every pod of kube-system and kube-flannel Ready (static pods, kube-proxy, flannel, CoreDNS). */
+function systemPodsReady(): boolean {
+  const pods = ["kube-system", "kube-flannel"].flatMap((ns) =>
+    kubectlJson<{ items: { status: { phase: string; conditions?: { type: string; status: string }[] } }[] }>(["-n", ns, "get", "pods"]).items);
+  return pods.length >= 7 && pods.every((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+}
+
 function nodes(): [string, string][] {
   return kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items.map((n) => [n.metadata.name, n.status.nodeInfo.kubeletVersion]);
 }
@@ -205,8 +215,10 @@ function nodes(): [string, string][] {
 /** Boots a host from its seed and waits for the bootstrap's last line; returns the VM. */
 function bootHost(host: { name: string; address: string }, version: string, memoryMiB: number, timing: string): Vm {
   const started = Date.now();
+  // Two TCG guests share this machine's 2 cores: the worker gets one vCPU at the lowest priority,
+  // so the control plane's API server keeps answering its liveness probe.
   const worker = host.name === WORKER.name;
-  const vm = site.boot({ ...host, seedDirectory: path.join(seedsOf(version), host.name), memoryMiB, nice: worker ? 10 : 0 });
+  const vm = site.boot({ ...host, seedDirectory: path.join(seedsOf(version), host.name), memoryMiB, ...(worker ? { cpus: 1, nice: 19 } : {}) });
   vm.waitForConsole(/cdktf-kubeadm bootstrap (succeeded|FAILED)/, 45 * 60_000);
   timings[timing] = Date.now() - started;
   const last = vm.console().match(/cdktf-kubeadm bootstrap (succeeded|FAILED.*)/)?.[0];
@@ -240,11 +252,12 @@ function runOnNode(name: string, node: string, script: string, hostPath?: string
   const applied = kubectl(["apply", "-f", "-"], manifest);
   if (applied.code !== 0) throw new Error(`pod ${name}: ${outcome(applied)}`);
   waitFor(`pod ${name} on ${node} succeeds`, () => kubectlJson<{ status: { phase: string } }>(["get", "pod", name]).status.phase === "Succeeded", {
-    timeoutMs: 10 * 60_000, intervalMs: 5000,
+    timeoutMs: 10 * 60_000, intervalMs: 5000, tolerateErrors: true,
     diagnostics: () => `${kubectl(["describe", "pod", name]).stdout}\n${kubectl(["logs", name]).stdout}`,
   });
   const logs = kubectl(["logs", name]);
   if (logs.code !== 0) throw new Error(`logs of ${name}: ${outcome(logs)}`);
+  kubectl(["delete", "pod", name, "--wait=false"]); // nothing of the test left for a later drain
   return logs.stdout;
 }
 
@@ -259,6 +272,14 @@ describe("a control plane and a worker from their unmodified seeds", () => {
     expect(nodes()).toEqual([[CONTROL_PLANE_NODE, `v${VERSION}`]]);
   });
 
+  test("the control plane alone settles: Ready with flannel, kube-proxy and CoreDNS running", () => {
+    const started = Date.now();
+    waitFor("the control plane Ready with its DaemonSets and CoreDNS", () => allReady() && systemPodsReady(), {
+      timeoutMs: 20 * 60_000, intervalMs: 5000, tolerateErrors: true, diagnostics: () => kubectl(["get", "pods", "-A", "-o", "wide"]).stdout,
+    });
+    timings.controlPlaneSettledMs = Date.now() - started;
+  });
+
   test("the worker boots and joins through discovery with the CA pin", () => {
     workerVm = bootHost(WORKER, VERSION, 2048, "workerBootToDoneMs");
     expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${VERSION}`], [WORKER.name, `v${VERSION}`]]);
@@ -270,14 +291,14 @@ describe("a control plane and a worker from their unmodified seeds", () => {
     waitFor("both nodes Ready", () => {
       const items = kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items;
       return items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")).length === 2;
-    }, { timeoutMs: 15 * 60_000, intervalMs: 5000, diagnostics: everything });
+    }, { timeoutMs: 15 * 60_000, intervalMs: 5000, tolerateErrors: true, diagnostics: everything });
     timings.nodesReadyAfterWorkerMs = Date.now() - started;
     waitFor("CoreDNS Ready", () => {
       const pods = kubectlJson<{ items: { status: { conditions?: { type: string; status: string }[] } }[] }>(["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns"]).items;
       const ready = pods.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
       return pods.length > 0 && ready.length === pods.length;
     }, {
-      timeoutMs: 15 * 60_000, intervalMs: 5000,
+      timeoutMs: 15 * 60_000, intervalMs: 5000, tolerateErrors: true,
       diagnostics: () => `${everything()}\n${kubectl(["-n", "kube-system", "describe", "pods", "-l", "k8s-app=kube-dns"]).stdout.slice(-3000)}`,
     });
     timings.coreDnsReadyMs = Date.now() - started;
@@ -341,9 +362,6 @@ function upgradeStatus(): Record<string, UpgradeStatus> {
   return Object.fromEntries(Object.entries(data).map(([node, json]) => [node, JSON.parse(json) as UpgradeStatus]));
 }
 
-const allReady = () => kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items
-  .every((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True"));
-
 describe("upgrade to the next minor through the bare-metal desired-version channel", () => {
   let worker: Vm | undefined;
 
@@ -372,9 +390,9 @@ describe("upgrade to the next minor through the bare-metal desired-version chann
     tfOk(["apply", "-auto-approve", "-no-color"]);
     waitFor(`the control plane at v${NEXT} (upgrade agent done)`, () => {
       const status = upgradeStatus()[CONTROL_PLANE_NODE];
-      if (status?.result === "failed") throw new Error(`the upgrade agent failed: ${JSON.stringify(status)}`);
+      if (status?.result === "failed") return true; // the expectation below shows it
       return status?.phase === "done" && status.result === "succeeded" && nodes().some(([n, v]) => n === CONTROL_PLANE_NODE && v === `v${NEXT}`);
-    }, { timeoutMs: 40 * 60_000, intervalMs: 10_000, diagnostics: () => `${JSON.stringify(upgradeStatus())}\n${kubectl(["get", "nodes", "-o", "wide"]).stdout}` });
+    }, { timeoutMs: 40 * 60_000, intervalMs: 10_000, tolerateErrors: true, diagnostics: () => `${JSON.stringify(upgradeStatus())}\n${kubectl(["get", "nodes", "-o", "wide"]).stdout}` });
     timings.controlPlaneUpgradeMs = Date.now() - started;
     expect(upgradeStatus()[CONTROL_PLANE_NODE]).toMatchObject({ from: VERSION, to: NEXT, phase: "done", result: "succeeded", error: null });
     const server = kubectlJson<{ serverVersion: { gitVersion: string } }>(["version"]).serverVersion.gitVersion;
@@ -388,7 +406,7 @@ describe("upgrade to the next minor through the bare-metal desired-version chann
     workerVm?.stop();
     worker = bootHost(WORKER, NEXT, 2048, "workerReplaceBootToDoneMs");
     workerVm = worker;
-    waitFor("both nodes Ready after the upgrade", allReady, { timeoutMs: 15 * 60_000, intervalMs: 5000, diagnostics: () => kubectl(["get", "pods", "-A", "-o", "wide"]).stdout });
+    waitFor("both nodes Ready after the upgrade", allReady, { timeoutMs: 15 * 60_000, intervalMs: 5000, tolerateErrors: true, diagnostics: () => kubectl(["get", "pods", "-A", "-o", "wide"]).stdout });
     timings.workerReplaceMs = Date.now() - started;
     expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${NEXT}`], [WORKER.name, `v${NEXT}`]]);
     expect(worker.running()).toBe(true);
@@ -412,7 +430,7 @@ describe("baseline: plain kubeadm by hand on the same image", () => {
   function byHand(vm: Vm, args: string[]): number {
     const started = Date.now();
     waitFor(`${vm.spec.name} answers SSH`, () => vm.ssh(sshKey.privateKeyPath, "true").code === 0,
-      { timeoutMs: 15 * 60_000, intervalMs: 5000, hopeless: () => !vm.running(), diagnostics: () => vm.console().split("\n").slice(-20).join("\n") });
+      { timeoutMs: 15 * 60_000, intervalMs: 5000, tolerateErrors: true, hopeless: () => !vm.running(), diagnostics: () => vm.console().split("\n").slice(-20).join("\n") });
     const r = vm.ssh(sshKey.privateKeyPath, `sudo bash -s -- ${args.join(" ")}`, { input: script(), timeoutMs: 40 * 60_000 });
     if (r.code !== 0) throw new Error(`plain-kubeadm.sh ${args[0]} on ${vm.spec.name}: ${outcome(r)}`);
     console.log(`${vm.spec.name}: ${r.stdout.split("\n").filter((l) => l.startsWith("plain-kubeadm:")).join("; ")}`);

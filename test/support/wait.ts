@@ -12,17 +12,26 @@ export interface WaitOptions {
   readonly diagnostics?: () => string;
   /** Stop waiting early when this says the condition can no longer come true (the process exited). @default never */
   readonly hopeless?: () => boolean;
+  /** A check that throws counts as not yet (an API server restarting); the last error is reported. @default false */
+  readonly tolerateErrors?: boolean;
 }
 
 /** Polls `check` until it is true; otherwise throws "<what>: not within N s" and the diagnostics. Returns ms waited. */
 export function waitFor(what: string, check: () => boolean, options: WaitOptions): number {
   const started = Date.now();
+  let lastError = "";
   for (;;) {
-    if (check()) return Date.now() - started;
+    try {
+      if (check()) return Date.now() - started;
+    } catch (e) {
+      if (!options.tolerateErrors) throw e;
+      lastError = String(e);
+    }
     const waited = Date.now() - started;
     if (waited > options.timeoutMs || options.hopeless?.()) {
       const why = waited > options.timeoutMs ? `not within ${Math.round(options.timeoutMs / 1000)} s` : `gave up after ${Math.round(waited / 1000)} s`;
-      throw new Error(`${what}: ${why}${options.diagnostics ? `:\n${options.diagnostics()}` : ""}`);
+      const details = [lastError && `last error: ${lastError}`, options.diagnostics?.()].filter(Boolean).join("\n");
+      throw new Error(`${what}: ${why}${details ? `:\n${details}` : ""}`);
     }
     sleepMs(options.intervalMs ?? 500);
   }
