@@ -12,7 +12,7 @@ import { TerraformStack, Testing } from "cdktf";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
-import { airgapCommand, kubeadmImageContent, mustPushImage, startRegistry } from "./support/images";
+import { airgapCommand, pushKubeadmImage, startRegistry } from "./support/images";
 import { KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, roleConfigs } from "./support/kubernetes";
 import { NodeNamespace } from "./support/node-namespace";
 import { tempDir } from "./support/stack-json";
@@ -96,10 +96,7 @@ describe("pulls through the registry mirror, with no route anywhere else", () =>
     const listed = node.exec(kubernetesCommand(VERSION, "kubeadm"), ["config", "images", "list", "--config", NODE_LAYOUT.initConfig]);
     expect(outcome(listed)).toBe("exit 0");
     images = listed.stdout.trim().split("\n");
-    for (const image of images) {
-      const content = kubeadmImageContent(VERSION, image);
-      mustPushImage(node, image.replace(/^registry\.k8s\.io\//, `${registry}/`), [content], { entrypoint: [content.path] });
-    }
+    for (const image of images) pushKubeadmImage(node, registry, VERSION, image);
     node.start("containerd", airgapCommand("containerd"), ["--config", "/etc/containerd/config.toml"]);
     waitFor("containerd answers", () => node.exec(airgapCommand("ctr"), ["version"]).code === 0,
       { timeoutMs: 30_000, intervalMs: 200, diagnostics: () => node.log("containerd") });

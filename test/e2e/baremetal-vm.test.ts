@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { App, Fn, LocalBackend, TerraformStack } from "cdktf";
 import { BaremetalKubeadmCluster } from "../../src/constructs/baremetal";
-import { busybox, IMAGE_PATH, imageFiles, iptablesUserland, kubeadmImageContent, mustPushImage, startRegistry } from "../support/images";
+import { busybox, IMAGE_PATH, imageFiles, iptablesUserland, mustPushImage, pushKubeadmImage, startRegistry } from "../support/images";
 import { KUBERNETES_NEXT_VERSION, KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, run } from "../support/kubernetes";
 import { tempDir } from "../support/stack-json";
 import { waitFor } from "../support/wait";
@@ -138,11 +138,7 @@ const mirrored = (image: string) => image.replace(/^(registry\.k8s\.io|ghcr\.io)
 function pushImages(version: string): void {
   const listed = run(kubernetesCommand(version, "kubeadm"), ["config", "images", "list", "--kubernetes-version", `v${version}`]);
   expect(outcome(listed)).toBe("exit 0");
-  for (const image of listed.stdout.trim().split("\n")) {
-    const content = kubeadmImageContent(version, image);
-    const files = image.includes("/kube-proxy:") ? imageFiles([content], iptablesUserland()) : [content];
-    mustPushImage(site.ns, mirrored(image), files, { entrypoint: [content.path], env: IMAGE_PATH });
-  }
+  for (const image of listed.stdout.trim().split("\n")) pushKubeadmImage(site.ns, registry, version, image);
 }
 
 /** flannel's two images (the names its manifest gives) and the test pods' busybox. */

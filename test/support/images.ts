@@ -143,3 +143,13 @@ export function busybox(applets: readonly string[]): ImageFile[] {
 
 /** PATH for images whose commands are named without a path. */
 export const IMAGE_PATH = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/bin" };
+
+/**
+ * Builds one image of kubeadm's list (registry.k8s.io/<name>:<tag>) from our binaries and pushes it
+ * under the same path to `registry`; kube-proxy gets the iptables userland it execs.
+ */
+export function pushKubeadmImage(node: NodeNamespace, registry: string, version: string, image: string): void {
+  const content = kubeadmImageContent(version, image);
+  const files = image.includes("/kube-proxy:") ? imageFiles([content], iptablesUserland()) : [content];
+  mustPushImage(node, image.replace(/^registry\.k8s\.io\//, `${registry}/`), files, { entrypoint: [content.path], env: IMAGE_PATH });
+}
