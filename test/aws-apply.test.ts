@@ -14,7 +14,7 @@ import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { cloudInitSchema } from "./support/cloud-init-schema";
 import { Json, settingsOf, synthAwsExample, tempDir } from "./support/aws-fixtures";
 import { boto, MOTO_REGION, MotoServer, motoQuirkOverrides, startMoto, writeMotoOverride } from "./support/moto";
-import { terraform, terraformOk } from "./support/terraform";
+import { ENGINE_NAME, terraform, terraformOk } from "./support/terraform";
 
 jest.setTimeout(900_000);
 
@@ -159,7 +159,7 @@ test("outputs: the endpoint is the NLB; the kubeconfig is sensitive and points a
   expect(outputs.demo_ca_cert_hash.value).toMatch(/^sha256:[0-9a-f]{64}$/);
 });
 
-test("terraform plan right after apply shows no changes", () => {
+test(`${ENGINE_NAME} plan right after apply shows no changes`, () => {
   const plan = terraform(dir, ["plan", "-no-color", "-input=false", "-detailed-exitcode"], AWS_ENV);
   expect({ status: plan.status, changes: plan.stdout.split("\n").filter((l) => /^\s+# /.test(l)) }).toEqual({ status: 0, changes: [] });
 });

@@ -10,7 +10,7 @@ import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { AwsKubeadmCluster, AwsKubeadmClusterProps, writeOnlyVersion } from "../src/constructs/aws";
 import { cloudInitSchema } from "./support/cloud-init-schema";
 import { baseProps, build, synthAwsExample, decodeUserDataExpression, Json, resourcesOf, settingsOf, synthJson, tempDir, writeFilesOf } from "./support/aws-fixtures";
-import { terraformOk } from "./support/terraform";
+import { ENGINE, ENGINE_NAME, terraformOk } from "./support/terraform";
 
 const tmp = tempDir("aws-synth-");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -105,10 +105,12 @@ describe("example stack", () => {
     expect(() => synthExample(path.join(tmp, "bad", "cdktf.out"), { "aws.workerCount": "two" })).toThrow(/aws\.workerCount must be a whole number/);
   });
 
-  test("terraform init (offline, provider mirror) and validate", () => {
+  test(`${ENGINE_NAME} init (offline, provider mirror) and validate`, () => {
     terraformOk(example.dir, ["init", "-no-color", "-input=false", "-backend=false"]);
     const lock = fs.readFileSync(path.join(example.dir, ".terraform.lock.hcl"), "utf8");
-    expect(lock).toMatch(/provider "registry.terraform.io\/hashicorp\/aws"[\s\S]*version\s*=\s*"5\.100\.0"/);
+    // The engines differ here: each resolves `hashicorp/aws` through its own registry's host name.
+    const registry = ENGINE === "tofu" ? "registry.opentofu.org" : "registry.terraform.io";
+    expect(lock).toMatch(new RegExp(`provider "${registry}/hashicorp/aws"[\\s\\S]*version\\s*=\\s*"5\\.100\\.0"`));
     const validate = JSON.parse(terraformOk(example.dir, ["validate", "-no-color", "-json"]));
     expect(validate).toMatchObject({ valid: true, error_count: 0 });
   });

@@ -16,7 +16,7 @@ import { BaremetalKubeadmCluster, BaremetalHost, KUBE_VIP_LAYOUT } from "../src/
 import { readCalls, readStatus, removeNodeRoot } from "./harness";
 import { createStubHost, inHome, kubeadmTimes, STUB_COMMAND_PREFIX, STUB_REMOTE_ROOT, StubHost, StubHostSpec, userName } from "./support/baremetal-stub-hosts";
 import { cleanup, freePort, generateKeyPair, KeyPair, sshdUnavailable } from "./support/sshd";
-import { terraform, terraformOk } from "./support/terraform";
+import { ENGINE_NAME, terraform, terraformOk } from "./support/terraform";
 
 const unavailable = sshdUnavailable();
 const suite = unavailable ? describe.skip : describe;
@@ -100,7 +100,7 @@ suite("bare metal over SSH (sshd on loopback, stub harness)", () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test("terraform init needs no provider", () => {
+  test(`${ENGINE_NAME} init needs no provider`, () => {
     expect(fs.existsSync(path.join(stackDir, ".terraform", "providers"))).toBe(false);
     expect(firstApply).toMatch(/Apply complete! Resources: 5 added, 0 changed, 0 destroyed/);
   });

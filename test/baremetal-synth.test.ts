@@ -13,7 +13,7 @@ import { BaremetalApiEndpoint, BaremetalHost, BaremetalKubeadmCluster, KUBE_VIP_
 import fields from "./fixtures/kubeadm-v1beta4-fields.json";
 import { cloudInitSchema } from "./support/cloud-init-schema";
 import { baseProps, build, decodeTerraformString, Json, prng, provisioners, synthJson, tempDir, VIP } from "./support/baremetal-fixtures";
-import { terraformOk } from "./support/terraform";
+import { ENGINE_NAME, terraformOk } from "./support/terraform";
 
 const tmp = tempDir("baremetal-synth-");
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -79,7 +79,7 @@ describe("example stack", () => {
     expect(b).toEqual(a);
   });
 
-  test("terraform init (no provider, offline) and validate", () => {
+  test(`${ENGINE_NAME} init (no provider, offline) and validate`, () => {
     const init = terraformOk(example.dir, ["init", "-no-color", "-input=false", "-backend=false"]);
     expect(init).toMatch(/Terraform has been successfully initialized/);
     expect(fs.existsSync(path.join(example.dir, ".terraform", "providers"))).toBe(false);

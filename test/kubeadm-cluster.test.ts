@@ -6,7 +6,7 @@ import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { USER_DATA_LIMITS } from "../src/bootstrap/user-data-budget";
 import { decodeUserData, cloudInitSchema } from "./support/cloud-init-schema";
-import { terraformOk } from "./support/terraform";
+import { ENGINE_NAME, terraformOk } from "./support/terraform";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kubeadm-cluster-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -92,7 +92,7 @@ describe("KubeadmCluster", () => {
     expect(a).toEqual(b);
   });
 
-  test("terraform resolves the endpoint into the user data at apply time", () => {
+  test(`${ENGINE_NAME} resolves the endpoint into the user data at apply time`, () => {
     const out = path.join(tmp, "apply");
     const { cluster } = build(out);
     (cluster.node.root as App).synth();

@@ -1,5 +1,6 @@
 import * as yaml from "js-yaml";
 import { renderInitConfig, renderJoinConfig, KubeadmContext, POOL_LABEL, findPool } from "../src/bootstrap/kubeadm-config";
+import { kubeadmPatchFiles } from "../src/bootstrap/kubeadm-patches";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import fields from "./fixtures/kubeadm-v1beta4-fields.json";
 
@@ -138,7 +139,7 @@ describe("JoinConfiguration", () => {
     expect(JSON.stringify(join)).not.toMatch(/certificateKey|unsafeSkipCAVerification/);
   });
 
-  test("workers: pool labels, taints, max pods and kubelet flags; no controlPlane, no fixed name", () => {
+  test("workers: pool labels, taints and kubelet flags, their kubelet patch; no controlPlane, no fixed name", () => {
     const [join] = docs(renderJoinConfig(cluster, { kind: "worker", pool: "gpu" }, CTX));
     expect(unknownKeys(join, "JoinConfiguration", "JoinConfiguration")).toEqual([]);
     expect(join.controlPlane).toBeUndefined();
@@ -146,9 +147,19 @@ describe("JoinConfiguration", () => {
     expect(join.nodeRegistration.taints).toEqual([{ key: "nvidia.com/gpu", value: "present", effect: "NoSchedule" }]);
     expect(join.nodeRegistration.kubeletExtraArgs).toEqual([
       { name: "image-gc-high-threshold", value: "70" },
-      { name: "max-pods", value: "60" },
       { name: "node-labels", value: `${POOL_LABEL}=gpu,example.com/gpu=a100` },
     ]);
+    expect(join.patches).toEqual({ directory: "/etc/cdktf-kubeadm/patches" });
+  });
+
+  test("a pool's maxPods is a KubeletConfiguration field in the worker's kubelet patch, not the deprecated --max-pods flag", () => {
+    expect(kubeadmPatchFiles(cluster, { kind: "worker", pool: "gpu" })).toEqual([
+      { path: "/etc/cdktf-kubeadm/patches/kubeletconfiguration.json", content: '{"maxPods":60}\n' },
+    ]);
+    expect(kubeadmPatchFiles(cluster, { kind: "worker", pool: "general" })[0].content).toBe('{"maxPods":110}\n');
+    // Control-plane nodes keep the cluster's KubeletConfiguration (and no patch directory unless patches are set).
+    expect(kubeadmPatchFiles(cluster, { kind: "control-plane", slot: 0 })).toEqual([]);
+    expect(renderJoinConfig(cluster, { kind: "worker", pool: "gpu" }, CTX)).not.toContain("max-pods");
   });
 
   test("the apiServerEndpoint stays on one line so the bootstrap can point it at a peer", () => {
@@ -176,5 +187,40 @@ describe("kubeadmTimeouts", () => {
   test("are left to kubeadm when none is set (no timeouts key at all)", () => {
     expect(renderInitConfig(cluster, 0, CTX)).not.toContain("timeouts");
     expect(renderJoinConfig(cluster, { kind: "worker", pool: "gpu" }, CTX)).not.toContain("timeouts");
+  });
+});
+
+describe("kubeadmPatches", () => {
+  const livenessPatch = { spec: { containers: [{ name: "kube-apiserver", livenessProbe: { failureThreshold: 16, timeoutSeconds: 30 } }] } };
+  const patched = resolveCluster(
+    { name: "patched", kubeadmPatches: { kubeletConfiguration: { imageGCHighThresholdPercent: 90 }, kubeApiServer: livenessPatch } },
+    { platform: "aws", nodeCidrs: ["10.0.0.0/16"] },
+  );
+  const controlPlaneOnly = resolveCluster({ name: "cp-only", kubeadmPatches: { kubeScheduler: { spec: { priority: 1 } } } }, { platform: "aws", nodeCidrs: ["10.0.0.0/16"] });
+
+  test("are kept in kubeadm's target order under kubeadm's target names", () => {
+    expect(Object.keys(patched.kubeadmPatches)).toEqual(["kube-apiserver", "kubeletconfiguration"]);
+    expect(patched.kubeadmPatches["kube-apiserver"]).toEqual(livenessPatch);
+  });
+
+  test("put patches.directory into InitConfiguration and every JoinConfiguration that has a patch file", () => {
+    const [init] = docs(renderInitConfig(patched, 0, CTX));
+    const [controlPlaneJoin] = docs(renderJoinConfig(patched, { kind: "control-plane", slot: 1 }, CTX));
+    const [workerJoin] = docs(renderJoinConfig(patched, { kind: "worker", pool: "default" }, CTX));
+    for (const [doc, kind] of [[init, "InitConfiguration"], [controlPlaneJoin, "JoinConfiguration"], [workerJoin, "JoinConfiguration"]] as const) {
+      expect(unknownKeys(doc, kind, kind)).toEqual([]);
+      expect(doc.patches).toEqual({ directory: "/etc/cdktf-kubeadm/patches" });
+    }
+  });
+
+  test("control-plane targets stay on control-plane nodes; a worker's kubelet patch adds its pool's maxPods to the user's", () => {
+    expect(kubeadmPatchFiles(controlPlaneOnly, { kind: "worker", pool: "default" }).map((f) => f.content)).toEqual(['{"maxPods":110}\n']);
+    expect(kubeadmPatchFiles(controlPlaneOnly, { kind: "control-plane", slot: 2 }).map((f) => f.path)).toEqual(["/etc/cdktf-kubeadm/patches/kube-scheduler.json"]);
+    expect(kubeadmPatchFiles(patched, { kind: "worker", pool: "default" }).map((f) => f.content)).toEqual(['{"imageGCHighThresholdPercent":90,"maxPods":110}\n']);
+  });
+
+  test("control-plane nodes get no patches field when none is set (kubeadm fails on a missing directory)", () => {
+    expect(renderInitConfig(cluster, 0, CTX)).not.toContain("patches");
+    expect(renderJoinConfig(cluster, { kind: "control-plane", slot: 1 }, CTX)).not.toContain("patches");
   });
 });

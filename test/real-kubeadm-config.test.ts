@@ -17,6 +17,16 @@ import {
 import { NodeNamespace } from "./support/node-namespace";
 import { tempDir } from "./support/stack-json";
 
+/** Patches for every static Pod kubeadm writes, the kubelet's config and CoreDNS: each leaves a mark to look for. */
+const REFERENCE_PATCHES = {
+  etcd: { metadata: { annotations: { "example.com/patched": "etcd" } } },
+  kubeApiServer: { spec: { containers: [{ name: "kube-apiserver", livenessProbe: { failureThreshold: 23, timeoutSeconds: 37 } }] } },
+  kubeControllerManager: { metadata: { annotations: { "example.com/patched": "kube-controller-manager" } } },
+  kubeScheduler: { metadata: { annotations: { "example.com/patched": "kube-scheduler" } } },
+  kubeletConfiguration: { imageGCHighThresholdPercent: 83 },
+  corednsDeployment: { metadata: { annotations: { "example.com/patched": "coredns" } } },
+};
+
 /** A cluster that uses every knob that reaches a kubeadm config. */
 function referenceRoles(version: string, workDir: string): RoleConfigs[] {
   let cluster!: KubeadmCluster;
@@ -45,6 +55,7 @@ function referenceRoles(version: string, workDir: string): RoleConfigs[] {
         pki: { keyAlgorithm: "RSA-2048", certificateValidityHours: 4380 },
         bootstrapTokenTtl: "48h",
         kubeadmTimeouts: { controlPlaneComponentHealthCheck: "8m", kubeletHealthCheck: "6m", kubernetesAPICall: "5m", etcdAPICall: "3m", tlsBootstrap: "10m", discovery: "7m30s" },
+        kubeadmPatches: REFERENCE_PATCHES,
       },
       { platform: "test", nodeCidrs: ["10.0.0.0/16"] },
     );
@@ -117,6 +128,8 @@ describe.each([KUBERNETES_TEST_VERSION, KUBERNETES_OLDEST_VERSION, KUBERNETES_NE
 
 describe("kubeadm init --dry-run", () => {
   const version = KUBERNETES_TEST_VERSION;
+  /** Platform -> what the dry run printed. */
+  const dryRunOutput: Record<string, string> = {};
   const roles = [...exampleRoles(version, path.join(work, "dry-run")), ...referenceRoles(version, path.join(work, "dry-run"))]
     .filter((r) => r.role.kind === "control-plane" && r.role.slot === 0);
   let node: NodeNamespace;
@@ -132,6 +145,8 @@ describe("kubeadm init --dry-run", () => {
     const config = "/etc/cdktf-kubeadm/kubeadm-init.yaml";
     node.writeFile(config, role.initConfig!, 0o600);
     node.clear("/etc/kubernetes");
+    fs.rmSync(node.hostPath(NODE_LAYOUT.patchesDir), { recursive: true, force: true });
+    for (const [file, content] of Object.entries(role.files)) if (file.startsWith(`${NODE_LAYOUT.patchesDir}/`)) node.writeFile(file, content, 0o644);
     for (const [file, { content, mode }] of Object.entries(role.pki)) node.writeFile(file, content, mode);
     // Preflight checks this machine (no kubelet, no containerd), not the config: skipped.
     const r = node.exec(kubernetesCommand(version, "kubeadm"), ["init", "--dry-run", "--skip-phases=preflight", "--config", config], { timeoutMs: 120_000 });
@@ -143,6 +158,24 @@ describe("kubeadm init --dry-run", () => {
     expect(r.stdout).toContain(`--discovery-token-ca-cert-hash ${role.cluster.caCertHash}`);
     const endpoint = resolveTokens(role.cluster.apiEndpoint).replace("https://", "");
     expect(r.stdout).toContain(`kubeadm join ${endpoint} --token ${role.cluster.pki.bootstrapToken}`);
+    dryRunOutput[role.platform] = r.stdout;
+  });
+
+  test("the reference cluster's kubeadm patches reach every manifest and config kubeadm writes", () => {
+    const applied = (output: string) =>
+      [...new Set([...output.matchAll(/\[patches\] Applied patch of type "application\/strategic-merge-patch\+json" to target "([a-z-]+)"/g)].map((m) => m[1]))].sort();
+    const output = dryRunOutput.reference;
+    expect(output).toBeDefined();
+    expect(applied(output)).toEqual(["corednsdeployment", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubeletconfiguration"]);
+    expect(output).toMatch(/failureThreshold: 23\n/);
+    expect(output).toMatch(/timeoutSeconds: 37\n/);
+    expect(output).toMatch(/imageGCHighThresholdPercent: 83\n/);
+    for (const target of ["etcd", "kube-controller-manager", "kube-scheduler", "coredns"]) expect(output).toContain(`example.com/patched: ${target}\n`);
+    // The examples set no patches: kubeadm applies only its own per-node kubelet patch (instance config).
+    for (const platform of Object.keys(dryRunOutput).filter((p) => p !== "reference")) {
+      expect({ platform, applied: applied(dryRunOutput[platform]) }).toEqual({ platform, applied: ["kubeletconfiguration"] });
+      expect(dryRunOutput[platform]).not.toContain("example.com/patched");
+    }
   });
 });
 

@@ -7,7 +7,8 @@
 #   Service: preflight requires a route to it); control-plane IMAGE_REPOSITORY
 #  control-plane: CP_SLOT NODE_NAME CNI_PLUGIN(calico|flannel|cilium|none); unless none CNI_URL
 #   CNI_SHA256; cilium CNI_VERSION, on aarch64 CNI_URL_ARM64 CNI_SHA256_ARM64; flannel/cilium
-#   POD_CIDR; optional API_PEER_ENDPOINTS, API_HAIRPIN_DNAT=1 (join through a peer via iptables DNAT)
+#   POD_CIDR; optional API_PEER_ENDPOINTS, API_HAIRPIN_DNAT=1 (join through a peer via iptables DNAT),
+#   CERT_RENEW_DAYS (renew certificates that expire within this many days; default 90)
 #  optional SECRETS_SOURCE(aws-secretsmanager|gce-secretmanager) SECRETS_ID(secret ARN | secret
 #   version name) SECRETS_REGION(aws): the CA keys and the join token come from that secret store
 #   (step secrets, src/bootstrap/secret-bundle.ts), not from user data
@@ -520,11 +521,17 @@ init_or_join() {
 # traffic for the endpoint to the healthy peer (API_HAIRPIN_DNAT=1). -A|-D PEER
 hairpin() {
   [[ ${API_HAIRPIN_DNAT:-} == 1 && $NODE_ROLE == control-plane && $2 != "$API_ENDPOINT" ]] || return 0
-  local r=(OUTPUT -p tcp -d "${API_ENDPOINT%:*}" --dport "${API_ENDPOINT##*:}" -m comment --comment cdktf-kubeadm-hairpin -j DNAT --to-destination "$2")
+  local lb=${API_ENDPOINT%:*} tag=(-m comment --comment cdktf-kubeadm-hairpin)
+  # The guest agent's local route to the LB address makes that address our source too, which the
+  # peer (same route) drops as a martian: DNATed connections leave with our own (MASQUERADE).
+  local dnat=(OUTPUT -p tcp -d "$lb" --dport "${API_ENDPOINT##*:}" "${tag[@]}" -j DNAT --to-destination "$2")
+  local snat=(POSTROUTING -p tcp -d "${2%:*}" --dport "${2##*:}" -m conntrack --ctstate DNAT --ctorigdst "$lb" "${tag[@]}" -j MASQUERADE)
   if [[ $1 == -A ]]; then
-    iptables -t nat -C "${r[@]}" 2>/dev/null || iptables -t nat -A "${r[@]}"
+    { iptables -t nat -C "${snat[@]}" 2>/dev/null || iptables -t nat -A "${snat[@]}"; } &&
+      { iptables -t nat -C "${dnat[@]}" 2>/dev/null || iptables -t nat -A "${dnat[@]}"; }
   else
-    while iptables -t nat -C "${r[@]}" 2>/dev/null; do iptables -t nat -D "${r[@]}" || return; done
+    while iptables -t nat -C "${dnat[@]}" 2>/dev/null; do iptables -t nat -D "${dnat[@]}" || return; done
+    while iptables -t nat -C "${snat[@]}" 2>/dev/null; do iptables -t nat -D "${snat[@]}" || return; done
   fi
 }
 
@@ -607,14 +614,15 @@ ucleanup() {
   [[ -z ${HELD:-} ]] || lease release || warn "cannot release the upgrade Lease (it expires within an hour)"
 }
 # Certificate renewal (timer cdktf-kubeadm-certs, daily): when a certificate kubeadm manages expires
-# within 90 days, `kubeadm certs renew all`, then the static pods restart (manifests moved out and
-# back: the kubelet stops and starts them), holding the Lease.
+# within CERT_RENEW_DAYS (a third of its lifetime, at most 90), `kubeadm certs renew all`, then the
+# static pods restart (manifests moved out and back: the kubelet stops and starts them), holding
+# the Lease.
 certs() {
-  local d h=$RUN/manifests
+  local d h=$RUN/manifests w=${CERT_RENEW_DAYS:-90}
   d=$(kubeadm certs check-expiration -o json | python3 -c 'import datetime as D,json,sys
 print(min(int((D.datetime.fromisoformat(c["expirationDate"].replace("Z","+00:00")).timestamp()-int(sys.argv[1]))//86400) for c in json.load(sys.stdin)["certificates"] if not c.get("missing") and not c.get("externallyManaged")))' "$(date +%s)") ||
     die "cannot read the certificates' expiry (kubeadm certs check-expiration)"
-  if ((d >= 90)); then log "the first certificate expires in $d days: nothing to renew"; return; fi
+  if ((d >= w)); then log "the first certificate expires in $d days (renewal within $w): nothing to renew"; return; fi
   lease take || return 0
   HELD=1 CLEANUP=ucleanup
   log "a certificate expires in $d days: renewing them all"
@@ -732,10 +740,13 @@ upgrade() {
   STEP=kubeadm; ustatus kubeadm running
   upkg "$DES" kubeadm
   STEP=control-plane; ustatus control-plane running
+  # The upgrade rewrites the static Pod manifests: without the patches they would be lost.
+  local patches=()
+  [[ ! -d $E/patches ]] || patches=(--patches "$E/patches")
   if kc -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep -qE "^kubernetesVersion: v?$DES\$"; then
-    kubeadm upgrade node || die "kubeadm upgrade node failed"
+    kubeadm upgrade node "${patches[@]}" || die "kubeadm upgrade node failed"
   else
-    kubeadm upgrade apply -y "v$DES" || die "kubeadm upgrade apply v$DES failed"
+    kubeadm upgrade apply -y "${patches[@]}" "v$DES" || die "kubeadm upgrade apply v$DES failed"
   fi
   renew
   STEP=drain; ustatus drain running

@@ -9,6 +9,7 @@ import { fullScript, loaderScript, scriptSha256 } from "./bootstrap-script";
 import { CONTAINERD_VERSION_PREFIX, PINNED_CNI, pauseImageTag } from "./catalog";
 import { kubernetesServiceIp } from "./cidr";
 import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
+import { kubeadmPatchFiles } from "./kubeadm-patches";
 import { registryMirrorFiles } from "./mirrors";
 import { NODE_LAYOUT } from "./node-layout";
 import { goDurationSeconds } from "./resolve-cluster";
@@ -63,6 +64,15 @@ function shellSettings(settings: Record<string, string | undefined>): string {
     .join("");
 }
 
+/**
+ * Renew a certificate when a third of its lifetime is left, and at most 90 days before it expires:
+ * a fixed 90 days would renew 30-day certificates (720 h) on every daily run, restarting every
+ * static Pod, etcd included, each time.
+ */
+export function certificateRenewalDays(certificateValidityHours: number): number {
+  return Math.max(1, Math.min(90, Math.floor(certificateValidityHours / 24 / 3)));
+}
+
 export function renderSettings(input: NodePayloadInput): string {
   const { cluster, role } = input;
   const isControlPlane = role.kind === "control-plane";
@@ -78,6 +88,7 @@ export function renderSettings(input: NodePayloadInput): string {
     API_ENDPOINT: `${input.controlPlaneEndpointHost}:${cluster.controlPlane.apiServerPort}`,
     API_PEER_ENDPOINTS: isControlPlane && input.controlPlanePeerEndpoints?.length ? input.controlPlanePeerEndpoints.join(" ") : undefined,
     API_HAIRPIN_DNAT: isControlPlane && input.apiHairpinDnat ? "1" : undefined,
+    CERT_RENEW_DAYS: isControlPlane ? String(certificateRenewalDays(cluster.pki.certificateValidityHours)) : undefined,
     K8S_VERSION: cluster.kubernetesVersion,
     K8S_MINOR: cluster.kubernetesMinor,
     PKG_REPO_URL: cluster.packageRepositoryUrl,
@@ -151,7 +162,8 @@ export function nodeFiles(input: NodePayloadInput): NodeFile[] {
     files.push(file(NODE_LAYOUT.initConfig, "0600", renderInitConfig(cluster, role.slot, ctx)));
   }
   const mirrors = registryMirrorFiles(cluster.sources.registryMirrors).map((f) => file(f.path, f.permissions, f.content));
-  return [...files, ...nodePkiFiles(input), ...mirrors, ...(input.extraFiles ?? [])];
+  const patches = kubeadmPatchFiles(cluster, role).map((f) => file(f.path, "0644", f.content));
+  return [...files, ...patches, ...nodePkiFiles(input), ...mirrors, ...(input.extraFiles ?? [])];
 }
 
 export function renderCloudConfig(input: NodePayloadInput): string {

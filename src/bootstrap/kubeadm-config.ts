@@ -7,6 +7,7 @@
 import * as yaml from "js-yaml";
 import type { NodeRole, ResolvedCluster, ResolvedNodePool, Taint } from "./spec";
 import { controlPlaneNodeName } from "./spec";
+import { patchesField } from "./kubeadm-patches";
 
 export const KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4";
 const CRI_SOCKET = "unix:///var/run/containerd/containerd.sock";
@@ -62,10 +63,11 @@ function nodeRegistration(cluster: ResolvedCluster, role: NodeRole): Record<stri
     criSocket: CRI_SOCKET,
     // An explicit empty list: kubeadm adds no taint to workers either way, but say so.
     taints: pool.taints,
+    // maxPods is a KubeletConfiguration field (the --max-pods flag is deprecated): it reaches each
+    // pool's nodes as a kubeadm patch of the kubelet's config (kubeadm-patches.ts).
     kubeletExtraArgs: args({
       ...pool.kubeletExtraArgs,
       "node-labels": labelArg({ ...pool.labels, [POOL_LABEL]: pool.name }),
-      "max-pods": String(pool.maxPods),
     }),
   };
 }
@@ -149,6 +151,7 @@ export function renderInitConfig(cluster: ResolvedCluster, slot: number, ctx: Ku
     ],
     nodeRegistration: nodeRegistration(cluster, { kind: "control-plane", slot }),
     localAPIEndpoint: { bindPort: cluster.controlPlane.apiServerPort },
+    ...patchesField(cluster, { kind: "control-plane", slot }),
     ...timeouts(cluster),
   };
   return dump([init, clusterConfiguration(cluster, ctx), kubeletConfiguration(cluster), kubeProxyConfiguration(cluster)]);
@@ -171,6 +174,7 @@ export function renderJoinConfig(cluster: ResolvedCluster, role: NodeRole, ctx: 
       },
     },
     nodeRegistration: nodeRegistration(cluster, role),
+    ...patchesField(cluster, role),
     ...timeouts(cluster),
   };
   if (role.kind === "control-plane") {

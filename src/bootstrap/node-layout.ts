@@ -12,6 +12,8 @@ export const NODE_LAYOUT = {
   initConfig: "/etc/cdktf-kubeadm/kubeadm-init.yaml",
   /** JoinConfiguration (every node). */
   joinConfig: "/etc/cdktf-kubeadm/kubeadm-join.yaml",
+  /** kubeadm patches ("<target>.json"), given to init, join and upgrade when present. */
+  patchesDir: "/etc/cdktf-kubeadm/patches",
   /** Bootstrap log; also streamed to the console by cloud-init. */
   log: "/var/log/cdktf-kubeadm-bootstrap.log",
   /** Progress: status.json, done sentinel, per-step markers. */

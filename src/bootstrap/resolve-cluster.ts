@@ -13,6 +13,7 @@ import {
   PINNED_CNI,
 } from "./catalog";
 import { cidrSize, cidrsOverlap, Ipv4Cidr, parseCidr, parseIpv4 } from "./cidr";
+import { resolveKubeadmPatches } from "./kubeadm-patches";
 import { checkExtraArgs, checkLabels, checkTaints } from "./labels";
 import { resolveSources } from "./mirrors";
 import type {
@@ -101,6 +102,7 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
   p.check(/^[A-Za-z0-9._-]{0,63}$/.test(bootstrapTokenRotation), "bootstrapTokenRotation", bootstrapTokenRotation, "is not a label of at most 63 letters, digits, '.', '_' or '-'", 'use e.g. "2026-12"');
 
   const kubeadmTimeouts = resolveKubeadmTimeouts(p, spec);
+  const kubeadmPatches = resolveKubeadmPatches(p, spec);
 
   if (p.list.length > 0) throw new ClusterSpecError(String(name), p.list);
   return {
@@ -123,6 +125,7 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
     bootstrapTokenTtl,
     bootstrapTokenRotation,
     kubeadmTimeouts,
+    kubeadmPatches,
     platformNetwork,
   };
 }

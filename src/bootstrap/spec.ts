@@ -171,6 +171,33 @@ export interface ClusterSpec {
    * @default kubeadm's defaults
    */
   readonly kubeadmTimeouts?: KubeadmTimeouts;
+  /**
+   * kubeadm patches (v1beta4 `patches`): one strategic merge patch per target, written to
+   * /etc/cdktf-kubeadm/patches on the nodes it concerns and applied by `kubeadm init`, `join` and
+   * every `kubeadm upgrade`. For what the configuration API does not reach: a static Pod's probes,
+   * resources or securityContext, CoreDNS's Deployment, or one KubeletConfiguration field per role.
+   * @default no patches
+   */
+  readonly kubeadmPatches?: KubeadmPatches;
+}
+
+/**
+ * Strategic merge patches (JSON objects), each @default none. Control-plane nodes apply every one;
+ * workers only kubeletConfiguration.
+ */
+export interface KubeadmPatches {
+  /** The etcd static Pod (local etcd only). */
+  readonly etcd?: Record<string, unknown>;
+  /** The kube-apiserver static Pod, e.g. `{ spec: { containers: [{ name: "kube-apiserver", livenessProbe: { failureThreshold: 16 } }] } }`. */
+  readonly kubeApiServer?: Record<string, unknown>;
+  /** The kube-controller-manager static Pod. */
+  readonly kubeControllerManager?: Record<string, unknown>;
+  /** The kube-scheduler static Pod. */
+  readonly kubeScheduler?: Record<string, unknown>;
+  /** The KubeletConfiguration kubeadm writes on each node (after kubeletConfiguration is merged). */
+  readonly kubeletConfiguration?: Record<string, unknown>;
+  /** The CoreDNS Deployment kubeadm installs (init and `kubeadm upgrade apply`). */
+  readonly corednsDeployment?: Record<string, unknown>;
 }
 
 /** Go durations ("90s", "5m", "1h30m"), each at least 1s and at most 2h. Every field @default kubeadm's */
@@ -253,6 +280,8 @@ export interface ResolvedCluster {
   readonly bootstrapTokenRotation: string;
   /** Only the timeouts set, in kubeadm's field order. */
   readonly kubeadmTimeouts: KubeadmTimeouts;
+  /** kubeadm's patch target name ("kube-apiserver") -> patch, in kubeadm's target order; only those set. */
+  readonly kubeadmPatches: Readonly<Record<string, Record<string, unknown>>>;
   readonly platformNetwork: PlatformNetwork;
 }
 

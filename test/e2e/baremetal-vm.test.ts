@@ -88,6 +88,7 @@ function synthCluster(version: string): void {
       { name: CONTROL_PLANE.name, address: CONTROL_PLANE.address, role: "control-plane" },
       { name: WORKER.name, address: WORKER.address, role: "worker", pool: "general" },
     ],
+    nodePools: [{ name: "general", maxPods: WORKER_MAX_PODS }],
     nodeCidr: "10.0.0.0/24",
     cni: {
       plugin: "flannel",
@@ -107,6 +108,10 @@ function synthCluster(version: string): void {
     // request, and often more than the 5 s a leader-election request may take: with one control
     // plane there is nobody to elect, so the controller manager and scheduler skip it.
     kubeadmTimeouts: { kubernetesAPICall: "5m" },
+    // Under TCG, with flannel, kube-proxy and a second VM running, the API server's /livez misses
+    // kubeadm's probe (15 s timeout, 8 failures) and the kubelet restarts it every few minutes:
+    // give it 10 minutes of failures first. Also proves the patches reach init and the upgrade.
+    kubeadmPatches: { kubeApiServer: { spec: { containers: [{ name: "kube-apiserver", livenessProbe: API_SERVER_LIVENESS }] } } },
     controlPlane: { controllerManagerExtraArgs: { "leader-elect": "false" }, schedulerExtraArgs: { "leader-elect": "false" } },
     ssh: { user: SITE_SSH_USER, privateKey: Fn.file(sshKey.privateKeyPath), timeout: "2m" },
     seedFiles: { directory: seedsOf(version), includeControlPlaneSecrets: true },
@@ -115,6 +120,10 @@ function synthCluster(version: string): void {
   app.synth();
   stackDir = path.join(work, "out", "stacks", "e2e");
 }
+
+const API_SERVER_LIVENESS = { timeoutSeconds: 60, periodSeconds: 20, failureThreshold: 30 };
+/** Not kubelet's 110: the worker's capacity shows that its pool's kubelet patch was applied. */
+const WORKER_MAX_PODS = 64;
 
 const seedsOf = (version: string) => path.join(work, `seeds-${version}`);
 
@@ -279,6 +288,13 @@ describe("a control plane and a worker from their unmodified seeds", () => {
   test("the worker boots and joins through discovery with the CA pin", () => {
     workerVm = bootHost(WORKER, VERSION, 2048, "workerBootToDoneMs");
     expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${VERSION}`], [WORKER.name, `v${VERSION}`]]);
+  });
+
+  test("kubeadm patches reached the nodes: the API server's liveness probe, the worker pool's maxPods", () => {
+    const apiServer = kubectlJson<{ spec: { containers: { name: string; livenessProbe: Record<string, unknown> }[] } }>(["-n", "kube-system", "get", "pod", `kube-apiserver-${CONTROL_PLANE_NODE}`]);
+    expect(apiServer.spec.containers.find((c) => c.name === "kube-apiserver")!.livenessProbe).toMatchObject(API_SERVER_LIVENESS);
+    const worker = kubectlJson<{ status: { capacity: { pods: string } } }>(["get", "node", WORKER.name]);
+    expect(worker.status.capacity.pods).toBe(String(WORKER_MAX_PODS));
   });
 
   test("both nodes are Ready (flannel's vxlan network is up) and CoreDNS runs", () => {

@@ -19,4 +19,6 @@ bash "$here/build-tools.sh" airgap >/dev/null
 bash "$here/build-tools.sh" node >/dev/null
 # flanneld, install-conf and the flannel CNI plugin: the VM end-to-end's CNI (its images are built from them).
 bash "$here/build-tools.sh" flannel >/dev/null
+# OpenTofu, the second engine the Terraform tests run on (npm run test:tofu): about 4 minutes cold.
+bash "$here/build-tools.sh" opentofu >/dev/null
 echo "build-all.sh: Kubernetes for the tests ready in $(( $(date +%s) - started )) s (${CDKTF_KUBEADM_CACHE:-$HOME/.cache/cdktf-kubeadm}/k8s)" >&2
