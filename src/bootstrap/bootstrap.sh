@@ -512,15 +512,17 @@ init_or_join() {
   sed -i -E "s|^(\\s*apiServerEndpoint:).*|\\1 $ep|" "$JOIN_CONFIG"
   grep -q "apiServerEndpoint: $ep\$" "$JOIN_CONFIG" || die "$JOIN_CONFIG has no apiServerEndpoint line"
   log "joining through $ep"
-  hairpin -A "$ep" || die "cannot add the iptables rule that sends ${API_ENDPOINT} to $ep while joining"
-  retry attempt kubeadm join --config "$JOIN_CONFIG" || { hairpin -D "$ep" || :; die "kubeadm join through $ep failed"; }
-  hairpin -D "$ep" || warn "could not remove the iptables hairpin rule for $ep (harmless: the node serves the API itself now)"
+  # Workers join through the endpoint itself: their copy has no hairpin.
+  [[ $NODE_ROLE == worker ]] || hairpin -A "$ep" || die "cannot add the iptables rules that send ${API_ENDPOINT} to $ep while joining"
+  retry attempt kubeadm join --config "$JOIN_CONFIG" || { [[ $NODE_ROLE == worker ]] || hairpin -D "$ep" || :; die "kubeadm join through $ep failed"; }
+  [[ $NODE_ROLE == worker ]] || hairpin -D "$ep" || warn "could not remove the iptables hairpin rules for $ep (harmless: the node serves the API itself now)"
 }
+# @control-plane-only
 # GCE: a load-balancer backend that connects to the LB address is answered by itself, and after
 # discovery kubeadm talks to controlPlaneEndpoint. While this control-plane node joins, send its
 # traffic for the endpoint to the healthy peer (API_HAIRPIN_DNAT=1). -A|-D PEER
 hairpin() {
-  [[ ${API_HAIRPIN_DNAT:-} == 1 && $NODE_ROLE == control-plane && $2 != "$API_ENDPOINT" ]] || return 0
+  [[ ${API_HAIRPIN_DNAT:-} == 1 && $2 != "$API_ENDPOINT" ]] || return 0
   local lb=${API_ENDPOINT%:*} tag=(-m comment --comment cdktf-kubeadm-hairpin)
   # The guest agent's local route to the LB address makes that address our source too, which the
   # peer (same route) drops as a martian: DNATed connections leave with our own (MASQUERADE).
@@ -534,6 +536,7 @@ hairpin() {
     while iptables -t nat -C "${snat[@]}" 2>/dev/null; do iptables -t nat -D "${snat[@]}" || return; done
   fi
 }
+# @end
 
 # @control-plane-only
 # cilium install, unless its DaemonSet exists (an earlier attempt)

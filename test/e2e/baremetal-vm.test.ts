@@ -268,6 +268,12 @@ function runOnNode(name: string, node: string, script: string, hostPath?: string
 
 const CONTROL_PLANE_NODE = "e2e-cp-0";
 
+/** The liveness probe of the API server's static Pod, as the kubelet runs it. */
+function apiServerLiveness(): Record<string, unknown> {
+  const pod = kubectlJson<{ spec: { containers: { name: string; livenessProbe: Record<string, unknown> }[] } }>(["-n", "kube-system", "get", "pod", `kube-apiserver-${CONTROL_PLANE_NODE}`]);
+  return pod.spec.containers.find((c) => c.name === "kube-apiserver")!.livenessProbe;
+}
+
 describe("a control plane and a worker from their unmodified seeds", () => {
   test("the control plane boots and its bootstrap (kubeadm init, flannel) succeeds", () => {
     controlPlaneVm = bootHost(CONTROL_PLANE, VERSION, 3072, "controlPlaneBootToDoneMs");
@@ -291,8 +297,7 @@ describe("a control plane and a worker from their unmodified seeds", () => {
   });
 
   test("kubeadm patches reached the nodes: the API server's liveness probe, the worker pool's maxPods", () => {
-    const apiServer = kubectlJson<{ spec: { containers: { name: string; livenessProbe: Record<string, unknown> }[] } }>(["-n", "kube-system", "get", "pod", `kube-apiserver-${CONTROL_PLANE_NODE}`]);
-    expect(apiServer.spec.containers.find((c) => c.name === "kube-apiserver")!.livenessProbe).toMatchObject(API_SERVER_LIVENESS);
+    expect(apiServerLiveness()).toMatchObject(API_SERVER_LIVENESS);
     const worker = kubectlJson<{ status: { capacity: { pods: string } } }>(["get", "node", WORKER.name]);
     expect(worker.status.capacity.pods).toBe(String(WORKER_MAX_PODS));
   });
@@ -409,6 +414,9 @@ describe("upgrade to the next minor through the bare-metal desired-version chann
     expect(upgradeStatus()[CONTROL_PLANE_NODE]).toMatchObject({ from: VERSION, to: NEXT, phase: "done", result: "succeeded", error: null });
     const server = kubectlJson<{ serverVersion: { gitVersion: string } }>(["version"]).serverVersion.gitVersion;
     expect(server).toBe(`v${NEXT}`);
+    // kubeadm upgrade rewrote the static Pod manifests: with --patches, the patch is still there.
+    waitFor("the upgraded API server's Pod", () => apiServerLiveness() !== undefined, { timeoutMs: 5 * 60_000, intervalMs: 5000, tolerateErrors: true });
+    expect(apiServerLiveness()).toMatchObject(API_SERVER_LIVENESS);
   });
 
   test("the worker is replaced: drained, deleted, and a new machine boots from its new seed", () => {

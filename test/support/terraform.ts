@@ -56,11 +56,22 @@ export function findProviderMirror(): string | undefined {
 
 const cliConfigs: Partial<Record<Engine, string>> = {};
 
+/** `to` as a tree of real directories whose files are symbolic links to those of `from`. */
+function linkTree(from: string, to: string): void {
+  fs.mkdirSync(to, { recursive: true });
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const source = path.join(from, entry.name);
+    if (entry.isDirectory()) linkTree(source, path.join(to, entry.name));
+    else fs.symlinkSync(source, path.join(to, entry.name));
+  }
+}
+
 /**
  * A CLI config that installs every provider from the local mirror and nothing from the network.
  * OpenTofu resolves `hashicorp/aws` to registry.opentofu.org/hashicorp/aws, so its mirror is a
- * directory of its own in which that host name links to the mirror's registry.terraform.io (the
- * same provider binary: OpenTofu's registry serves HashiCorp's builds).
+ * directory of its own with that host name, holding links to the mirror's registry.terraform.io
+ * files (the same provider binary: OpenTofu's registry serves HashiCorp's builds). Its scan does
+ * not follow a linked directory, so the directories are real.
  */
 export function offlineCliConfig(engine: Engine = ENGINE): string {
   const known = cliConfigs[engine];
@@ -68,11 +79,11 @@ export function offlineCliConfig(engine: Engine = ENGINE): string {
   const mirror = findProviderMirror();
   if (!mirror) throw new Error("No Terraform provider mirror found (looked for registry.terraform.io/hashicorp/aws/*)");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${engine}-cli-`));
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   let mirrorPath = mirror;
   if (engine === "tofu") {
     mirrorPath = path.join(dir, "mirror");
-    fs.mkdirSync(mirrorPath);
-    fs.symlinkSync(path.join(mirror, "registry.terraform.io"), path.join(mirrorPath, "registry.opentofu.org"));
+    linkTree(path.join(mirror, "registry.terraform.io"), path.join(mirrorPath, "registry.opentofu.org"));
   }
   const config = path.join(dir, "cli.tfrc");
   fs.writeFileSync(
