@@ -120,7 +120,9 @@ export class Site {
       "-name", vm.name, "-accel", "tcg,thread=multi", "-cpu", "qemu64", "-smp", String(vm.cpus ?? 2), "-m", String(vm.memoryMiB ?? 3072),
       "-kernel", path.join(this.image, "vmlinuz"), "-initrd", path.join(this.image, "initrd.img"),
       "-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.unified_cgroup_hierarchy=1",
-      "-drive", `file=${disk},if=virtio,format=qcow2`,
+      // cache=unsafe: the disk is scratch, and an emulated fsync (etcd's, on every write) slow
+      // enough to time out etcd's requests restarted the controller manager in a loop.
+      "-drive", `file=${disk},if=virtio,format=qcow2,cache=unsafe`,
       "-drive", `file=${iso},media=cdrom,readonly=on`,
       "-netdev", `tap,id=n0,ifname=${tap},script=no,downscript=no`, "-device", `virtio-net-pci,netdev=n0,mac=${mac}`,
       "-display", "none", "-serial", `file:${console}`, "-monitor", "none",

@@ -125,7 +125,9 @@ const XTABLES_EXTENSIONS = "/usr/lib/x86_64-linux-gnu/xtables";
 export function iptablesUserland(): ImageFile[] {
   if (!fs.existsSync(XTABLES)) throw new Error(`${XTABLES} is missing: install Debian's iptables (scripts/setup.sh does)`);
   const names = ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"];
-  const extensions = fs.readdirSync(XTABLES_EXTENSIONS).map((f) => ({ path: path.join(XTABLES_EXTENSIONS, f), source: path.join(XTABLES_EXTENSIONS, f) }));
+  // With the libraries each extension needs itself: libxt_statistic.so (kube-proxy's match for a
+  // Service with two or more endpoints) needs libm, which iptables itself does not.
+  const extensions = fs.readdirSync(XTABLES_EXTENSIONS).flatMap((f) => hostProgram(path.join(XTABLES_EXTENSIONS, f)));
   return imageFiles(
     hostProgram(XTABLES),
     names.map((n) => ({ path: `/usr/sbin/${n}`, linkTo: "xtables-nft-multi" })),
