@@ -366,10 +366,13 @@ describe("a real control plane on the node", () => {
       node.writeFile(`${NODE_LAYOUT.stateDir}/done`, "", 0o644);
       const agent = node.exec("bash", [NODE_LAYOUT.script, "certs"], { env: { PATH: NODE_PATH } });
       expect(outcome(agent)).toBe("exit 0");
-      const days = Number(/the first certificate expires in (\d+) days: nothing to renew/.exec(agent.output)?.[1]);
+      const said = /the first certificate expires in (\d+) days \(renewal within (\d+)\): nothing to renew/.exec(agent.output);
+      const days = Number(said?.[1]);
       // Leaves are valid for certificateValidityPeriod (8760 h): 364 or 365 days left.
       expect(days).toBeGreaterThanOrEqual(364);
       expect(days).toBeLessThanOrEqual(365);
+      // A third of 365 days is more than 90: renewal at 90 days (CERT_RENEW_DAYS from the settings).
+      expect(Number(said?.[2])).toBe(90);
     });
   });
 
