@@ -5,8 +5,8 @@
  * JoinConfiguration; workers get a JoinConfiguration only.
  */
 import * as yaml from "js-yaml";
-import type { NodeRole, ResolvedCluster, ResolvedNodePool, Taint } from "./spec";
-import { controlPlaneNodeName } from "./spec";
+import type { NodeRole, ResolvedCluster, Taint } from "./spec";
+import { controlPlaneNodeName, findPool } from "./spec";
 import { patchesField } from "./kubeadm-patches";
 
 export const KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4";
@@ -72,11 +72,7 @@ function nodeRegistration(cluster: ResolvedCluster, role: NodeRole): Record<stri
   };
 }
 
-export function findPool(cluster: ResolvedCluster, name: string): ResolvedNodePool {
-  const pool = cluster.nodePools.find((p) => p.name === name);
-  if (!pool) throw new Error(`cdktf-kubeadm: no node pool named "${name}" (pools: ${cluster.nodePools.map((p) => p.name).join(", ")})`);
-  return pool;
-}
+export { findPool };
 
 /** `timeouts` only when some are set: otherwise kubeadm's defaults, and the config as before. */
 function timeouts(cluster: ResolvedCluster): { timeouts?: Record<string, string> } {

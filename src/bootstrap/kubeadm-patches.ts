@@ -7,6 +7,7 @@
  * always have one: their pool's maxPods.
  */
 import type { ClusterSpec, KubeadmPatches, NodeRole, ResolvedCluster } from "./spec";
+import { findPool } from "./spec";
 import type { Problems } from "./validation-error";
 import { NODE_LAYOUT } from "./node-layout";
 
@@ -82,9 +83,7 @@ export function resolveKubeadmPatches(p: Problems, spec: ClusterSpec): ResolvedC
  */
 function patchesOf(cluster: ResolvedCluster, role: NodeRole): Record<string, Record<string, unknown>> {
   if (role.kind === "control-plane") return { ...cluster.kubeadmPatches };
-  const pool = cluster.nodePools.find((p) => p.name === role.pool);
-  if (!pool) throw new Error(`cdktf-kubeadm: no node pool named "${role.pool}"`);
-  const kubelet = { ...cluster.kubeadmPatches.kubeletconfiguration, maxPods: pool.maxPods };
+  const kubelet = { ...cluster.kubeadmPatches.kubeletconfiguration, maxPods: findPool(cluster, role.pool).maxPods };
   return Object.fromEntries(WORKER_TARGETS.map((target) => [target, kubelet]));
 }
 

@@ -295,6 +295,13 @@ export function controlPlaneNodeName(cluster: string, slot: number): string {
   return `${cluster}-cp-${slot}`;
 }
 
+/** The resolved pool a worker role names. */
+export function findPool(cluster: ResolvedCluster, name: string): ResolvedNodePool {
+  const pool = cluster.nodePools.find((p) => p.name === name);
+  if (!pool) throw new Error(`cdktf-kubeadm: no node pool named "${name}" (pools: ${cluster.nodePools.map((p) => p.name).join(", ")})`);
+  return pool;
+}
+
 /** Human-readable role name used in messages and file names: "control-plane-0", "worker-general". */
 export function roleName(role: NodeRole): string {
   return role.kind === "control-plane" ? `control-plane-${role.slot}` : `worker-${role.pool}`;
