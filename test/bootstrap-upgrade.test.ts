@@ -28,6 +28,9 @@ function controlPlane(upgrade: UpgradeChannelKind = "aws-ssm", opts: NodeOptions
   return n;
 }
 const agent = (n: NodeRoot, mode = "upgrade"): BootstrapRun => runBootstrap(n, UPGRADE_SEAMS, [mode]);
+/** The agent's kubeadm commands, with the node's UpgradeConfiguration (patches, timeouts). */
+const upgradeApply = (n: NodeRoot, version: string) => `kubeadm upgrade apply -y --config ${inRoot(n, NODE_LAYOUT.upgradeConfig)} v${version}`;
+const upgradeNode = (n: NodeRoot) => `kubeadm upgrade node --config ${inRoot(n, NODE_LAYOUT.upgradeConfig)}`;
 const LOG_SUFFIX = ". Log: /var/log/cdktf-kubeadm-upgrade.log";
 const upgrading = (c: string) => /^(apt-get .* install|kubeadm upgrade|kubectl .* (drain|uncordon))/.test(c);
 
@@ -100,7 +103,7 @@ describe("first control-plane node, SSM channel: 1.36.4 -> 1.37.1", () => {
     const order = [
       /kubectl .* get lease cdktf-kubeadm-upgrade/, /kubectl .* create -f -/,
       /apt-get .* install --allow-change-held-packages kubeadm=1\.37\.1-1\.1$/, "apt-mark hold kubeadm",
-      "kubeadm upgrade apply -y v1.37.1",
+      upgradeApply(n, "1.37.1"),
       /kubectl .* drain prod-cp-0 --ignore-daemonsets --delete-emptydir-data/,
       "apt-mark unhold kubelet kubectl", /apt-get .* install --allow-change-held-packages kubelet=1\.37\.1-1\.1 kubectl=1\.37\.1-1\.1$/,
       "systemctl daemon-reload", "systemctl restart kubelet", /kubectl .* uncordon prod-cp-0/,
@@ -108,7 +111,7 @@ describe("first control-plane node, SSM channel: 1.36.4 -> 1.37.1", () => {
     const writes = calls.map((c, i) => (/kubectl .* replace -f -/.test(c) ? i : -1)).filter((i) => i >= 0);
     // renewed after kubeadm upgrade apply and after the drain; released after the uncordon
     expect(writes).toHaveLength(3);
-    expect(writes[0]).toBeGreaterThan(callIndex(calls, "kubeadm upgrade apply -y v1.37.1"));
+    expect(writes[0]).toBeGreaterThan(callIndex(calls, upgradeApply(n, "1.37.1")));
     expect(writes[0]).toBeLessThan(callIndex(calls, " drain prod-cp-0"));
     expect(writes[1]).toBeGreaterThan(callIndex(calls, " drain prod-cp-0"));
     expect(writes[1]).toBeLessThan(callIndex(calls, "apt-mark unhold kubelet kubectl"));
@@ -149,30 +152,20 @@ describe("other nodes and the Lease", () => {
     const r = agent(n);
     expect(r.code).toBe(0);
     const calls = readCalls(n);
-    expect(calls).toContain("kubeadm upgrade node");
+    expect(calls).toContain(upgradeNode(n));
     expect(callIndex(calls, "kubeadm upgrade apply")).toBe(-1);
-    expect(callIndex(calls, "kubeadm upgrade node")).toBeLessThan(callIndex(calls, " drain prod-cp-0"));
+    expect(callIndex(calls, upgradeNode(n))).toBeLessThan(callIndex(calls, " drain prod-cp-0"));
     expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
   });
 
-  test("with kubeadm patches on the node, both upgrade commands get the directory (they rewrite the static Pod manifests)", () => {
-    const patches = (n: NodeRoot) => {
-      fs.mkdirSync(inRoot(n, NODE_LAYOUT.patchesDir), { recursive: true });
-      fs.writeFileSync(path.join(inRoot(n, NODE_LAYOUT.patchesDir), "kube-apiserver.json"), '{"spec":{"priority":1}}\n');
-      return inRoot(n, NODE_LAYOUT.patchesDir);
-    };
-    const first = controlPlane("aws-ssm");
-    serveDesiredVersion(first, "1.37.1");
-    const firstDir = patches(first);
-    expect(agent(first).code).toBe(0);
-    expect(readCalls(first)).toContain(`kubeadm upgrade apply -y --patches ${firstDir} v1.37.1`);
-
-    const other = controlPlane("aws-ssm");
-    serveDesiredVersion(other, "1.37.1");
-    setControl(other, "cluster-version", "v1.37.1");
-    const otherDir = patches(other);
-    expect(agent(other).code).toBe(0);
-    expect(readCalls(other)).toContain(`kubeadm upgrade node --patches ${otherDir}`);
+  test("without its UpgradeConfiguration the agent stops before kubeadm upgrade, Lease released", () => {
+    const n = controlPlane("aws-ssm");
+    serveDesiredVersion(n, "1.37.1");
+    fs.rmSync(inRoot(n, NODE_LAYOUT.upgradeConfig));
+    const r = agent(n);
+    expectFailure(r, "control-plane", /kubeadm-upgrade\.yaml is missing: it is delivered with this node's files/);
+    expect(callIndex(readCalls(n), "kubeadm upgrade")).toBe(-1);
+    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace "]);
   });
 
   test("a Lease held by another live node: no upgrade, exit 0, the Lease untouched", () => {
@@ -218,7 +211,7 @@ describe("failures leave the Lease released and a clear status", () => {
     expectFailure(r, "control-plane", /cannot renew the upgrade Lease \(another node took it over\): stopping before the next step/);
     const calls = readCalls(n);
     expect(callIndex(calls, " drain ")).toBe(-1);
-    expect(callIndex(calls, "kubeadm upgrade apply -y v1.37.1")).toBeGreaterThan(-1);
+    expect(callIndex(calls, upgradeApply(n, "1.37.1"))).toBeGreaterThan(-1);
     expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace "]);
     expect(readUpgradeStatus(n)).toMatchObject({ phase: "control-plane", result: "failed" });
   });
@@ -259,7 +252,7 @@ describe("failures leave the Lease released and a clear status", () => {
     const r = agent(n);
     expect(r.code).toBe(0);
     const calls = readCalls(n);
-    expect(calls).toContain("kubeadm upgrade node");
+    expect(calls).toContain(upgradeNode(n));
     expect(callIndex(calls, " uncordon prod-cp-0")).toBeGreaterThan(-1);
     expect(readUpgradeStatus(n)).toMatchObject({ from: "1.36.4", to: "1.37.1", result: "succeeded" });
   });
@@ -292,7 +285,7 @@ describe("other channels", () => {
     expect(agent(n).code).toBe(0);
     const calls = readCalls(n);
     expect(calls.some((c) => c.includes(`${IMDS_ENDPOINT}/computeMetadata/v1/project/attributes/${GCE_UPGRADE_KEY}`) && c.includes("Metadata-Flavor: Google"))).toBe(true);
-    expect(calls).toContain("kubeadm upgrade apply -y v1.37.1");
+    expect(calls).toContain(upgradeApply(n, "1.37.1"));
   });
 
   test("file (bare metal): absent -> nothing to do; written by the provisioner -> upgrade", () => {
@@ -304,7 +297,7 @@ describe("other channels", () => {
     serveDesiredVersion(n, "v1.36.5");
     setControl(n, "madison-kubeadm", "   kubeadm | 1.36.5-1.1 | https://pkgs.k8s.io/core:/stable:/v1.36/deb  Packages\n");
     expect(agent(n).code).toBe(0);
-    expect(readCalls(n)).toContain("kubeadm upgrade apply -y v1.36.5");
+    expect(readCalls(n)).toContain(upgradeApply(n, "1.36.5"));
     expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/kubernetes.list"), "utf8")).toContain("/v1.36/deb/");
   });
 

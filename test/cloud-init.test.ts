@@ -146,6 +146,17 @@ describe("cloud-config per role", () => {
     expect(parse(renderCloudConfig(second)).write_files.filter((f) => f.path.startsWith(NODE_LAYOUT.patchesDir))).toEqual([]);
   });
 
+  test("the UpgradeConfiguration goes only to control-plane nodes with an upgrade channel, root-readable, no secret in it", () => {
+    const upgradeFile = (input: NodePayloadInput) => nodeFiles(input).filter((f) => f.path === NODE_LAYOUT.upgradeConfig);
+    const channel = { kind: "file" } as const;
+    const [file] = upgradeFile({ ...second, upgradeChannel: channel });
+    expect(file.permissions).toBe("0644");
+    expect(yaml.load(file.content)).toEqual({ apiVersion: "kubeadm.k8s.io/v1beta4", kind: "UpgradeConfiguration" });
+    expect(file.content).not.toContain(first.pki.bootstrapToken);
+    expect(upgradeFile(second)).toEqual([]);
+    expect(upgradeFile({ ...worker, upgradeChannel: channel })).toEqual([]);
+  });
+
   test("platform extra files are appended", () => {
     const files = nodeFiles({ ...first, extraFiles: [{ path: "/etc/kubernetes/manifests/x.yaml", permissions: "0600", owner: "root:root", content: "x" }] });
     expect(files[files.length - 1].path).toBe("/etc/kubernetes/manifests/x.yaml");

@@ -1,5 +1,5 @@
 import * as yaml from "js-yaml";
-import { renderInitConfig, renderJoinConfig, KubeadmContext, POOL_LABEL, findPool } from "../src/bootstrap/kubeadm-config";
+import { renderInitConfig, renderJoinConfig, renderUpgradeConfig, KubeadmContext, POOL_LABEL, findPool } from "../src/bootstrap/kubeadm-config";
 import { kubeadmPatchFiles } from "../src/bootstrap/kubeadm-patches";
 import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import fields from "./fixtures/kubeadm-v1beta4-fields.json";
@@ -187,6 +187,18 @@ describe("kubeadmTimeouts", () => {
   test("are left to kubeadm when none is set (no timeouts key at all)", () => {
     expect(renderInitConfig(cluster, 0, CTX)).not.toContain("timeouts");
     expect(renderJoinConfig(cluster, { kind: "worker", pool: "gpu" }, CTX)).not.toContain("timeouts");
+    expect(renderUpgradeConfig(cluster, 0)).not.toContain("timeouts");
+  });
+
+  test("upgradeManifests goes only into the UpgradeConfiguration, with the others", () => {
+    const upgrading = resolveCluster({ name: "slow", kubeadmTimeouts: { upgradeManifests: "20m", kubernetesAPICall: "5m" } }, { platform: "aws", nodeCidrs: ["10.0.0.0/16"] });
+    const [upgrade] = docs(renderUpgradeConfig(upgrading, 1));
+    expect(unknownKeys(upgrade, "UpgradeConfiguration", "UpgradeConfiguration")).toEqual([]);
+    expect(upgrade).toEqual({ apiVersion: "kubeadm.k8s.io/v1beta4", kind: "UpgradeConfiguration", timeouts: { kubernetesAPICall: "5m", upgradeManifests: "20m" } });
+    const [init] = docs(renderInitConfig(upgrading, 0, CTX));
+    const [join] = docs(renderJoinConfig(upgrading, { kind: "control-plane", slot: 1 }, CTX));
+    expect(init.timeouts).toEqual({ kubernetesAPICall: "5m" });
+    expect(join.timeouts).toEqual({ kubernetesAPICall: "5m" });
   });
 });
 
@@ -213,6 +225,13 @@ describe("kubeadmPatches", () => {
     }
   });
 
+  test("reach both upgrade commands through the UpgradeConfiguration (kubeadm rewrites the static Pod manifests)", () => {
+    const [upgrade] = docs(renderUpgradeConfig(patched, 0));
+    expect(unknownKeys(upgrade, "UpgradeConfiguration", "UpgradeConfiguration")).toEqual([]);
+    expect(upgrade.apply).toEqual({ patches: { directory: "/etc/cdktf-kubeadm/patches" } });
+    expect(upgrade.node).toEqual({ patches: { directory: "/etc/cdktf-kubeadm/patches" } });
+  });
+
   test("control-plane targets stay on control-plane nodes; a worker's kubelet patch adds its pool's maxPods to the user's", () => {
     expect(kubeadmPatchFiles(controlPlaneOnly, { kind: "worker", pool: "default" }).map((f) => f.content)).toEqual(['{"maxPods":110}\n']);
     expect(kubeadmPatchFiles(controlPlaneOnly, { kind: "control-plane", slot: 2 }).map((f) => f.path)).toEqual(["/etc/cdktf-kubeadm/patches/kube-scheduler.json"]);
@@ -222,5 +241,6 @@ describe("kubeadmPatches", () => {
   test("control-plane nodes get no patches field when none is set (kubeadm fails on a missing directory)", () => {
     expect(renderInitConfig(cluster, 0, CTX)).not.toContain("patches");
     expect(renderJoinConfig(cluster, { kind: "control-plane", slot: 1 }, CTX)).not.toContain("patches");
+    expect(renderUpgradeConfig(cluster, 1)).not.toContain("patches");
   });
 });

@@ -54,7 +54,7 @@ function referenceRoles(version: string, workDir: string): RoleConfigs[] {
         kubeletConfiguration: { serializeImagePulls: false, maxPods: 64 },
         pki: { keyAlgorithm: "RSA-2048", certificateValidityHours: 4380 },
         bootstrapTokenTtl: "48h",
-        kubeadmTimeouts: { controlPlaneComponentHealthCheck: "8m", kubeletHealthCheck: "6m", kubernetesAPICall: "5m", etcdAPICall: "3m", tlsBootstrap: "10m", discovery: "7m30s" },
+        kubeadmTimeouts: { controlPlaneComponentHealthCheck: "8m", kubeletHealthCheck: "6m", kubernetesAPICall: "5m", etcdAPICall: "3m", tlsBootstrap: "10m", discovery: "7m30s", upgradeManifests: "20m" },
         kubeadmPatches: REFERENCE_PATCHES,
       },
       { platform: "test", nodeCidrs: ["10.0.0.0/16"] },
@@ -63,6 +63,7 @@ function referenceRoles(version: string, workDir: string): RoleConfigs[] {
       cluster: resolved,
       controlPlaneEndpointHost: RESOLVED_ENDPOINT_HOST,
       userDataLimit: 1 << 20,
+      upgradeChannel: { kind: "file" },
       pkiDirectory: path.join(workDir, "pki-reference"),
       outputs: false,
     });
@@ -78,7 +79,7 @@ interface ConfigFile {
 function writeConfigs(roles: RoleConfigs[], dir: string): ConfigFile[] {
   fs.mkdirSync(dir, { recursive: true });
   return roles.flatMap((r) => {
-    const configs: [string, string | undefined][] = [["init", r.initConfig], ["join", r.joinConfig]];
+    const configs: [string, string | undefined][] = [["init", r.initConfig], ["join", r.joinConfig], ["upgrade", r.upgradeConfig]];
     return configs.filter((c): c is [string, string] => c[1] !== undefined).map(([kind, content]) => {
       const label = `${r.platform} ${r.name} ${kind}`;
       const file = path.join(dir, `${label.replace(/ /g, "-")}.yaml`);
@@ -106,8 +107,9 @@ describe.each([KUBERNETES_TEST_VERSION, KUBERNETES_OLDEST_VERSION, KUBERNETES_NE
   const configs = writeConfigs(roles, path.join(work, version, "configs"));
 
   test("accepts every config of every role on AWS, GCE, bare metal and the reference cluster", () => {
-    // 3 examples x (3 control-plane slots x 2 configs + 1 pool) + reference (3 x 2 + 2 pools)
-    expect(configs).toHaveLength(3 * 7 + 8);
+    // 3 examples x (3 control-plane slots x 3 configs + 1 pool) + reference (3 x 3 + 2 pools)
+    expect(configs).toHaveLength(3 * 10 + 11);
+    expect(configs.filter((c) => c.label.endsWith(" upgrade"))).toHaveLength(12);
     const verdicts = validate(version, configs);
     expect(verdicts.filter((v) => !v.endsWith(": ok"))).toEqual([]);
   });

@@ -108,7 +108,7 @@ const BAD: Array<[string, Partial<ClusterSpec>, string, RegExp]> = [
   ["CNI URL without checksum", { cni: { plugin: "calico", manifestUrl: "https://mirror/calico.yaml" } }, "cni.manifestSha256", /64 lowercase hex/],
   ["CNI URL over http", { cni: { plugin: "calico", manifestUrl: "http://mirror/calico.yaml", manifestSha256: "b".repeat(64) } }, "cni.manifestUrl", /https URL.*cni\.allowPlainHttp: true/],
   ["CNI URL of another scheme, even with allowPlainHttp", { cni: { plugin: "calico", manifestUrl: "ftp://mirror/calico.yaml", manifestSha256: "b".repeat(64), allowPlainHttp: true } }, "cni.manifestUrl", /http\(s\) URL/],
-  ["unknown kubeadm timeout", { kubeadmTimeouts: { upgradeManifests: "5m" } as never }, "kubeadmTimeouts.upgradeManifests", /not a kubeadm timeout.*kubernetesAPICall/],
+  ["unknown kubeadm timeout", { kubeadmTimeouts: { imagePull: "5m" } as never }, "kubeadmTimeouts.imagePull", /not a kubeadm timeout.*kubernetesAPICall.*upgradeManifests/],
   ["kubeadm timeout not a duration", { kubeadmTimeouts: { kubernetesAPICall: "5 minutes" } }, "kubeadmTimeouts.kubernetesAPICall", /Go duration from 1s to 2h/],
   ["kubeadm timeout too long", { kubeadmTimeouts: { discovery: "3h" } }, "kubeadmTimeouts.discovery", /from 1s to 2h/],
   ["kubeadm timeout zero", { kubeadmTimeouts: { tlsBootstrap: "0s" } }, "kubeadmTimeouts.tlsBootstrap", /from 1s to 2h/],

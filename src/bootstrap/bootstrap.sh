@@ -726,7 +726,7 @@ vnum() { local a b c; IFS=. read -r a b c <<<"$1"; echo $((a * 1000000 + b * 100
 # drain, kubelet and kubectl, kubelet restart, uncordon. An interrupted upgrade resumes
 # ($ST/upgrade.todo); after a failure the node is uncordoned and the Lease released.
 upgrade() {
-  local m=$ST/upgrade.todo
+  local m=$ST/upgrade.todo u=$E/kubeadm-upgrade.yaml
   STATUS=ustatus STEP=check
   "desired_${UPGRADE_CHANNEL%%-*}"
   DES=${DES//[[:space:]]/} DES=${DES#v}
@@ -743,13 +743,13 @@ upgrade() {
   STEP=kubeadm; ustatus kubeadm running
   upkg "$DES" kubeadm
   STEP=control-plane; ustatus control-plane running
-  # The upgrade rewrites the static Pod manifests: without the patches they would be lost.
-  local patches=()
-  [[ ! -d $E/patches ]] || patches=(--patches "$E/patches")
+  # The UpgradeConfiguration carries the patches (the rewritten static Pod manifests would lose
+  # them) and kubeadmTimeouts (upgradeManifests: how long kubeadm waits before it rolls back).
+  [[ -s $u ]] || die "$u is missing: it is delivered with this node's files"
   if kc -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep -qE "^kubernetesVersion: v?$DES\$"; then
-    kubeadm upgrade node "${patches[@]}" || die "kubeadm upgrade node failed"
+    kubeadm upgrade node --config "$u" || die "kubeadm upgrade node failed"
   else
-    kubeadm upgrade apply -y "${patches[@]}" "v$DES" || die "kubeadm upgrade apply v$DES failed"
+    kubeadm upgrade apply -y --config "$u" "v$DES" || die "kubeadm upgrade apply v$DES failed"
   fi
   renew
   STEP=drain; ustatus drain running

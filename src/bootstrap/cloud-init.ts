@@ -8,7 +8,7 @@ import * as yaml from "js-yaml";
 import { fullScript, loaderScript, scriptSha256 } from "./bootstrap-script";
 import { CONTAINERD_VERSION_PREFIX, PINNED_CNI, pauseImageTag } from "./catalog";
 import { kubernetesServiceIp } from "./cidr";
-import { renderInitConfig, renderJoinConfig, KubeadmContext } from "./kubeadm-config";
+import { renderInitConfig, renderJoinConfig, renderUpgradeConfig, KubeadmContext } from "./kubeadm-config";
 import { kubeadmPatchFiles } from "./kubeadm-patches";
 import { registryMirrorFiles } from "./mirrors";
 import { NODE_LAYOUT } from "./node-layout";
@@ -160,6 +160,8 @@ export function nodeFiles(input: NodePayloadInput): NodeFile[] {
   ];
   if (role.kind === "control-plane") {
     files.push(file(NODE_LAYOUT.initConfig, "0600", renderInitConfig(cluster, role.slot, ctx)));
+    // Only the upgrade agent reads it, and it runs only with an upgrade channel.
+    if (input.upgradeChannel) files.push(file(NODE_LAYOUT.upgradeConfig, "0644", renderUpgradeConfig(cluster, role.slot)));
   }
   const mirrors = registryMirrorFiles(cluster.sources.registryMirrors).map((f) => file(f.path, f.permissions, f.content));
   const patches = kubeadmPatchFiles(cluster, role).map((f) => file(f.path, "0644", f.content));

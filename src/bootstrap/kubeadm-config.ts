@@ -74,9 +74,13 @@ function nodeRegistration(cluster: ResolvedCluster, role: NodeRole): Record<stri
 
 export { findPool };
 
+/** Timeouts only `kubeadm upgrade` reads: left out of init and join, where they would mislead. */
+const UPGRADE_ONLY_TIMEOUTS: readonly string[] = ["upgradeManifests"];
+
 /** `timeouts` only when some are set: otherwise kubeadm's defaults, and the config as before. */
-function timeouts(cluster: ResolvedCluster): { timeouts?: Record<string, string> } {
-  return Object.keys(cluster.kubeadmTimeouts).length > 0 ? { timeouts: { ...cluster.kubeadmTimeouts } } : {};
+function timeouts(cluster: ResolvedCluster, command: "init-join" | "upgrade"): { timeouts?: Record<string, string> } {
+  const set = Object.entries(cluster.kubeadmTimeouts).filter(([key]) => command === "upgrade" || !UPGRADE_ONLY_TIMEOUTS.includes(key));
+  return set.length > 0 ? { timeouts: Object.fromEntries(set) } : {};
 }
 
 function hours(h: number): string {
@@ -148,7 +152,7 @@ export function renderInitConfig(cluster: ResolvedCluster, slot: number, ctx: Ku
     nodeRegistration: nodeRegistration(cluster, { kind: "control-plane", slot }),
     localAPIEndpoint: { bindPort: cluster.controlPlane.apiServerPort },
     ...patchesField(cluster, { kind: "control-plane", slot }),
-    ...timeouts(cluster),
+    ...timeouts(cluster, "init-join"),
   };
   return dump([init, clusterConfiguration(cluster, ctx), kubeletConfiguration(cluster), kubeProxyConfiguration(cluster)]);
 }
@@ -171,10 +175,27 @@ export function renderJoinConfig(cluster: ResolvedCluster, role: NodeRole, ctx: 
     },
     nodeRegistration: nodeRegistration(cluster, role),
     ...patchesField(cluster, role),
-    ...timeouts(cluster),
+    ...timeouts(cluster, "init-join"),
   };
   if (role.kind === "control-plane") {
     join.controlPlane = { localAPIEndpoint: { bindPort: cluster.controlPlane.apiServerPort } };
   }
   return dump([join]);
+}
+
+/**
+ * The UpgradeConfiguration of the upgrade agent's `kubeadm upgrade apply|node --config`: the
+ * patches (without them the rewritten static Pod manifests would lose them) and the timeouts.
+ * Flags cannot carry the timeouts, and kubeadm refuses --patches next to --config.
+ */
+export function renderUpgradeConfig(cluster: ResolvedCluster, slot: number): string {
+  const patches = patchesField(cluster, { kind: "control-plane", slot });
+  return dump([
+    {
+      apiVersion: KUBEADM_API_VERSION,
+      kind: "UpgradeConfiguration",
+      ...(patches.patches ? { apply: patches, node: patches } : {}),
+      ...timeouts(cluster, "upgrade"),
+    },
+  ]);
 }

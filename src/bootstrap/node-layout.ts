@@ -12,6 +12,8 @@ export const NODE_LAYOUT = {
   initConfig: "/etc/cdktf-kubeadm/kubeadm-init.yaml",
   /** JoinConfiguration (every node). */
   joinConfig: "/etc/cdktf-kubeadm/kubeadm-join.yaml",
+  /** UpgradeConfiguration (control plane with an upgrade channel): patches and timeouts for `kubeadm upgrade`. */
+  upgradeConfig: "/etc/cdktf-kubeadm/kubeadm-upgrade.yaml",
   /** kubeadm patches ("<target>.json"), given to init, join and upgrade when present. */
   patchesDir: "/etc/cdktf-kubeadm/patches",
   /** Bootstrap log; also streamed to the console by cloud-init. */

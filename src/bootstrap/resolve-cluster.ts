@@ -131,7 +131,7 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
 }
 
 const KUBEADM_TIMEOUTS: readonly (keyof KubeadmTimeouts)[] = [
-  "controlPlaneComponentHealthCheck", "kubeletHealthCheck", "kubernetesAPICall", "etcdAPICall", "tlsBootstrap", "discovery",
+  "controlPlaneComponentHealthCheck", "kubeletHealthCheck", "kubernetesAPICall", "etcdAPICall", "tlsBootstrap", "discovery", "upgradeManifests",
 ];
 
 function resolveKubeadmTimeouts(p: Problems, spec: ClusterSpec): KubeadmTimeouts {

@@ -165,7 +165,8 @@ export interface ClusterSpec {
    */
   readonly bootstrapTokenRotation?: string;
   /**
-   * kubeadm's own timeouts (the v1beta4 `timeouts` of InitConfiguration and JoinConfiguration).
+   * kubeadm's own timeouts (the v1beta4 `timeouts` of InitConfiguration, JoinConfiguration and the
+   * UpgradeConfiguration the upgrade agent runs `kubeadm upgrade` with).
    * Raise them for slow machines: `kubeadm init` gives a freshly started API server only
    * kubernetesAPICall (1m) to answer, which an emulated or heavily loaded machine can miss.
    * @default kubeadm's defaults
@@ -214,6 +215,11 @@ export interface KubeadmTimeouts {
   readonly tlsBootstrap?: string;
   /** A joining node's discovery of the API server's identity. kubeadm: 5m */
   readonly discovery?: string;
+  /**
+   * The upgrade agent's `kubeadm upgrade apply|node`: waiting for each static Pod kubeadm rewrote
+   * to come back (kubeadm rolls the manifest back after it). Only in the UpgradeConfiguration. kubeadm: 5m
+   */
+  readonly upgradeManifests?: string;
 }
 
 /** What the platform knows about its own network, used for validation and NO_PROXY. */

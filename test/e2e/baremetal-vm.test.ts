@@ -107,7 +107,9 @@ function synthCluster(version: string): void {
     // Under TCG a new API server takes over kubeadm's 1m (kubernetesAPICall) to answer its first
     // request, and often more than the 5 s a leader-election request may take: with one control
     // plane there is nobody to elect, so the controller manager and scheduler skip it.
-    kubeadmTimeouts: { kubernetesAPICall: "5m" },
+    // kubeadm upgrade waits upgradeManifests (5m) for each rewritten static Pod and then rolls it
+    // back: under TCG the new API server needs longer (the run of 2026-12-03 rolled back).
+    kubeadmTimeouts: { kubernetesAPICall: "5m", upgradeManifests: "20m" },
     // Under TCG, with flannel, kube-proxy and a second VM running, the API server's /livez misses
     // kubeadm's probe (15 s timeout, 8 failures) and the kubelet restarts it every few minutes:
     // give it 10 minutes of failures first. Also proves the patches reach init and the upgrade.
@@ -415,7 +417,10 @@ describe("upgrade to the next minor through the bare-metal desired-version chann
     expect(upgradeStatus()[CONTROL_PLANE_NODE]).toMatchObject({ from: VERSION, to: NEXT, phase: "done", result: "succeeded", error: null });
     const server = kubectlJson<{ serverVersion: { gitVersion: string } }>(["version"]).serverVersion.gitVersion;
     expect(server).toBe(`v${NEXT}`);
-    // kubeadm upgrade rewrote the static Pod manifests: with --patches, the patch is still there.
+    // kubeadm read the node's UpgradeConfiguration: our timeout, and (below) our patches.
+    const upgradeLog = controlPlaneVm!.ssh(sshKey.privateKeyPath, "sudo cat /var/log/cdktf-kubeadm-upgrade.log");
+    expect(upgradeLog.stdout).toMatch(/\[upgrade\/control-plane\] Upgrading your static Pod-hosted control plane to version "v[\d.]+" \(timeout: 20m0s\)/);
+    // kubeadm upgrade rewrote the static Pod manifests: with the patches, the patch is still there.
     waitFor("the upgraded API server's Pod", () => apiServerLiveness() !== undefined, { timeoutMs: 5 * 60_000, intervalMs: 5000, tolerateErrors: true });
     expect(apiServerLiveness()).toMatchObject(API_SERVER_LIVENESS);
   });

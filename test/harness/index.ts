@@ -450,6 +450,10 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
       "kind: ClusterConfiguration", `controlPlaneEndpoint: ${endpoint}`, "",
     ].join("\n"), 0o600);
   }
+  // cloud-init.ts writes it with an upgrade channel: the agent's `kubeadm upgrade --config`.
+  if (role === "control-plane" && opts.upgrade) {
+    write(inRoot(node, NODE_LAYOUT.upgradeConfig), "apiVersion: kubeadm.k8s.io/v1beta4\nkind: UpgradeConfiguration\n");
+  }
   write(inRoot(node, NODE_LAYOUT.joinConfig), [
     "apiVersion: kubeadm.k8s.io/v1beta4", "kind: JoinConfiguration", "discovery:", "  bootstrapToken:",
     `    apiServerEndpoint: ${endpoint}`, `    token: ${configToken}`, "    caCertHashes:",

@@ -85,6 +85,8 @@ export interface RoleConfigs {
   readonly pki: Record<string, { content: string; mode: number }>;
   readonly initConfig?: string;
   readonly joinConfig: string;
+  /** Control plane with an upgrade channel: the upgrade agent's `kubeadm upgrade --config`. */
+  readonly upgradeConfig?: string;
 }
 
 /** The node's view of one role: tokens resolved, the secret-store placeholder replaced by the token. */
@@ -100,6 +102,7 @@ export function roleConfigs(platform: string, cluster: KubeadmCluster, role: Nod
     pki: Object.fromEntries(pkiFiles(cluster.pki, secretAudience(role)).map((f) => [f.path, { content: f.content, mode: parseInt(f.permissions, 8) }])),
     initConfig: files[NODE_LAYOUT.initConfig],
     joinConfig: files[NODE_LAYOUT.joinConfig],
+    upgradeConfig: files[NODE_LAYOUT.upgradeConfig],
   };
 }
 
