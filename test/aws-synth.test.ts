@@ -348,6 +348,7 @@ describe.each(variants)("properties: %s", (label, overrides) => {
       const slot = /-cp-(\d)$/.exec(name)?.[1];
       if (slot !== undefined) {
         expect(settings).toMatchObject({ NODE_ROLE: "control-plane", CP_SLOT: slot, NODE_NAME: name });
+        expect(settings.POWEROFF_MINUTES).toBeUndefined();
         if (secretsOn) expect(files[`${NODE_LAYOUT.pkiDir}/ca.key`]).toBeUndefined();
         else expect(files[`${NODE_LAYOUT.pkiDir}/ca.key`].permissions).toBe("0600");
         // The NLB's DNS name is the controlPlaneEndpoint and in the API server certificate.
@@ -356,6 +357,8 @@ describe.each(variants)("properties: %s", (label, overrides) => {
         expect(init).toMatch(/certSANs:[\s\S]*- demo-api-0123456789\.elb\.eu-west-1\.amazonaws\.com/);
       } else {
         expect(settings.NODE_ROLE).toBe("worker");
+        // a worker that cannot join powers off: the ASG replaces a stopped instance
+        expect(settings.POWEROFF_MINUTES).toBe("10");
         expect(text).not.toMatch(/PRIVATE KEY/);
         expect(Object.keys(files).filter((f) => f.endsWith(".key"))).toEqual([]);
       }

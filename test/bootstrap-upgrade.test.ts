@@ -11,7 +11,7 @@ import { certificateRenewalDays } from "../src/bootstrap/cloud-init";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import {
   BootstrapRun, callIndex, createNodeRoot, failCommand, GCE_UPGRADE_KEY, httpRespond, IMDS_ENDPOINT, inRoot, leaseHistory, NodeOptions, NodeRoot,
-  readCalls, readLease, readUpgradeStatus, removeNodeRoot, resetCalls, runBootstrap, serveDesiredVersion, setControl, setLease, SSM_ENDPOINT,
+  readCalls, readLease, readUpgradeStatus, removeNodeRoot, resetCalls, runBootstrap, serveDesiredVersion, setControl, setLease, SSM_ENDPOINT, writeSettings,
   SSM_PARAMETER, UPGRADE_SEAMS, UpgradeChannelKind,
 } from "./harness";
 
@@ -390,5 +390,18 @@ describe("workers wait for the API server's version (version-skew policy)", () =
     expect(r.code).not.toBe(0);
     expect(r.lastLine).toMatch(/^cdktf-kubeadm bootstrap FAILED in step cluster: the API server at 10\.0\.0\.100:6443 still reports Kubernetes 1\.36 after 3 attempts, older than this node's 1\.37: a kubelet must not be newer than the API server; upgrade the control plane first/);
     expect(callIndex(readCalls(n), "kubeadm join")).toBe(-1);
+    expect(callIndex(readCalls(n), "shutdown")).toBe(-1);
+  });
+
+  test("with POWEROFF_MINUTES (AWS, GCE) the worker that never joined powers off, so that its group replaces it", () => {
+    const n = worker();
+    writeSettings(n, { POWEROFF_MINUTES: "10" });
+    setControl(n, "api-version", older);
+    const r = runBootstrap(n);
+    expect(r.code).not.toBe(0);
+    expect(r.lastLine).toMatch(/^cdktf-kubeadm bootstrap FAILED in step cluster: the API server at 10\.0\.0\.100:6443 still reports Kubernetes 1\.36/);
+    expect(r.output).toContain("powering off in 10 minutes so that the group replaces this worker ('shutdown -c' keeps it)");
+    expect(readCalls(n)).toContain("shutdown -h +10 cdktf-kubeadm bootstrap failed");
+    expect(r.output.match(/FAILED/g)).toHaveLength(1);
   });
 });

@@ -312,9 +312,12 @@ describe.each(CONFIGS)("properties: %s", (_name, makeProps) => {
         expect(settings.API_PEER_ENDPOINTS).toBe(literal.map((a) => `${a}:6443`).join(" "));
         expect(settings.API_HAIRPIN_DNAT).toBe("1");
         expect(settings.NODE_NAME).toMatch(/^prod-cp-\d$/);
+        expect(settings.POWEROFF_MINUTES).toBeUndefined();
       } else {
         expect(settings.API_PEER_ENDPOINTS).toBeUndefined();
         expect(settings.API_HAIRPIN_DNAT).toBeUndefined();
+        // a worker that cannot join powers off: the MIG recreates a stopped VM
+        expect(settings.POWEROFF_MINUTES).toBe("10");
       }
       if (props.apiLoadBalancer?.external === false) expect(settings.API_ENDPOINT).toBe("10.0.0.5:6443");
     }

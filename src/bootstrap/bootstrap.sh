@@ -9,6 +9,8 @@
 #   CNI_SHA256; cilium CNI_VERSION, on aarch64 CNI_URL_ARM64 CNI_SHA256_ARM64; flannel/cilium
 #   POD_CIDR; optional API_PEER_ENDPOINTS, API_HAIRPIN_DNAT=1 (join through a peer via iptables DNAT),
 #   CERT_RENEW_DAYS (renew certificates that expire within this many days; default 90)
+#  worker, optional POWEROFF_MINUTES: after a failed bootstrap, power off after this many minutes
+#   (autoscaled groups replace a stopped instance)
 #  optional SECRETS_SOURCE(aws-secretsmanager|gce-secretmanager) SECRETS_ID(secret ARN | secret
 #   version name) SECRETS_REGION(aws): the CA keys and the join token come from that secret store
 #   (step secrets, src/bootstrap/secret-bundle.ts), not from user data
@@ -58,6 +60,12 @@ die() {
   "$CLEANUP"
   CLEANUP=:
   "$STATUS" "$STEP" failed "$*" 2>/dev/null || true
+  # An autoscaled worker that cannot bootstrap must look failed to its group (ASG, MIG), which
+  # replaces a stopped instance; a running one that never joined would be kept.
+  [[ -z ${POWEROFF_MINUTES:-} || $WHAT != bootstrap ]] || {
+    log "powering off in $POWEROFF_MINUTES minutes so that the group replaces this worker ('shutdown -c' keeps it)"
+    shutdown -h "+$POWEROFF_MINUTES" "cdktf-kubeadm bootstrap failed" >/dev/null 2>&1 || warn "shutdown failed"
+  }
   failed "$*"
   exit 1
 }

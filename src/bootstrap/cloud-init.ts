@@ -49,6 +49,11 @@ export interface NodePayloadInput {
    * timer runs only with a channel). Workers are replaced to upgrade and ignore it. @default none
    */
   readonly upgradeChannel?: UpgradeChannel;
+  /**
+   * Workers whose bootstrap fails power off this many minutes later, so that their autoscaling
+   * group replaces them instead of keeping a running instance that never joined. @default never
+   */
+  readonly powerOffFailedWorkerMinutes?: number;
 }
 
 export { bootstrapScript, bootstrapScriptSource, fullScript, loaderScript } from "./bootstrap-script";
@@ -115,6 +120,7 @@ export function renderSettings(input: NodePayloadInput): string {
     BOOTSTRAP_SHA256: input.secrets ? scriptSha256(fullScript(input)) : undefined,
     ...(isControlPlane ? upgradeSettings(input.upgradeChannel) : {}),
     // The token agent registers a rotated token with this lifetime (0: never expires).
+    POWEROFF_MINUTES: role.kind === "worker" && input.powerOffFailedWorkerMinutes ? String(input.powerOffFailedWorkerMinutes) : undefined,
     BOOTSTRAP_TOKEN_TTL: isControlPlane && input.secrets ? String(goDurationSeconds(cluster.bootstrapTokenTtl)) : undefined,
   });
 }

@@ -7,8 +7,12 @@ export const USER_DATA_LIMITS = {
   aws: 16384,
   /** GCE: one metadata value. */
   gce: 262144,
-  /** NoCloud seed files and SSH delivery have no practical limit; keep the EC2 one as a sanity cap. */
-  baremetal: 16384,
+  /**
+   * NoCloud seed files (an ISO or a directory) and SSH delivery: cloud-init and the installer read
+   * any size, so EC2's cap would refuse valid clusters (RSA-2048 keys, 3 control-plane nodes).
+   * 1 MiB only catches runaway content.
+   */
+  baremetal: 1 << 20,
 } as const;
 
 /** Warn when user data uses more than this share of its limit. */

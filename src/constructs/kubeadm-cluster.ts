@@ -55,6 +55,12 @@ export interface KubeadmClusterProps {
    * @default no in-place upgrades
    */
   readonly upgradeChannel?: UpgradeChannel;
+  /**
+   * Workers whose bootstrap fails power off this many minutes later (time to log in and keep one
+   * with `shutdown -c`), so that their autoscaling group replaces them: an ASG or MIG keeps a
+   * running instance that never joined, because its health checks pass. @default never
+   */
+  readonly powerOffFailedWorkerMinutes?: number;
   /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
   readonly outputs?: boolean;
 }
@@ -68,6 +74,12 @@ export function kubeProxyModeDeprecation(cluster: ResolvedCluster): string | und
   if (cluster.kubeProxyMode !== "ipvs" || minor < 35) return undefined;
   return `kubeProxyMode "ipvs" is deprecated since Kubernetes 1.35 (kubeadm warns about it from 1.37): use "nftables" (GA since 1.33) on current kernels, or "iptables".`;
 }
+
+/**
+ * AWS and GCE: a worker whose bootstrap failed powers off after this long, so that its ASG or MIG
+ * replaces it; the ten minutes leave time to log in and keep it (`shutdown -c`).
+ */
+export const FAILED_WORKER_POWEROFF_MINUTES = 10;
 
 /** Stand-in for a token when measuring user data: longer than any DNS name or address. */
 const TOKEN_MEASURE_WIDTH = 255;
@@ -167,6 +179,7 @@ export class KubeadmCluster extends Construct {
       extraFiles: this.props.extraFiles?.(role),
       secrets: this.props.secrets?.[secretAudience(role)],
       upgradeChannel: this.props.upgradeChannel,
+      powerOffFailedWorkerMinutes: this.props.powerOffFailedWorkerMinutes,
     };
   }
 

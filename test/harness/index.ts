@@ -31,7 +31,7 @@ export const STUB_SCRIPT = path.resolve(__dirname, "stub.sh");
 export const STUB_COMMANDS = [
   "id", "uname", "hostname", "swapoff", "modprobe", "sysctl", "ss", "timedatectl", "date", "apt-get",
   "apt-cache", "apt-mark", "gpg", "curl", "systemctl", "containerd", "kubeadm", "kubectl", "cilium",
-  "iptables", "ip", "fake-sleep",
+  "iptables", "ip", "shutdown", "fake-sleep",
 ] as const;
 
 export const DEFAULT_TOKEN = "abcdef.0123456789abcdef";

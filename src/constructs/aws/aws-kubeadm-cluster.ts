@@ -19,7 +19,7 @@ import type { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import type { NodeRole, ResolvedCluster } from "../../bootstrap/spec";
 import { controlPlaneNodeName, roleName } from "../../bootstrap/spec";
 import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
-import { KubeadmCluster } from "../kubeadm-cluster";
+import { FAILED_WORKER_POWEROFF_MINUTES, KubeadmCluster } from "../kubeadm-cluster";
 import { ApiLoadBalancer } from "./api-load-balancer";
 import type { Architecture } from "./instance-types";
 import { NodeLaunchTemplate } from "./launch-template";
@@ -185,6 +185,7 @@ export class AwsKubeadmCluster extends Construct {
       outputs: props.outputs,
       secrets: this.secrets?.sources,
       upgradeChannel: this.desiredVersion.channel,
+      powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
     });
     this.secrets?.storeBundles(this.kubeadm);
     this.apiEndpoint = this.kubeadm.apiEndpoint;

@@ -30,7 +30,7 @@ import { DataGoogleComputeZones } from "@cdktf/provider-google/lib/data-google-c
 import type { NodeRole, ResolvedCluster } from "../../bootstrap/spec";
 import { controlPlaneNodeName, roleName } from "../../bootstrap/spec";
 import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
-import { KubeadmCluster } from "../kubeadm-cluster";
+import { FAILED_WORKER_POWEROFF_MINUTES, KubeadmCluster } from "../kubeadm-cluster";
 import { ClusterAddresses } from "./addresses";
 import { ApiLoadBalancer } from "./api-load-balancer";
 import { GceDesiredVersion } from "./desired-version";
@@ -188,6 +188,7 @@ export class GceKubeadmCluster extends Construct {
       // The secret ids are deterministic: user data names them before the secrets exist.
       secrets: resolved.secretStore ? gceSecretSources(project, name) : undefined,
       upgradeChannel: this.desiredVersion.channel,
+      powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
     });
     this.apiEndpoint = this.kubeadm.apiEndpoint;
     if (resolved.secretStore) {
