@@ -111,3 +111,34 @@ describe("KubeadmCluster", () => {
     expect(decodeUserData(outputs.worker_a.value)).not.toMatch(/PRIVATE KEY/);
   });
 });
+
+describe("two clusters in one app", () => {
+  const add = (stack: TerraformStack, id: string, name: string, pkiDirectory?: string) => new KubeadmCluster(stack, id, {
+    cluster: resolveCluster({ name }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] }),
+    controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory: pkiDirectory ?? path.join(tmp, `twin-${id}`), outputs: false,
+  });
+  const thrown = (f: () => void): Error => { try { f(); } catch (e) { return e as Error; } throw new Error("did not throw"); };
+
+  test("of one name are refused (even in two stacks), naming both and the fix, before the second writes anything", () => {
+    const app = Testing.app();
+    add(new TerraformStack(app, "one"), "a", "prod");
+    const second = path.join(tmp, "twin-second");
+    const e = thrown(() => add(new TerraformStack(app, "two"), "b", "prod", second));
+    expect(e.message).toContain('name = "prod": is already the name of the cluster at one/a in this app: the two would share a PKI store and collide on cloud names. Fix: give each cluster its own name.');
+    expect(fs.existsSync(second)).toBe(false);
+  });
+
+  test("sharing a PKI store are refused", () => {
+    const stack = new TerraformStack(Testing.app(), "s");
+    const shared = path.join(tmp, "twin-shared");
+    add(stack, "a", "blue", shared);
+    const e = thrown(() => add(stack, "b", "green", shared));
+    expect(e.message).toContain(`pkiDirectory = "${shared}": is already the PKI store of cluster "blue" (s/a): the two would share CAs and join tokens. Fix: give each cluster its own pkiDirectory`);
+  });
+
+  test("of different names and stores are fine", () => {
+    const stack = new TerraformStack(Testing.app(), "s");
+    add(stack, "a", "blue");
+    expect(() => add(stack, "b", "green")).not.toThrow();
+  });
+});

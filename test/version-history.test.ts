@@ -66,10 +66,17 @@ describe("KubeadmCluster refuses at synth", () => {
   const { resolveCluster } = require("../src/bootstrap/resolve-cluster") as typeof import("../src/bootstrap/resolve-cluster");
   const { USER_DATA_LIMITS } = require("../src/bootstrap/user-data-budget") as typeof import("../src/bootstrap/user-data-budget");
   const stack = () => { const { TerraformStack } = require("cdktf") as typeof import("cdktf"); return new TerraformStack(Testing.app(), "s"); };
-  const build = (version: string, upgradeChannel?: import("../src/bootstrap/upgrade-channel").UpgradeChannel) => {
+  const build = (version: string, upgradeChannel?: import("../src/bootstrap/upgrade-channel").UpgradeChannel, userDataLimit: number = USER_DATA_LIMITS.aws) => {
     const cluster = resolveCluster({ name: "prod", kubernetesVersion: version, nodePools: [{ name: "a" }] }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] });
-    return new KubeadmCluster(stack(), "c", { cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory: dir, outputs: false, upgradeChannel });
+    return new KubeadmCluster(stack(), "c", { cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit, pkiDirectory: dir, outputs: false, upgradeChannel });
   };
+
+  test("a synth refused on user-data size records no version: the next synth at the old version is no downgrade", () => {
+    build("1.36.4");
+    expect(() => build("1.37.1", undefined, 4096)).toThrow(/user data of node role "control-plane-0" is \d+ bytes after gzip, over the platform limit of 4096 bytes/);
+    expect(lastSynthesizedVersion(dir)).toBe("1.36.4");
+    expect(() => build("1.36.4")).not.toThrow();
+  });
 
   test("a downgrade or a skipped minor relative to the last synth, beside the PKI store", () => {
     build("1.36.4");

@@ -12,6 +12,7 @@ import { NodeRole, ResolvedCluster, roleName, controlPlaneNodeName } from "../bo
 import { UpgradeChannel } from "../bootstrap/upgrade-channel";
 import { checkUserDataBudget, gzipSize } from "../bootstrap/user-data-budget";
 import { checkKubernetesVersion, recordKubernetesVersion } from "../bootstrap/version-history";
+import { ClusterSpecError, SpecProblem } from "../bootstrap/validation-error";
 import { base64Gzip, hasTokens, toTerraformString, withTokensAs } from "./terraform-string";
 
 export interface KubeadmClusterProps {
@@ -110,6 +111,7 @@ export class KubeadmCluster extends Construct {
     this.props = props;
     this.cluster = props.cluster;
     this.pkiDirectory = path.resolve(props.pkiDirectory ?? path.join(process.cwd(), ".cdktf-kubeadm", "pki", this.cluster.name));
+    this.refuseTwin();
     // No downgrade, no skipped minor relative to the last synth (ClusterSpecError), before the store is touched.
     checkKubernetesVersion(this.pkiDirectory, this.cluster.name, this.cluster.kubernetesVersion);
     const store = loadOrCreatePkiStore({
@@ -121,7 +123,6 @@ export class KubeadmCluster extends Construct {
     store.warnings.forEach((w: string) => Annotations.of(this).addWarning(w));
     const deprecation = kubeProxyModeDeprecation(this.cluster);
     if (deprecation) Annotations.of(this).addWarning(deprecation);
-    recordKubernetesVersion(this.pkiDirectory, this.cluster.kubernetesVersion);
     this.pki = store.pki;
     this.caCertHash = caCertHash(this.pki.ca.certPem);
     this.apiEndpoint = `https://${props.controlPlaneEndpointHost}:${this.cluster.controlPlane.apiServerPort}`;
@@ -142,7 +143,29 @@ export class KubeadmCluster extends Construct {
     });
     // Fail at synth, before any resource exists, if a role's user data does not fit.
     for (const role of this.roles()) this.measure(role);
+    // Only a synth that got this far records its version: one refused on size must not turn the
+    // next synth at the old version into a "downgrade".
+    recordKubernetesVersion(this.pkiDirectory, this.cluster.kubernetesVersion);
     if (props.outputs ?? true) this.createOutputs();
+  }
+
+  /**
+   * Two clusters of one name in an app share a PKI store and collide on global names (IAM roles,
+   * secrets, DNS); two sharing a PKI store would share CAs and join tokens. Refused before anything
+   * is written.
+   */
+  private refuseTwin(): void {
+    const others = this.node.root.node.findAll().filter((c): c is KubeadmCluster => c instanceof KubeadmCluster && c !== this && c.pkiDirectory !== undefined);
+    const problems: SpecProblem[] = [];
+    const twin = others.find((c) => c.cluster.name === this.cluster.name);
+    if (twin) {
+      problems.push({ field: "name", value: this.cluster.name, problem: `is already the name of the cluster at ${twin.node.path} in this app: the two would share a PKI store and collide on cloud names`, fix: "give each cluster its own name" });
+    }
+    const sharer = others.find((c) => c.pkiDirectory === this.pkiDirectory && c !== twin);
+    if (sharer) {
+      problems.push({ field: "pkiDirectory", value: this.pkiDirectory, problem: `is already the PKI store of cluster "${sharer.cluster.name}" (${sharer.node.path}): the two would share CAs and join tokens`, fix: "give each cluster its own pkiDirectory (the default is .cdktf-kubeadm/pki/<name>)" });
+    }
+    if (problems.length > 0) throw new ClusterSpecError(this.cluster.name, problems);
   }
 
   /** Every node role: control-plane slots 0..replicas-1, then one per node pool. */
