@@ -74,6 +74,11 @@ describe("bare-metal inventory validation", () => {
     ["relative remote root", props({ ssh: { user: "ubuntu", remoteRoot: "dry-run" } }), "ssh.remoteRoot", /absolute path or start with \$HOME/, /\$HOME\/dry-run/],
     ["template syntax in the command prefix", props({ ssh: { user: "ubuntu", remoteCommandPrefix: "env X=${HOME}" } }), "ssh.remoteCommandPrefix", /template syntax/, /\$HOME rather than \$\{HOME\}/],
     ["invalid timeout", props({ ssh: { user: "ubuntu", timeout: "five minutes" } }), "ssh.timeout", /not a duration/, /"5m"/],
+    ["a PKI store under ~", props({ pkiDirectory: "~/.cdktf-kubeadm/pki" }), "pkiDirectory", /shell expansion \(~, \$VAR or %VAR%\) that nothing expands/, /os\.homedir\(\)/],
+    ["a seed directory with $VAR", props({ seedFiles: { directory: "$HOME/seeds" } }), "seedFiles.directory", /shell expansion/, /process\.env\.VAR/],
+    ["a seed directory with ${VAR}", props({ seedFiles: { directory: "/srv/${SITE}/seeds" } }), "seedFiles.directory", /shell expansion/, /os\.homedir/],
+    ["an empty PKI store path", props({ pkiDirectory: " " }), "pkiDirectory", /not a non-empty path/, /directory path/],
+    ["no delivery at all", props({ ssh: undefined, seedFiles: { enabled: false } }), "seedFiles.enabled", /no delivery at all \(no ssh either\)/, /set ssh, or leave seedFiles enabled/],
   ];
 
   test.each(cases)("%s", (_name, spec, field, problem, fix) => {

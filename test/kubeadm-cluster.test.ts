@@ -142,3 +142,13 @@ describe("two clusters in one app", () => {
     expect(() => add(stack, "b", "green")).not.toThrow();
   });
 });
+
+test("a PKI store path with ~ is refused before anything is written (AWS, GCE: the platform-neutral construct checks it)", () => {
+  const stack = new TerraformStack(Testing.app(), "s");
+  const cwdTilde = path.resolve("~");
+  expect(() => new KubeadmCluster(stack, "c", {
+    cluster: resolveCluster({ name: "home" }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] }),
+    controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory: "~/pki", outputs: false,
+  })).toThrow(/pkiDirectory = "~\/pki": holds a shell expansion .* Fix: expand it yourself, e\.g\. path\.join\(os\.homedir\(\), \.\.\.\)/);
+  expect(fs.existsSync(cwdTilde)).toBe(false);
+});

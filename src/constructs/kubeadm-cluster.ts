@@ -12,6 +12,7 @@ import { NodeRole, ResolvedCluster, roleName, controlPlaneNodeName } from "../bo
 import { UpgradeChannel } from "../bootstrap/upgrade-channel";
 import { checkUserDataBudget, gzipSize } from "../bootstrap/user-data-budget";
 import { checkKubernetesVersion, recordKubernetesVersion } from "../bootstrap/version-history";
+import { unexpandedPathProblem } from "../bootstrap/local-path";
 import { ClusterSpecError, SpecProblem } from "../bootstrap/validation-error";
 import { base64Gzip, hasTokens, toTerraformString, withTokensAs } from "./terraform-string";
 
@@ -110,6 +111,8 @@ export class KubeadmCluster extends Construct {
     super(scope, id);
     this.props = props;
     this.cluster = props.cluster;
+    const unexpanded = unexpandedPathProblem("pkiDirectory", props.pkiDirectory);
+    if (unexpanded) throw new ClusterSpecError(this.cluster.name, [unexpanded]);
     this.pkiDirectory = path.resolve(props.pkiDirectory ?? path.join(process.cwd(), ".cdktf-kubeadm", "pki", this.cluster.name));
     this.refuseTwin();
     // No downgrade, no skipped minor relative to the last synth (ClusterSpecError), before the store is touched.

@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 import { resolveCluster } from "../../bootstrap/resolve-cluster";
 import type { ClusterSpec, ControlPlaneSpec, NodeRole, ResolvedCluster } from "../../bootstrap/spec";
 import { roleName } from "../../bootstrap/spec";
+import { unexpandedPathProblem } from "../../bootstrap/local-path";
 import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
 import { KubeadmCluster, KubeadmClusterProps } from "../kubeadm-cluster";
@@ -219,6 +220,13 @@ function validate(props: BaremetalKubeadmClusterProps): { inventory: ResolvedInv
   const replicas = inventory.controlPlaneCount;
   const { hosts: _h, nodeCidr: _n, apiEndpoint: _a, ssh: _s, seedFiles: _f, pkiDirectory: _p, existingCa: _e, outputs: _o, ...spec } = props;
   const problems: SpecProblem[] = [...p.list];
+  for (const [field, value] of [["pkiDirectory", props.pkiDirectory], ["seedFiles.directory", props.seedFiles?.directory]] as const) {
+    const problem = unexpandedPathProblem(field, value);
+    if (problem) problems.push(problem);
+  }
+  if (!props.ssh && props.seedFiles?.enabled === false) {
+    problems.push({ field: "seedFiles.enabled", value: false, problem: "leaves no delivery at all (no ssh either): no host would ever get its payload", fix: "set ssh, or leave seedFiles enabled and boot the hosts from their NoCloud seeds" });
+  }
   let cluster: ResolvedCluster | undefined;
   try {
     cluster = resolveCluster(
