@@ -163,9 +163,9 @@ describe("seed directory", () => {
     expect(fs.readdirSync(dir)).toEqual(["important"]);
   });
 
-  test("no seed files when disabled", () => {
+  test("no seed files when disabled (SSH delivers instead)", () => {
     const dir = path.join(tmp, "seeds-off");
-    const { cluster, stack } = build({ ...props(dir), seedFiles: { enabled: false, directory: dir } });
+    const { cluster, stack } = build(baseProps({ pki, seeds: dir }, { seedFiles: { enabled: false, directory: dir } }));
     expect(fs.existsSync(dir)).toBe(false);
     expect(cluster.seedAsset).toBeUndefined();
     expect(Object.keys(synthJson(stack).output)).not.toContain("metal_seed_directory");

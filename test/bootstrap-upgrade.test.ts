@@ -106,7 +106,7 @@ describe("first control-plane node, SSM channel: 1.36.4 -> 1.37.1", () => {
       upgradeApply(n, "1.37.1"),
       /kubectl .* drain prod-cp-0 --ignore-daemonsets --delete-emptydir-data/,
       "apt-mark unhold kubelet kubectl", /apt-get .* install --allow-change-held-packages kubelet=1\.37\.1-1\.1 kubectl=1\.37\.1-1\.1$/,
-      "systemctl daemon-reload", "systemctl restart kubelet", /kubectl .* uncordon prod-cp-0/,
+      "systemctl daemon-reload", "systemctl restart kubelet", /kubectl .* get --raw=\/readyz$/, /kubectl .* uncordon prod-cp-0/,
     ];
     const writes = calls.map((c, i) => (/kubectl .* replace -f -/.test(c) ? i : -1)).filter((i) => i >= 0);
     // renewed after kubeadm upgrade apply and after the drain; released after the uncordon
@@ -241,6 +241,30 @@ describe("failures leave the Lease released and a clear status", () => {
     expect(callIndex(calls, "restart kubelet")).toBe(-1);
     expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
     expect(readUpgradeStatus(n)).toMatchObject({ phase: "kubelet", result: "failed" });
+  });
+
+  test("the API server restarting after the kubelet restart (static pods re-created): waits for /readyz (BOOTSTRAP_WAIT_RETRIES 3), retries the uncordon and the final status", () => {
+    const n = controlPlane("aws-ssm");
+    serveDesiredVersion(n, "1.37.1");
+    failCommand(n, "get --raw=/readyz", 2, "The connection to the server 10.0.0.11:6443 was refused");
+    failCommand(n, "uncordon prod-cp-0", 1, "Unable to connect to the server: EOF");
+    // the "done" write: patch, create (exists), patch again fail; the retry lands it
+    failCommand(n, 'phase\\":\\"done', 2, "Unable to connect to the server: EOF");
+    const r = agent(n);
+    expect(r.code).toBe(0);
+    const calls = readCalls(n);
+    expect(calls.filter((c) => c.includes("get --raw=/readyz"))).toHaveLength(3);
+    expect(calls.filter((c) => c.includes(" uncordon prod-cp-0"))).toHaveLength(2);
+    expect(callIndex(calls, "get --raw=/readyz")).toBeGreaterThan(callIndex(calls, "restart kubelet"));
+    expect(r.output).toMatch(/attempt 1\/\d+ failed: uput .*phase.*done/);
+    expect(readUpgradeStatus(n)).toMatchObject({ from: "1.36.4", to: "1.37.1", phase: "done", result: "succeeded" });
+  });
+
+  test("an API server that never comes back after the kubelet restart fails the upgrade clearly", () => {
+    const n = controlPlane("aws-ssm"); // the harness's BOOTSTRAP_WAIT_RETRIES is 3
+    serveDesiredVersion(n, "1.37.1");
+    failCommand(n, "get --raw=/readyz", "always", "The connection to the server 10.0.0.11:6443 was refused");
+    expectFailure(agent(n), "uncordon", /the API server is not ready after the kubelet restart/);
   });
 
   test("the next run after a failure resumes (the kubeadm package is already new)", () => {

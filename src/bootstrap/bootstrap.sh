@@ -701,13 +701,19 @@ usettings() {
 # ustatus PHASE RESULT [ERROR]: the upgrade status, in $ST/upgrade.json and as key NODE of
 # ConfigMap kube-system/cdktf-kubeadm-upgrade-status
 ustatus() {
-  local j e=null c=(kc -n kube-system patch configmap cdktf-kubeadm-upgrade-status --type merge -p)
+  local j e=null
   [[ -z ${3:-} ]] || e=$(js "$3")
   j=$(printf '{"from":%s,"to":%s,"phase":%s,"result":%s,"error":%s,"time":%s}' "$(js "${FROM:-}")" "$(js "${TO:-}")" "$(js "$1")" "$(js "$2")" "$e" "$(js "$(now)")")
   echo "$j" >"$ST/upgrade.json"
-  j="{\"data\":{$(js "$NODE"):$(js "$j")}}"
-  "${c[@]}" "$j" >/dev/null 2>&1 || { kc -n kube-system create configmap cdktf-kubeadm-upgrade-status >/dev/null 2>&1; "${c[@]}" "$j" >/dev/null; } ||
-    warn "cannot record the upgrade status in ConfigMap kube-system/cdktf-kubeadm-upgrade-status"
+  # Retried: the API server may be restarting (a new kubelet re-creates the static pods), and a
+  # lost "done" would leave the status at "running" for good.
+  retry uput "{\"data\":{$(js "$NODE"):$(js "$j")}}" ||
+    warn "cannot record the upgrade status in ConfigMap kube-system/cdktf-kubeadm-upgrade-status (this node's copy: $ST/upgrade.json)"
+}
+# uput PATCH: merges a node's status into the ConfigMap, created on first use
+uput() {
+  local c=(kc -n kube-system patch configmap cdktf-kubeadm-upgrade-status --type merge -p)
+  "${c[@]}" "$1" >/dev/null 2>&1 || { kc -n kube-system create configmap cdktf-kubeadm-upgrade-status >/dev/null 2>&1; "${c[@]}" "$1" >/dev/null; }
 }
 desired_file() {
   [[ -s $E/desired-version ]] || { log "$E/desired-version does not exist: nothing to do"; exit 0; }
@@ -769,7 +775,9 @@ upgrade() {
   systemctl daemon-reload
   systemctl restart kubelet
   STEP=uncordon
-  kc uncordon "$NODE" || die "kubectl uncordon $NODE failed"
+  # The new kubelet may re-create the static pods: wait for the API server before uncordoning.
+  RETRIES=$WAITS retry kc get --raw=/readyz >/dev/null || die "the API server is not ready after the kubelet restart"
+  retry kc uncordon "$NODE" || die "kubectl uncordon $NODE failed"
   DRAINED=''
   rm -f "$m"
   ustatus "done" succeeded

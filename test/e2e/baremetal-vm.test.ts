@@ -344,9 +344,12 @@ describe("a control plane and a worker from their unmodified seeds", () => {
     ].join("\n");
     expect(outcome(kubectl(["apply", "-f", "-"], web))).toBe("exit 0");
     // busybox httpd serves /etc/hostname: the answer names the pod that gave it. No `wget -T`:
-    // Debian's busybox 1.35 segfaults on it (also natively on this host).
+    // Debian's busybox 1.35 segfaults on it (also natively on this host). Until the web pod is
+    // ready the Service has no endpoints and kube-proxy rejects: those refusals are not the answer.
+    const started = Date.now();
     const answer = runOnNode("client", CONTROL_PLANE_NODE,
-      "until wget -q -O - http://web.default.svc.cluster.local/hostname; do sleep 2; done");
+      "until wget -q -O - http://web.default.svc.cluster.local/hostname 2>/dev/null; do sleep 2; done");
+    timings.serviceAnswerMs = Date.now() - started;
     expect(answer.trim()).toBe("web");
     const where = kubectlJson<{ spec: { nodeName: string } }>(["get", "pod", "web"]);
     expect(where.spec.nodeName).toBe(WORKER.name);
@@ -412,7 +415,11 @@ describe("upgrade to the next minor through the bare-metal desired-version chann
       const status = upgradeStatus()[CONTROL_PLANE_NODE];
       if (status?.result === "failed") return true; // the expectation below shows it
       return status?.phase === "done" && status.result === "succeeded" && nodes().some(([n, v]) => n === CONTROL_PLANE_NODE && v === `v${NEXT}`);
-    }, { timeoutMs: 40 * 60_000, intervalMs: 10_000, tolerateErrors: true, diagnostics: () => `${JSON.stringify(upgradeStatus())}\n${kubectl(["get", "nodes", "-o", "wide"]).stdout}` });
+    }, { timeoutMs: 40 * 60_000, intervalMs: 10_000, tolerateErrors: true, diagnostics: () => [
+      JSON.stringify(upgradeStatus()),
+      kubectl(["get", "nodes", "-o", "wide"]).stdout,
+      controlPlaneVm!.ssh(sshKey.privateKeyPath, "sudo systemctl status --no-pager cdktf-kubeadm-upgrade.service; sudo tail -n 40 /var/log/cdktf-kubeadm-upgrade.log").stdout,
+    ].join("\n") });
     timings.controlPlaneUpgradeMs = Date.now() - started;
     expect(upgradeStatus()[CONTROL_PLANE_NODE]).toMatchObject({ from: VERSION, to: NEXT, phase: "done", result: "succeeded", error: null });
     const server = kubectlJson<{ serverVersion: { gitVersion: string } }>(["version"]).serverVersion.gitVersion;
