@@ -6,7 +6,11 @@ import * as fs from "fs";
 import type { SpecProblem } from "../src/bootstrap/validation-error";
 import { AwsKubeadmClusterProps, subnetLayout } from "../src/constructs/aws";
 import { parseCidr } from "../src/bootstrap/cidr";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { AwsKubeadmCluster } from "../src/constructs/aws";
+import { regionOfZone } from "../src/constructs/aws/provider-region";
 import { baseProps, problemsOf, tempDir } from "./support/aws-fixtures";
+import { problemsWhenCreating } from "./support/stack-json";
 
 const pki = tempDir("aws-validation-");
 afterAll(() => fs.rmSync(pki, { recursive: true, force: true }));
@@ -179,6 +183,13 @@ describe("machines", () => {
     expectOnly(problemsOf(props({ controlPlane: { replicas: 3, rootVolume: { iops: 100 } } })), "controlPlane.rootVolume.iops");
     expectOnly(problemsOf(props({ nodePools: [{ name: "general", rootVolume: { throughput: 5000 } }] })), "nodePools[0].rootVolume.throughput");
     expectOnly(problemsOf(props({ nodePools: [{ name: "general", rootVolume: { kmsKeyId: "" } }] })), "nodePools[0].rootVolume.kmsKeyId");
+    // The provider's launch template takes ARNs only (terraform validate: "is an invalid ARN").
+    for (const kmsKeyId of ["1234abcd-12ab-34cd-56ef-1234567890ab", "alias/ebs", "arn:aws:kms:eu-west-1:123456789012:key/not-a-key-id", "arn:aws:kms:eu-west-1:123456789012:alias/aws/ebs"]) {
+      expectOnly(problemsOf(props({ nodePools: [{ name: "general", rootVolume: { kmsKeyId } }] })), "nodePools[0].rootVolume.kmsKeyId", /ARN/);
+    }
+    for (const kmsKeyId of ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab", "arn:aws:kms:eu-west-1:123456789012:alias/cluster-ebs"]) {
+      expect(() => problemsOf(props({ nodePools: [{ name: "general", rootVolume: { kmsKeyId } }] }))).toThrow(/accepted/);
+    }
   });
 });
 
@@ -230,6 +241,71 @@ describe("tags and key pair", () => {
   });
 });
 
+describe("regions: zones and KMS keys must be where the provider is", () => {
+  /** Problems with a default provider in `region` (a token or none: nothing to compare). */
+  const withProvider = (region: string | undefined, overrides: Partial<AwsKubeadmClusterProps>) =>
+    problemsWhenCreating("aws", "prod", (stack) => {
+      new AwsProvider(stack, "aws", region === undefined ? {} : { region });
+      new AwsKubeadmCluster(stack, "prod", props(overrides));
+    });
+  const accepted = (region: string | undefined, overrides: Partial<AwsKubeadmClusterProps>) => expect(() => withProvider(region, overrides)).toThrow(/accepted/);
+  const key = (region: string) => `arn:aws:kms:${region}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+
+  test.each([
+    ["eu-west-1a", "eu-west-1"],
+    ["us-gov-west-1b", "us-gov-west-1"],
+    ["us-west-2-lax-1a", "us-west-2"],
+    ["ap-southeast-4c", "ap-southeast-4"],
+  ])("zone %s is in %s", (zone, region) => expect(regionOfZone(zone)).toBe(region));
+  test("zones of two regions", () => {
+    expectOnly(problemsOf(props({ network: { availabilityZones: ["eu-west-1a", "eu-west-2b"] } })), "network.availabilityZones", /spans regions eu-west-1, eu-west-2/);
+  });
+  test("zones of another region than the provider's", () => {
+    expectOnly(withProvider("us-east-1", { network: { availabilityZones: ["eu-west-1a", "eu-west-1b"] } }), "network.availabilityZones", /provider's region is us-east-1/);
+    accepted("eu-west-1", { network: { availabilityZones: ["eu-west-1a", "eu-west-1b"] } });
+    // Unknown at synth (from the environment): not compared.
+    accepted(undefined, { network: { availabilityZones: ["eu-west-1a", "eu-west-1b"] } });
+  });
+  test("a secret-store or volume key of another region", () => {
+    expectOnly(withProvider("us-east-1", { secretStore: { kmsKeyArn: key("eu-west-1") } }), "secretStore.kmsKeyArn", /key in eu-west-1.*Secrets Manager/);
+    expectOnly(withProvider("us-east-1", { nodePools: [{ name: "general", rootVolume: { kmsKeyId: key("eu-west-1") } }] }), "nodePools[0].rootVolume.kmsKeyId", /EBS/);
+    expectOnly(withProvider("us-east-1", { controlPlane: { replicas: 3, rootVolume: { kmsKeyId: "arn:aws:kms:eu-west-1:123456789012:alias/ebs" } } }), "controlPlane.rootVolume.kmsKeyId", /us-east-1/);
+    accepted("us-east-1", { secretStore: { kmsKeyArn: key("us-east-1") }, nodePools: [{ name: "general", rootVolume: { kmsKeyId: key("us-east-1") } }] });
+  });
+});
+
+describe("control-plane instance type: kubeadm's 2 vCPU and 1700 MB", () => {
+  test.each(["t3.micro", "t3.nano", "t2.small", "t2.micro", "m1.small", "a1.medium", "m6g.medium", "c7g.medium", "m3.medium"])("%s is refused", (instanceType) => {
+    expectOnly(problemsOf(props({ controlPlane: { replicas: 3, instanceType } })), "controlPlane.instanceType", /2 vCPU and 1700 MB/);
+  });
+  test.each(["t3.small", "t4g.small", "t3a.medium", "t2.medium", "m7g.large", "c5.large", "m7i-flex.large"])("%s is accepted", (instanceType) => {
+    expect(() => problemsOf(props({ controlPlane: { replicas: 3, instanceType } }))).toThrow(/accepted/);
+  });
+  test("workers are not held to it (kubeadm join does not check)", () => {
+    expect(() => problemsOf(props({ nodePools: [{ name: "small", instanceType: "t3.micro" }] }))).toThrow(/accepted/);
+  });
+});
+
+describe("an internet-facing API load balancer nobody may reach", () => {
+  test("allowedCidrs [] is refused, naming the fix", () => {
+    const problems = problemsOf(props({ apiLoadBalancer: { allowedCidrs: [] } }));
+    expectOnly(problems, "apiLoadBalancer.allowedCidrs", /no client/);
+    expect(problems[0].fix).toMatch(/closedToClients/);
+  });
+  test("closedToClients accepts it, and defaults allowedCidrs to none", () => {
+    expect(() => problemsOf(props({ apiLoadBalancer: { allowedCidrs: [], closedToClients: true } }))).toThrow(/accepted/);
+    expect(() => problemsOf(props({ apiLoadBalancer: { closedToClients: true } }))).toThrow(/accepted/);
+  });
+  test("closedToClients with open CIDRs, on an internal load balancer, or not a boolean", () => {
+    expectOnly(problemsOf(props({ apiLoadBalancer: { allowedCidrs: ["203.0.113.0/24"], closedToClients: true } })), "apiLoadBalancer.closedToClients", /lets clients in/);
+    expectOnly(problemsOf(props({ apiLoadBalancer: { internetFacing: false, closedToClients: true } })), "apiLoadBalancer.closedToClients", /internal/);
+    expectOnly(problemsOf(props({ apiLoadBalancer: { allowedCidrs: [], closedToClients: "yes" as never } })), "apiLoadBalancer.closedToClients", /boolean/);
+  });
+  test("an internal load balancer with no CIDRs is fine (the VPC reaches it)", () => {
+    expect(() => problemsOf(props({ apiLoadBalancer: { internetFacing: false, allowedCidrs: [] } }))).toThrow(/accepted/);
+  });
+});
+
 test("every problem of the AWS fields and the cluster model is reported at once", () => {
   const problems = problemsOf(
     props({
@@ -242,4 +318,10 @@ test("every problem of the AWS fields and the cluster model is reported at once"
   expect(fields(problems).sort()).toEqual(
     ["apiLoadBalancer.allowedCidrs[0]", "controlPlane.instanceType", "controlPlane.replicas", "kubernetesVersion", "network.availabilityZoneCount", "network.vpcCidr"].sort(),
   );
+});
+
+test("requireExistingPkiStore reaches the PKI store: a missing store is refused, naming pkiDirectory", () => {
+  const problems = problemsOf(props({ pkiDirectory: `${pki}-missing`, requireExistingPkiStore: true }));
+  expectOnly(problems, "pkiDirectory", /holds no PKI store, and requireExistingPkiStore forbids/);
+  expect(fs.existsSync(`${pki}-missing`)).toBe(false);
 });

@@ -132,7 +132,8 @@ describe("the user-data budget of bare metal (seed files and SSH: no EC2 cap)", 
   test("RSA-2048 keys and 3 control-plane nodes synthesize, with no budget warning", () => {
     const dir = path.join(tmp, "rsa");
     const seeds = path.join(dir, "seeds");
-    const { cluster } = build(baseProps({ pki: path.join(dir, "pki"), seeds }, { pki: { keyAlgorithm: "RSA-2048" }, seedFiles: { directory: seeds, includeControlPlaneSecrets: true } }));
+    const { cluster, stack } = build(baseProps({ pki: path.join(dir, "pki"), seeds }, { pki: { keyAlgorithm: "RSA-2048" }, seedFiles: { directory: seeds, includeControlPlaneSecrets: true } }));
+    synthJson(stack);
     const warnings = cluster.node.findAll().flatMap((c) => c.node.metadata.map((m) => String(m.data))).filter((m) => /-byte limit/.test(m));
     expect(warnings).toEqual([]);
     const seed = fs.readFileSync(path.join(seeds, "cp-1", "user-data"));
@@ -148,11 +149,23 @@ describe("seed directory", () => {
 
   test("removes the directories of hosts that left the inventory, keeps everything else", () => {
     const dir = path.join(tmp, "seeds-stale");
-    build(props(dir));
+    synthJson(build(props(dir)).stack);
     fs.writeFileSync(path.join(dir, "notes.txt"), "mine");
     const hosts = baseProps({ pki, seeds: dir }).hosts.filter((h) => h.name !== "worker-2");
-    build(props(dir, hosts));
+    synthJson(build(props(dir, hosts)).stack);
     expect(fs.readdirSync(dir).sort()).toEqual([SEED_MARKER, "notes.txt", "worker-1"]);
+  });
+
+  test("nothing is written until the app synthesizes (a construct refused later in the app leaves no seeds and no PKI store)", () => {
+    const dir = path.join(tmp, "seeds-deferred");
+    const store = path.join(tmp, "pki-deferred");
+    const { stack } = build(baseProps({ pki: store, seeds: dir }, { ssh: undefined }));
+    // Only the asset's (empty) staging directory exists before synth.
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(fs.existsSync(store)).toBe(false);
+    synthJson(stack);
+    expect(fs.readdirSync(dir).sort()).toEqual([SEED_MARKER, "worker-1", "worker-2"]);
+    expect(fs.existsSync(path.join(store, "ca.key"))).toBe(true);
   });
 
   test("refuses a non-empty directory it did not write", () => {

@@ -140,3 +140,11 @@ describe("bare-metal inventory validation", () => {
     expect(warnings.join("\n")).toMatch(/set apiEndpoint\.interface/);
   });
 });
+
+test("requireExistingPkiStore: a missing store is refused before any seed or key is written", () => {
+  const missing = `${dirs.pki}-missing`;
+  const seeds = `${dirs.seeds}-guarded`;
+  expectProblem(problemsOf(baseProps({ pki: missing, seeds }, { requireExistingPkiStore: true })), "pkiDirectory", /holds no PKI store, and requireExistingPkiStore forbids/, /restore the store from your backup/);
+  expect(fs.existsSync(missing)).toBe(false);
+  expect(fs.existsSync(seeds)).toBe(false);
+});

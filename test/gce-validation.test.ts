@@ -114,6 +114,14 @@ describe("API load balancer", () => {
   test("bad allowed CIDRs", () => {
     expectOnly(problemsOf(props({ apiLoadBalancer: { allowedCidrs: ["203.0.113.1/24"] } })), "apiLoadBalancer.allowedCidrs[0]", /host bits/);
   });
+  test("an external load balancer nobody may reach: refused unless closedToClients", () => {
+    const problems = problemsOf(props({ apiLoadBalancer: { allowedCidrs: [] } }));
+    expectOnly(problems, "apiLoadBalancer.allowedCidrs", /no client/);
+    expect(problems[0].fix).toMatch(/closedToClients/);
+    expect(() => problemsOf(props({ apiLoadBalancer: { closedToClients: true } }))).toThrow(/accepted/);
+    expectOnly(problemsOf(props({ apiLoadBalancer: { closedToClients: true, allowedCidrs: ["0.0.0.0/0"] } })), "apiLoadBalancer.closedToClients", /lets clients in/);
+    expectOnly(problemsOf(props({ apiLoadBalancer: { external: false, closedToClients: true } })), "apiLoadBalancer.closedToClients", /internal/);
+  });
   test("an internal load balancer open to everything", () => {
     expectOnly(problemsOf(props({ apiLoadBalancer: { external: false, allowedCidrs: ["0.0.0.0/0"] } })), "apiLoadBalancer.allowedCidrs[0]", /every address/);
   });

@@ -152,3 +152,66 @@ test("a PKI store path with ~ is refused before anything is written (AWS, GCE: t
   })).toThrow(/pkiDirectory = "~\/pki": holds a shell expansion .* Fix: expand it yourself, e\.g\. path\.join\(os\.homedir\(\), \.\.\.\)/);
   expect(fs.existsSync(cwdTilde)).toBe(false);
 });
+
+describe("the PKI store: written at synth only, announced when new, required on demand", () => {
+  const make = (stack: TerraformStack, pkiDirectory: string, requireExistingPkiStore?: boolean, name = "store") => new KubeadmCluster(stack, "c", {
+    cluster: resolveCluster({ name }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] }),
+    controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory, outputs: false, requireExistingPkiStore,
+  });
+  const warnings = (stack: TerraformStack) => stack.node.findAll().flatMap((c) => c.node.metadata).filter((m) => m.type === AnnotationMetadataEntryType.WARN).map((m) => String(m.data));
+  const withVariable = <T>(value: string | undefined, f: () => T): T => {
+    const before = process.env.CDKTF_KUBEADM_REQUIRE_PKI_STORE;
+    if (value === undefined) delete process.env.CDKTF_KUBEADM_REQUIRE_PKI_STORE;
+    else process.env.CDKTF_KUBEADM_REQUIRE_PKI_STORE = value;
+    try {
+      return f();
+    } finally {
+      if (before === undefined) delete process.env.CDKTF_KUBEADM_REQUIRE_PKI_STORE;
+      else process.env.CDKTF_KUBEADM_REQUIRE_PKI_STORE = before;
+    }
+  };
+
+  test("a new store is written at synth, not when constructed, and the synth says where and to back it up", () => {
+    const dir = path.join(tmp, "store-new");
+    const stack = new TerraformStack(Testing.app(), "s");
+    make(stack, dir);
+    expect(fs.existsSync(dir)).toBe(false);
+    expect(warnings(stack).join("\n")).toContain(`created a new PKI store for cluster "store" in ${dir}: its CAs and keys are the cluster's identity. Keep it and back it up`);
+    Testing.synth(stack);
+    expect(fs.statSync(path.join(dir, "ca.key")).mode & 0o777).toBe(0o600);
+    const again = new TerraformStack(Testing.app(), "s");
+    make(again, dir);
+    expect(warnings(again).join("\n")).not.toContain("created a new PKI store");
+  });
+
+  test("a cluster refused later in the same app leaves the first cluster's new store unwritten", () => {
+    const dir = path.join(tmp, "store-refused-app");
+    const app = Testing.app();
+    make(new TerraformStack(app, "one"), dir, undefined, "first");
+    expect(() => make(new TerraformStack(app, "two"), path.join(tmp, "store-refused-other"), undefined, "first")).toThrow(/is already the name of the cluster/);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  test.each([
+    ["requireExistingPkiStore", true, undefined, /requireExistingPkiStore forbids generating one/],
+    ["CDKTF_KUBEADM_REQUIRE_PKI_STORE=1", undefined, "1", /CDKTF_KUBEADM_REQUIRE_PKI_STORE=1 forbids generating one/],
+    ["CDKTF_KUBEADM_REQUIRE_PKI_STORE=true", undefined, "true", /CDKTF_KUBEADM_REQUIRE_PKI_STORE=true forbids/],
+  ])("a missing store with %s is a ClusterSpecError naming pkiDirectory and the fix; nothing is written", (_, option, variable, message) => {
+    const dir = path.join(tmp, `store-required-${String(variable ?? option)}`);
+    const stack = new TerraformStack(Testing.app(), "s");
+    const e = withVariable(variable, () => { try { make(stack, dir, option); } catch (error) { return error as Error; } throw new Error("accepted"); });
+    expect(e.message).toMatch(/pkiDirectory = ".*store-required-.*": holds no PKI store/);
+    expect(e.message).toMatch(message);
+    expect(e.message).toContain(`Fix: restore the store from your backup into ${dir}`);
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  test("the guard lets an existing store through; the variable set to 0, false or empty is off", () => {
+    const dir = path.join(tmp, "store-existing");
+    const first = new TerraformStack(Testing.app(), "s");
+    withVariable("0", () => make(first, dir));
+    Testing.synth(first);
+    for (const value of ["1", "false", ""]) withVariable(value, () => expect(() => make(new TerraformStack(Testing.app(), "s"), dir, true)).not.toThrow());
+    withVariable("false", () => expect(() => make(new TerraformStack(Testing.app(), "s"), path.join(tmp, "store-off"))).not.toThrow());
+  });
+});

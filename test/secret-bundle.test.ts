@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { App, TerraformStack, TerraformVariable } from "cdktf";
+import { App, TerraformStack, TerraformVariable, Testing } from "cdktf";
 import { scriptSha256 } from "../src/bootstrap/bootstrap-script";
 import { bootstrapScript, loaderScript, nodeFiles, NodePayloadInput, renderCloudConfig } from "../src/bootstrap/cloud-init";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
@@ -191,19 +191,25 @@ describe("KubeadmCluster.writeSecretBundle", () => {
   test("writes each audience's bundle into the PKI store, mode 0600, identical on the next synth", () => {
     const make = () => {
       const stack = new TerraformStack(new App({ outdir: path.join(tmp, "out") }), "s");
-      return new KubeadmCluster(stack, "cluster", { cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory: path.join(tmp, "pki"), outputs: false });
+      return { stack, kc: new KubeadmCluster(stack, "cluster", { cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory: path.join(tmp, "pki"), outputs: false }) };
     };
-    const kc = make();
-    for (const audience of ["control-plane", "worker"] as const) {
-      const file = kc.writeSecretBundle(audience);
+    const { stack, kc } = make();
+    const files = (["control-plane", "worker"] as const).map((audience) => kc.writeSecretBundle(audience));
+    // Written at synth, once the app has validated.
+    for (const file of files) expect(fs.existsSync(file)).toBe(false);
+    Testing.synth(stack);
+    for (const [i, audience] of (["control-plane", "worker"] as const).entries()) {
+      const file = files[i];
       expect(path.isAbsolute(file)).toBe(true);
       expect(file.startsWith(path.join(tmp, "pki"))).toBe(true);
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       expect(fs.readFileSync(file, "utf8")).toBe(kc.secretBundle(audience));
       const before = fs.statSync(file).mtimeMs;
-      expect(make().writeSecretBundle(audience)).toBe(file);
+      const again = make();
+      expect(again.kc.writeSecretBundle(audience)).toBe(file);
+      Testing.synth(again.stack);
       expect(fs.statSync(file).mtimeMs).toBe(before); // unchanged content is not rewritten
     }
-    expect(fs.readFileSync(kc.writeSecretBundle("worker"), "utf8")).not.toMatch(/PRIVATE KEY/);
+    expect(fs.readFileSync(files[1], "utf8")).not.toMatch(/PRIVATE KEY/);
   });
 });

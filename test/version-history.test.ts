@@ -68,7 +68,10 @@ describe("KubeadmCluster refuses at synth", () => {
   const stack = () => { const { TerraformStack } = require("cdktf") as typeof import("cdktf"); return new TerraformStack(Testing.app(), "s"); };
   const build = (version: string, upgradeChannel?: import("../src/bootstrap/upgrade-channel").UpgradeChannel, userDataLimit: number = USER_DATA_LIMITS.aws) => {
     const cluster = resolveCluster({ name: "prod", kubernetesVersion: version, nodePools: [{ name: "a" }] }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] });
-    return new KubeadmCluster(stack(), "c", { cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit, pkiDirectory: dir, outputs: false, upgradeChannel });
+    const scope = stack();
+    const kc = new KubeadmCluster(scope, "c", { cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit, pkiDirectory: dir, outputs: false, upgradeChannel });
+    Testing.synth(scope); // the history is written at synth
+    return kc;
   };
 
   test("a synth refused on user-data size records no version: the next synth at the old version is no downgrade", () => {
@@ -76,6 +79,16 @@ describe("KubeadmCluster refuses at synth", () => {
     expect(() => build("1.37.1", undefined, 4096)).toThrow(/user data of node role "control-plane-0" is \d+ bytes after gzip, over the platform limit of 4096 bytes/);
     expect(lastSynthesizedVersion(dir)).toBe("1.36.4");
     expect(() => build("1.36.4")).not.toThrow();
+  });
+
+  test("nothing is recorded until the app synthesizes: a construction refused elsewhere in the app leaves no history", () => {
+    const scope = stack();
+    const cluster = resolveCluster({ name: "prod", kubernetesVersion: "1.37.1", nodePools: [{ name: "a" }] }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] });
+    build("1.36.4");
+    new KubeadmCluster(scope, "c", { cluster, controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws, pkiDirectory: dir, outputs: false });
+    expect(lastSynthesizedVersion(dir)).toBe("1.36.4");
+    Testing.synth(scope);
+    expect(lastSynthesizedVersion(dir)).toBe("1.37.1");
   });
 
   test("a downgrade or a skipped minor relative to the last synth, beside the PKI store", () => {

@@ -61,6 +61,11 @@ export interface PkiStoreResult {
   readonly warnings: string[];
 }
 
+/** A store read (or generated) in memory; `commit` writes what is new (a new store, a rotated token, a renewed admin certificate). */
+export interface PkiStorePlan extends PkiStoreResult {
+  readonly commit: () => void;
+}
+
 /** Refuse CAs closer to expiry than this: nodes joining after it would fail with x509 errors. */
 export const CA_MINIMUM_REMAINING_DAYS = 30;
 /** Renew the admin client certificate when it has less than this left. */
@@ -90,8 +95,21 @@ export class PkiStoreError extends Error {
   }
 }
 
+/** New stores planned in this process and not yet written, by directory and options. */
+const PENDING_STORES = new Map<string, ClusterPki>();
+
 /** Loads the store, or creates it on the first synth. Throws PkiStoreError on anything unsafe. */
 export function loadOrCreatePkiStore(input: PkiStoreOptions): PkiStoreResult {
+  const plan = planPkiStore(input);
+  plan.commit();
+  return { pki: plan.pki, created: plan.created, warnings: plan.warnings };
+}
+
+/**
+ * Reads the store, or generates a new one, without writing anything: every check runs here, and
+ * `commit` writes the result once the whole app has validated. Throws PkiStoreError on anything unsafe.
+ */
+export function planPkiStore(input: PkiStoreOptions): PkiStorePlan {
   const now = input.now ?? new Date();
   const dir = path.resolve(input.directory);
   const external = readExistingCa(input.existingCa);
@@ -100,10 +118,20 @@ export function loadOrCreatePkiStore(input: PkiStoreOptions): PkiStoreResult {
 
   const rotation = input.tokenRotation ?? "";
   if (present.length === 0) {
-    const pki = generate(input.options, external, now);
-    writeStore(dir, pki, external);
-    writeRotation(dir, rotation);
-    return { pki: finalCheck(pki, now), created: true, warnings };
+    // Constructed twice in one process before a synth wrote it (tests, multi-app scripts): the same new store.
+    const key = JSON.stringify([dir, input.options, input.existingCa ?? {}, rotation]);
+    const pki = PENDING_STORES.get(key) ?? finalCheck(generate(input.options, external, now), now);
+    PENDING_STORES.set(key, pki);
+    const commit = () => {
+      PENDING_STORES.delete(key);
+      if (storeFilesPresent(dir, external).length === 0) {
+        writeStore(dir, pki, external);
+        writeRotation(dir, rotation);
+      } else if (!external.ca && fs.readFileSync(path.join(dir, STORE_FILES.ca.cert), "utf8") !== pki.ca.certPem) {
+        throw new PkiStoreError(`PKI store ${dir} was created by another synth while this one ran, with other CAs. Fix: synthesize again (it reads the store now).`);
+      }
+    };
+    return { pki, created: true, warnings, commit };
   }
   const missing = storeFiles(external).filter((f) => !present.includes(f));
   if (missing.length > 0) {
@@ -134,10 +162,14 @@ export function loadOrCreatePkiStore(input: PkiStoreOptions): PkiStoreResult {
 
   const labelFile = path.join(dir, STORE_FILES.bootstrapTokenRotation);
   const storedRotation = fs.existsSync(labelFile) ? fs.readFileSync(labelFile, "utf8").trim() : "";
+  const writes: (() => void)[] = [];
   if (storedRotation !== rotation) {
-    pki = { ...pki, bootstrapToken: generateBootstrapToken() };
-    writeFile(path.join(dir, STORE_FILES.bootstrapToken), `${pki.bootstrapToken}\n`, 0o600);
-    writeRotation(dir, rotation);
+    const token = generateBootstrapToken();
+    pki = { ...pki, bootstrapToken: token };
+    writes.push(() => {
+      writeFile(path.join(dir, STORE_FILES.bootstrapToken), `${token}\n`, 0o600);
+      writeRotation(dir, rotation);
+    });
     warnings.push(
       `Rotated the join token in ${dir} (bootstrapTokenRotation ${JSON.stringify(storedRotation)} -> ${JSON.stringify(rotation)}): after deploy, control-plane nodes register it and delete the old one; ` +
         "without a secret store the new token reaches only nodes that boot from the new user data.",
@@ -154,12 +186,15 @@ export function loadOrCreatePkiStore(input: PkiStoreOptions): PkiStoreResult {
         ? `it expires on ${certificateExpiry(admin.certPem).toISOString()}, within ${ADMIN_RENEW_DAYS} days`
         : undefined;
   if (adminReason) {
-    pki = { ...pki, admin: createAdminCertificate(pki.ca, input.options, now) };
-    writeFile(path.join(dir, STORE_FILES.admin.cert), pki.admin.certPem, 0o644);
-    writeFile(path.join(dir, STORE_FILES.admin.key), pki.admin.keyPem, 0o600);
+    const renewed = createAdminCertificate(pki.ca, input.options, now);
+    pki = { ...pki, admin: renewed };
+    writes.push(() => {
+      writeFile(path.join(dir, STORE_FILES.admin.cert), renewed.certPem, 0o644);
+      writeFile(path.join(dir, STORE_FILES.admin.key), renewed.keyPem, 0o600);
+    });
     warnings.push(`Renewed the admin client certificate in ${dir} (${adminReason}); run \`terraform output -raw <cluster>_admin_kubeconfig\` again after deploy.`);
   }
-  return { pki, created: false, warnings };
+  return { pki, created: false, warnings, commit: () => writes.forEach((write) => write()) };
 }
 
 /** Every CA must be a CA, match its key and not be (nearly) expired: fail before anything is created. */
@@ -242,6 +277,11 @@ function storeFiles(external: Partial<Record<CaName, CertificateAndKey>>): strin
   for (const name of CA_KEYS) if (!external[name]) files.push(STORE_FILES[name].cert, STORE_FILES[name].key);
   files.push(STORE_FILES.serviceAccount.privateKey, STORE_FILES.serviceAccount.publicKey, STORE_FILES.admin.cert, STORE_FILES.admin.key, STORE_FILES.bootstrapToken);
   return files;
+}
+
+/** Whether `directory` holds (any part of) a PKI store. */
+export function hasPkiStore(directory: string): boolean {
+  return storeFilesPresent(path.resolve(directory), {}).length > 0;
 }
 
 function storeFilesPresent(dir: string, external: Partial<Record<CaName, CertificateAndKey>>): string[] {

@@ -6,7 +6,7 @@ import { fullScript } from "../bootstrap/bootstrap-script";
 import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput } from "../bootstrap/cloud-init";
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
-import { ExistingCaFiles, loadOrCreatePkiStore } from "../bootstrap/pki-store";
+import { ExistingCaFiles, hasPkiStore, planPkiStore } from "../bootstrap/pki-store";
 import { SecretAudience, secretAudience, secretBundleFor, SecretSource } from "../bootstrap/secret-bundle";
 import { NodeRole, ResolvedCluster, roleName, controlPlaneNodeName } from "../bootstrap/spec";
 import { UpgradeChannel } from "../bootstrap/upgrade-channel";
@@ -15,6 +15,7 @@ import { checkKubernetesVersion, recordKubernetesVersion } from "../bootstrap/ve
 import { unexpandedPathProblem } from "../bootstrap/local-path";
 import { ClusterSpecError, SpecProblem } from "../bootstrap/validation-error";
 import { base64Gzip, hasTokens, toTerraformString, withTokensAs } from "./terraform-string";
+import { writeAtSynth } from "./write-at-synth";
 
 export interface KubeadmClusterProps {
   /** The validated cluster model (`resolveCluster`); validate before creating any resource. */
@@ -41,6 +42,13 @@ export interface KubeadmClusterProps {
   readonly pkiDirectory?: string;
   /** Bring your own CA files instead of generated ones. @default generated */
   readonly existingCa?: ExistingCaFiles;
+  /**
+   * Fail the synth instead of generating a new PKI store when pkiDirectory has none: for CI, where
+   * a checkout without the store would otherwise mint new CAs and the next deploy replace every
+   * node. Also on with the environment variable CDKTF_KUBEADM_REQUIRE_PKI_STORE=1.
+   * @default false (a missing store is created, with a warning to keep and back it up)
+   */
+  readonly requireExistingPkiStore?: boolean;
   /** Platform files per role, e.g. a static pod manifest. @default none */
   readonly extraFiles?: (role: NodeRole) => NodeFile[];
   /**
@@ -106,23 +114,26 @@ export class KubeadmCluster extends Construct {
   /** Absolute path of the PKI store. */
   readonly pkiDirectory: string;
   private readonly props: KubeadmClusterProps;
+  /** Secret bundles to write at synth, by path. */
+  private readonly pendingBundles = new Map<string, string>();
 
   constructor(scope: Construct, id: string, props: KubeadmClusterProps) {
     super(scope, id);
     this.props = props;
     this.cluster = props.cluster;
-    const unexpanded = unexpandedPathProblem("pkiDirectory", props.pkiDirectory);
-    if (unexpanded) throw new ClusterSpecError(this.cluster.name, [unexpanded]);
-    this.pkiDirectory = path.resolve(props.pkiDirectory ?? path.join(process.cwd(), ".cdktf-kubeadm", "pki", this.cluster.name));
+    const storeProblems = pkiStoreProblems(this.cluster.name, props);
+    if (storeProblems.length > 0) throw new ClusterSpecError(this.cluster.name, storeProblems);
+    this.pkiDirectory = pkiDirectoryOf(this.cluster.name, props.pkiDirectory);
     this.refuseTwin();
     // No downgrade, no skipped minor relative to the last synth (ClusterSpecError), before the store is touched.
     checkKubernetesVersion(this.pkiDirectory, this.cluster.name, this.cluster.kubernetesVersion);
-    const store = loadOrCreatePkiStore({
+    const store = planPkiStore({
       directory: this.pkiDirectory,
       options: this.cluster.pki,
       existingCa: props.existingCa,
       tokenRotation: this.cluster.bootstrapTokenRotation,
     });
+    if (store.created) this.announceNewStore();
     store.warnings.forEach((w: string) => Annotations.of(this).addWarning(w));
     const deprecation = kubeProxyModeDeprecation(this.cluster);
     if (deprecation) Annotations.of(this).addWarning(deprecation);
@@ -148,8 +159,22 @@ export class KubeadmCluster extends Construct {
     for (const role of this.roles()) this.measure(role);
     // Only a synth that got this far records its version: one refused on size must not turn the
     // next synth at the old version into a "downgrade".
-    recordKubernetesVersion(this.pkiDirectory, this.cluster.kubernetesVersion);
+    const version = this.cluster.kubernetesVersion;
+    writeAtSynth(this, () => {
+      store.commit();
+      recordKubernetesVersion(this.pkiDirectory, version);
+      for (const [file, content] of this.pendingBundles) writePrivateFile(file, content);
+    });
     if (props.outputs ?? true) this.createOutputs();
+  }
+
+  /** A new store is the cluster's identity: say where it is. */
+  private announceNewStore(): void {
+    Annotations.of(this).addWarning(
+      `cdktf-kubeadm: created a new PKI store for cluster "${this.cluster.name}" in ${this.pkiDirectory}: its CAs and keys are the cluster's identity. ` +
+        "Keep it and back it up (never commit it): a synth without it generates new CAs and the next deploy replaces every node. " +
+        `In CI, restore it before synth and set ${REQUIRE_PKI_STORE_VARIABLE}=1 so a missing store fails the synth.`,
+    );
   }
 
   /**
@@ -228,10 +253,8 @@ export class KubeadmCluster extends Construct {
    */
   writeSecretBundle(audience: SecretAudience): string {
     const file = path.join(this.pkiDirectory, "bundles", `${audience}.json`);
-    const content = this.secretBundle(audience);
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== content) fs.writeFileSync(file, content, { mode: 0o600 });
-    fs.chmodSync(file, 0o600);
+    // Written at synth with the store (writeAtSynth), so a refused app leaves no bundle behind.
+    this.pendingBundles.set(file, this.secretBundle(audience));
     return file;
   }
 
@@ -261,4 +284,39 @@ export class KubeadmCluster extends Construct {
     output("ca_cert_hash", { value: this.caCertHash, description: "kubeadm discovery CA pin" });
     output("certificate_expiry", { value: this.certificateExpiry, description: "notAfter of the generated certificates" });
   }
+}
+
+/** Set (to anything but "", "0" or "false") to fail synth where a PKI store would be created. */
+export const REQUIRE_PKI_STORE_VARIABLE = "CDKTF_KUBEADM_REQUIRE_PKI_STORE";
+
+function writePrivateFile(file: string, content: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== content) fs.writeFileSync(file, content, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+}
+
+/** The PKI store's absolute path: pkiDirectory, or .cdktf-kubeadm/pki/<cluster name> under the working directory. */
+export function pkiDirectoryOf(clusterName: string, pkiDirectory: string | undefined): string {
+  return path.resolve(pkiDirectory ?? path.join(process.cwd(), ".cdktf-kubeadm", "pki", clusterName));
+}
+
+/**
+ * What is wrong with the PKI store settings, checked by each platform construct with its other
+ * props (before it creates anything) and again here: a path with an unexpanded `~` or `$VAR`, or
+ * no store where one is required (requireExistingPkiStore, CDKTF_KUBEADM_REQUIRE_PKI_STORE).
+ */
+export function pkiStoreProblems(clusterName: string, props: Pick<KubeadmClusterProps, "pkiDirectory" | "requireExistingPkiStore">): SpecProblem[] {
+  const unexpanded = unexpandedPathProblem("pkiDirectory", props.pkiDirectory);
+  if (unexpanded) return [unexpanded];
+  const variable = process.env[REQUIRE_PKI_STORE_VARIABLE];
+  const byVariable = variable !== undefined && !["", "0", "false"].includes(variable.toLowerCase());
+  const directory = pkiDirectoryOf(clusterName, props.pkiDirectory);
+  if ((props.requireExistingPkiStore !== true && !byVariable) || hasPkiStore(directory)) return [];
+  const by = props.requireExistingPkiStore === true ? "requireExistingPkiStore" : `${REQUIRE_PKI_STORE_VARIABLE}=${variable}`;
+  return [{
+    field: "pkiDirectory",
+    value: directory,
+    problem: `holds no PKI store, and ${by} forbids generating one (new CAs would replace every node of a deployed cluster)`,
+    fix: `restore the store from your backup into ${directory} (for CI: from your secret manager before cdktf synth); for the very first synth of a new cluster, run once without ${by}`,
+  }];
 }

@@ -30,6 +30,7 @@ import { DesiredVersion } from "./desired-version";
 import { NodeIam } from "./node-iam";
 import { NodeSecrets } from "./node-secrets";
 import type { AwsKubeadmClusterProps } from "./props";
+import { literalProviderRegion } from "./provider-region";
 import { ResolvedAws, ResolvedMachineGroup, resolveAws } from "./resolve-aws";
 import { ClusterSecurityGroups } from "./security-groups";
 import { ImageLookup } from "./ubuntu-ami";
@@ -89,7 +90,7 @@ export class AwsKubeadmCluster extends Construct {
   constructor(scope: Construct, id: string, props: AwsKubeadmClusterProps = {}) {
     super(scope, id);
     // Every problem with the props, before any construct exists.
-    const resolved = resolveAws(id, props);
+    const resolved = resolveAws(id, props, { providerRegion: literalProviderRegion(scope) });
     this.resolved = resolved;
     const cluster = resolved.cluster;
     this.cluster = cluster;
@@ -182,6 +183,7 @@ export class AwsKubeadmCluster extends Construct {
       userDataLimit: USER_DATA_LIMITS.aws,
       pkiDirectory: props.pkiDirectory,
       existingCa: props.existingCa,
+      requireExistingPkiStore: props.requireExistingPkiStore,
       outputs: props.outputs,
       secrets: this.secrets?.sources,
       upgradeChannel: this.desiredVersion.channel,

@@ -22,3 +22,18 @@ export function architectureOf(instanceType: string): Architecture {
 export function ec2Architecture(arch: Architecture): "x86_64" | "arm64" {
   return arch === "amd64" ? "x86_64" : "arm64";
 }
+
+/**
+ * Whether a type has fewer than kubeadm's control-plane minimum of 2 vCPU and 1700 MB (its
+ * preflight NumCPU and Mem checks fail on it). Sizes from EC2's type tables: every nano and micro
+ * (at most 1 GiB); small is 1 vCPU except in t3, t3a and t4g (2 vCPU, 2 GiB); medium is 1 vCPU
+ * except in the burstable t families (a1, Graviton *g families, m3, m1, c1). large and up have
+ * at least 2 vCPU and 4 GiB.
+ */
+export function belowControlPlaneMinimum(instanceType: string): boolean {
+  const [family, size] = instanceType.split(".");
+  if (size === "nano" || size === "micro") return true;
+  if (size === "small") return !["t3", "t3a", "t4g"].includes(family);
+  if (size === "medium") return !/^t\d/.test(family);
+  return false;
+}

@@ -10,7 +10,6 @@
  * Two phases because the user data needs the secret ARNs and the bundle needs the PKI:
  * construct (secrets and policies) → KubeadmCluster → storeBundles() (secret versions).
  */
-import * as fs from "fs";
 import { Fn, ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import type { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
@@ -128,7 +127,7 @@ export class NodeSecrets extends Construct {
       this.versions[audience] = new SecretsmanagerSecretVersion(this, `${audience}-version`, {
         secretId: secret.id,
         secretStringWo: Fn.file(file),
-        secretStringWoVersion: writeOnlyVersion(fs.readFileSync(file, "utf8")),
+        secretStringWoVersion: writeOnlyVersion(kubeadm.secretBundle(audience)),
         // A new value is a new version resource (the provider replaces it): create it first, so
         // AWSCURRENT always names a version while nodes may be fetching.
         lifecycle: { createBeforeDestroy: true },

@@ -14,7 +14,7 @@ export interface AwsRootVolumeOptions {
   readonly iops?: number;
   /** gp3 throughput in MiB/s, 125-1000. @default 125 (gp3 baseline) */
   readonly throughput?: number;
-  /** KMS key (id, ARN or alias ARN) for the volume encryption. @default the account's EBS default key */
+  /** KMS key ARN or alias ARN for the volume encryption (a launch template takes no bare key id); its key policy must let the Auto Scaling service-linked role use it. @default the account's EBS default key */
   readonly kmsKeyId?: string;
 }
 
@@ -132,6 +132,13 @@ export interface AwsApiLoadBalancerOptions {
    * EKS's public endpoint; restrict it), [] when internal
    */
   readonly allowedCidrs?: string[];
+  /**
+   * Accept an internet-facing load balancer that no client may reach (allowedCidrs []): only the
+   * nodes use it until you open it yourself, e.g. with your own rule on the load balancer's
+   * security group (`securityGroups.loadBalancer`). Without this, an empty allowedCidrs on a public load balancer is an error.
+   * @default false
+   */
+  readonly closedToClients?: boolean;
   /** @default false */
   readonly deletionProtection?: boolean;
 }
@@ -191,6 +198,8 @@ export interface AwsKubeadmClusterProps extends Omit<ClusterSpec, "name" | "cont
   /** @default ".cdktf-kubeadm/pki/<cluster name>" under the working directory of `cdktf synth` */
   readonly pkiDirectory?: string;
   readonly existingCa?: KubeadmClusterProps["existingCa"];
+  /** Fail synth instead of creating a missing PKI store (CI). @default false (also CDKTF_KUBEADM_REQUIRE_PKI_STORE=1) */
+  readonly requireExistingPkiStore?: boolean;
   /** Create the cluster outputs (API endpoint, admin kubeconfig, CA pin, certificate expiry). @default true */
   readonly outputs?: boolean;
 }

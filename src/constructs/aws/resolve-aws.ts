@@ -5,10 +5,12 @@
 import { Token } from "cdktf";
 import { cidrHost, Ipv4Cidr, parseCidr } from "../../bootstrap/cidr";
 import { cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
+import { pkiStoreProblems } from "../kubeadm-cluster";
 import { cniInstallableOn } from "../../bootstrap/catalog";
 import type { ClusterSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
-import { Architecture, architectureOf, isInstanceTypeName } from "./instance-types";
+import { Architecture, architectureOf, belowControlPlaneMinimum, isInstanceTypeName } from "./instance-types";
+import { regionOfArn, regionOfZone } from "./provider-region";
 import { AWS_DEFAULTS, AwsIamStatement, AwsKubeadmClusterProps, AwsMachineOptions, AwsNodePoolSpec, AwsSpotOptions, SpotAllocationStrategy } from "./props";
 
 export interface ResolvedRootVolume {
@@ -87,7 +89,9 @@ export interface ResolvedAws {
 }
 
 // A key ARN, not an alias: the nodes' kms:Decrypt permission names the key itself.
-const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/;
+// Key ids are UUIDs, multi-Region keys "mrk-" and 32 hex digits.
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const KMS_ALIAS_ARN = /^arn:aws[a-z-]*:kms:[a-z]{2}(-[a-z]+)+-\d:\d{12}:alias\/(?!aws\/)[a-zA-Z0-9\/_-]{1,250}$/;
 const AMI_ID = /^ami-([0-9a-f]{8}|[0-9a-f]{17})$/;
 const POLICY_ARN = /^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@\/-]+$/;
 const AZ_NAME = /^[a-z]{2}(-[a-z0-9]+)+[a-z]$/;
@@ -96,7 +100,13 @@ const CONTROL_PLANE_AWS_KEYS = ["instanceType", "rootVolume", "iam", "imageId"] 
 const POOL_AWS_KEYS = ["instanceType", "instanceTypes", "spot", "clusterAutoscaler", "instanceRefresh", "rootVolume", "iam", "imageId"] as const;
 
 /** Validates `props` (cluster model and AWS fields); throws one ClusterSpecError listing every problem. */
-export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedAws {
+/** What synth knows beyond the props. */
+export interface AwsSynthContext {
+  /** The stack's default AWS provider region, when it is a literal (literalProviderRegion). */
+  readonly providerRegion?: string;
+}
+
+export function resolveAws(id: string, props: AwsKubeadmClusterProps, context: AwsSynthContext = {}): ResolvedAws {
   const p = new Problems();
   const name = props.name ?? id;
   if (props.name === undefined && !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(id)) {
@@ -104,7 +114,7 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
   }
   p.check(!String(name).startsWith("internal-"), "name", name, 'must not start with "internal-" (the API load balancer is named after the cluster)', "choose another name");
 
-  const network = resolveNetwork(p, props);
+  const network = resolveNetwork(p, props, context.providerRegion);
   const apiLoadBalancer = resolveApiLoadBalancer(p, props, network);
   const security = {
     nodePortCidrs: cidrList(p, "security.nodePortCidrs", props.security?.nodePortCidrs ?? []),
@@ -112,6 +122,10 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
   };
   const image = resolveImage(p, props);
   const controlPlane = resolveMachineGroup(p, "controlPlane", props.controlPlane ?? {}, props.controlPlane?.instanceType ?? AWS_DEFAULTS.controlPlaneInstanceType, props.image?.imageId);
+  const controlPlaneType = controlPlane.instanceTypes[0];
+  if (isInstanceTypeName(props.controlPlane?.instanceType ?? AWS_DEFAULTS.controlPlaneInstanceType)) {
+    p.check(!belowControlPlaneMinimum(controlPlaneType), "controlPlane.instanceType", controlPlaneType, "is below kubeadm's control-plane minimum of 2 vCPU and 1700 MB (its preflight refuses the node)", 'use e.g. "m7i.large", or "t3.medium" for a test cluster');
+  }
   const tags = resolveTags(p, props.tags ?? {});
   if (props.keyName !== undefined) {
     p.check(!Token.isUnresolved(props.keyName) ? /^[\x20-\x7e]{1,255}$/.test(props.keyName) : true, "keyName", props.keyName, "is not an EC2 key pair name", "give the name of an existing key pair, or leave it unset and use SSM Session Manager");
@@ -120,6 +134,7 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
   const secretStore = { enabled: props.secretStore?.enabled ?? true, kmsKeyArn: props.secretStore?.kmsKeyArn };
   if (secretStore.kmsKeyArn !== undefined && !Token.isUnresolved(secretStore.kmsKeyArn)) {
     p.check(KMS_KEY_ARN.test(secretStore.kmsKeyArn), "secretStore.kmsKeyArn", secretStore.kmsKeyArn, "is not a KMS key ARN (aliases cannot be granted kms:Decrypt)", 'give the key\'s ARN ("arn:aws:kms:<region>:<account>:key/<id>"): the node roles\' kms:Decrypt permission needs it');
+    checkKmsRegion(p, "secretStore.kmsKeyArn", secretStore.kmsKeyArn, context.providerRegion, "Secrets Manager");
   }
 
   const spec = toClusterSpec(String(name), props);
@@ -130,7 +145,7 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
         ? [network.vpcCidr]
         : []
       : network.vpcCidrs.filter((c) => typeof c === "string" && typeof parseCidr(c) !== "string");
-  const problems: SpecProblem[] = [...p.list];
+  const problems: SpecProblem[] = [...p.list, ...pkiStoreProblems(String(name), props)];
   const cluster = resolveClusterModel(spec, { platform: "aws", nodeCidrs }, problems);
   const q = new Problems();
   const specPools = props.nodePools ?? [{ name: "default" }];
@@ -145,6 +160,10 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps): ResolvedA
       "is a Graviton (arm64) type, but the overridden cilium-cli URL (cni.manifestUrl) is one amd64 binary",
       "use an x86_64 control-plane instance type, or the pinned cilium-cli (it has an arm64 build)",
     );
+  }
+  const volumeKeys: [string, string | undefined][] = [["controlPlane", controlPlane.rootVolume.kmsKeyId], ...nodePools.map((pool, i): [string, string | undefined] => [`nodePools[${i}]`, pool.rootVolume.kmsKeyId])];
+  for (const [field, key] of volumeKeys) {
+    if (typeof key === "string" && (KMS_KEY_ARN.test(key) || KMS_ALIAS_ARN.test(key))) checkKmsRegion(q, `${field}.rootVolume.kmsKeyId`, key, context.providerRegion, "EBS");
   }
   problems.push(...q.list);
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(name), problems);
@@ -164,6 +183,7 @@ function toClusterSpec(name: string, props: AwsKubeadmClusterProps): ClusterSpec
     secretStore: _s,
     pkiDirectory: _p,
     existingCa: _e,
+    requireExistingPkiStore: _require,
     outputs: _o,
     controlPlane,
     nodePools,
@@ -172,7 +192,7 @@ function toClusterSpec(name: string, props: AwsKubeadmClusterProps): ClusterSpec
   return { ...rest, name, ...withoutPlatformFields(controlPlane, nodePools, CONTROL_PLANE_AWS_KEYS, POOL_AWS_KEYS) };
 }
 
-function resolveNetwork(p: Problems, props: AwsKubeadmClusterProps): ResolvedAwsNetwork {
+function resolveNetwork(p: Problems, props: AwsKubeadmClusterProps, providerRegion: string | undefined): ResolvedAwsNetwork {
   const net = props.network ?? {};
   if ("existing" in net) {
     const e = net.existing;
@@ -212,6 +232,7 @@ function resolveNetwork(p: Problems, props: AwsKubeadmClusterProps): ResolvedAws
       p.check(zones.length >= 2 && zones.length <= 3, "network.availabilityZones", zones, "must list 2 or 3 zones", "give 3 zones for a highly available control plane (2 at least)");
       zones.forEach((z, i) => p.check(typeof z === "string" && AZ_NAME.test(z), `network.availabilityZones[${i}]`, z, "is not an availability zone name", 'use e.g. "eu-west-1a"'));
       p.check(new Set(zones).size === zones.length, "network.availabilityZones", zones, "lists a zone twice", "give each zone once");
+      checkZoneRegions(p, zones, providerRegion);
       if (m.availabilityZoneCount !== undefined) {
         p.check(m.availabilityZoneCount === zones.length, "network.availabilityZoneCount", m.availabilityZoneCount, `differs from the ${zones.length} availabilityZones given`, "set one of the two");
       }
@@ -255,12 +276,20 @@ export function subnetLayout(vpc: Ipv4Cidr): { privateSubnetCidrs: string[]; pub
 function resolveApiLoadBalancer(p: Problems, props: AwsKubeadmClusterProps, network: ResolvedAwsNetwork): ResolvedAws["apiLoadBalancer"] {
   const lb = props.apiLoadBalancer ?? {};
   const internetFacing = lb.internetFacing ?? true;
-  const allowedCidrs = cidrList(p, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs ?? (internetFacing ? ["0.0.0.0/0"] : []));
+  const closed = lb.closedToClients === true;
+  const allowedCidrs = cidrList(p, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs ?? (internetFacing && !closed ? ["0.0.0.0/0"] : []));
   if (!internetFacing) {
     allowedCidrs.forEach((c, i) => {
       const parsed = parseCidr(c);
       p.check(typeof parsed === "string" || parsed.prefix > 0, `apiLoadBalancer.allowedCidrs[${i}]`, c, "opens an internal load balancer to every address", "list the networks that reach the VPC (VPN, peering), e.g. 10.100.0.0/16");
     });
+  }
+  if (internetFacing) {
+    const closedOk = p.check(lb.closedToClients === undefined || typeof lb.closedToClients === "boolean", "apiLoadBalancer.closedToClients", lb.closedToClients, "is not a boolean", "use true or false");
+    p.check(!closedOk || closed || !Array.isArray(lb.allowedCidrs) || isToken(lb.allowedCidrs) || lb.allowedCidrs.length > 0, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs, "is empty on an internet-facing load balancer: no client (kubectl, CI) could reach the API", "list the networks of your clients, e.g. [\"203.0.113.0/24\"]; or set internetFacing to false for a VPC-only API; or set apiLoadBalancer.closedToClients to true if you open it yourself");
+    p.check(!closed || !Array.isArray(lb.allowedCidrs) || lb.allowedCidrs.length === 0, "apiLoadBalancer.closedToClients", lb.closedToClients, "is true, but allowedCidrs lets clients in", "remove closedToClients, or give allowedCidrs []");
+  } else {
+    p.check(lb.closedToClients === undefined, "apiLoadBalancer.closedToClients", lb.closedToClients, "is set for an internal load balancer (it is closed to all but allowedCidrs already)", "remove it");
   }
   if (internetFacing && network.kind === "existing") {
     p.check(network.publicSubnetIds.length > 0, "network.existing.publicSubnetIds", undefined, "is required for an internet-facing API load balancer", "give public subnets, or set apiLoadBalancer.internetFacing to false");
@@ -283,6 +312,24 @@ function resolveImage(p: Problems, props: AwsKubeadmClusterProps): ResolvedAws["
     namePattern: lookup?.namePattern ?? AWS_DEFAULTS.ubuntuNamePattern,
     rootDeviceName,
   };
+}
+
+/** All zones in one region, and in the provider's region when synth knows it. */
+function checkZoneRegions(p: Problems, zones: unknown[], providerRegion: string | undefined): void {
+  const named = zones.filter((z): z is string => typeof z === "string" && AZ_NAME.test(z));
+  const regions = [...new Set(named.map(regionOfZone))];
+  if (regions.length > 1) {
+    p.add("network.availabilityZones", zones, `spans regions ${regions.join(", ")}: a VPC lives in one region`, "give zones of one region (the provider's)");
+  } else if (regions.length === 1 && providerRegion !== undefined && regions[0] !== providerRegion) {
+    p.add("network.availabilityZones", zones, `are in ${regions[0]}, but the AWS provider's region is ${providerRegion}`, `give zones of ${providerRegion} (e.g. "${providerRegion}a"), or change the provider's region`);
+  }
+}
+
+/** A KMS key must be in the region of the resources it encrypts. */
+function checkKmsRegion(p: Problems, field: string, arn: string, providerRegion: string | undefined, service: string): void {
+  const region = regionOfArn(arn);
+  if (providerRegion === undefined || region === undefined || region === providerRegion) return;
+  p.add(field, arn, `is a key in ${region}, but the AWS provider's region is ${providerRegion}: ${service} cannot use a key of another region`, `give a key (or a multi-Region replica) in ${providerRegion}`);
 }
 
 function checkImageId(p: Problems, field: string, imageId: unknown): void {
@@ -308,7 +355,16 @@ function resolveMachine(p: Problems, field: string, options: AwsMachineOptions, 
   p.check(Number.isInteger(sizeGiB) && sizeGiB >= 20 && sizeGiB <= 16384, `${field}.rootVolume.sizeGiB`, sizeGiB, "must be a whole number of GiB from 20 to 16384", "use 50 (container images and logs need room)");
   if (v.iops !== undefined) p.check(Number.isInteger(v.iops) && v.iops >= 3000 && v.iops <= 16000, `${field}.rootVolume.iops`, v.iops, "is outside gp3's 3000-16000", "use 3000 (baseline) or more");
   if (v.throughput !== undefined) p.check(Number.isInteger(v.throughput) && v.throughput >= 125 && v.throughput <= 1000, `${field}.rootVolume.throughput`, v.throughput, "is outside gp3's 125-1000 MiB/s", "use 125 (baseline) or more");
-  if (v.kmsKeyId !== undefined) p.check(typeof v.kmsKeyId === "string" && v.kmsKeyId.length > 0, `${field}.rootVolume.kmsKeyId`, v.kmsKeyId, "is empty", "give a KMS key id or ARN, or leave it unset for the account's EBS default key");
+  if (v.kmsKeyId !== undefined) {
+    // The launch template's kms_key_id takes an ARN only (the provider refuses a key id or alias name).
+    p.check(
+      typeof v.kmsKeyId === "string" && (isToken(v.kmsKeyId) || KMS_KEY_ARN.test(v.kmsKeyId) || KMS_ALIAS_ARN.test(v.kmsKeyId)),
+      `${field}.rootVolume.kmsKeyId`,
+      v.kmsKeyId,
+      "is not a KMS key ARN or alias ARN (a launch template takes no bare key id or alias name)",
+      'give "arn:aws:kms:<region>:<account>:key/<id>" or "arn:aws:kms:<region>:<account>:alias/<name>", or leave it unset for the account\'s EBS default key; the key policy must let the Auto Scaling service-linked role use it',
+    );
+  }
 
   const iam = options.iam ?? {};
   const managedPolicyArns = iam.managedPolicyArns ?? [];

@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import * as path from "path";
 import { Annotations, AssetType, DataResource, TerraformAsset, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
@@ -7,11 +8,12 @@ import { roleName } from "../../bootstrap/spec";
 import { unexpandedPathProblem } from "../../bootstrap/local-path";
 import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
-import { KubeadmCluster, KubeadmClusterProps } from "../kubeadm-cluster";
+import { KubeadmCluster, KubeadmClusterProps, pkiStoreProblems } from "../kubeadm-cluster";
+import { writeAtSynth } from "../write-at-synth";
 import { HostPayload, hostPayload, renderHostCloudConfig, renderInstaller, renderMetaData } from "./host-payload";
 import { BaremetalApiEndpoint, BaremetalHost, BaremetalNodePoolSpec, BaremetalSshOptions, ResolvedInventory, resolveInventory } from "./hosts";
 import { kubeVipFiles, KubeVipOptions } from "./kube-vip";
-import { writeSeedDirectory } from "./seed-files";
+import { checkSeedDirectory, seedsHash, writeSeedDirectory } from "./seed-files";
 import { createHostProvisioner } from "./ssh";
 import { BAREMETAL_UPGRADE_CHANNEL, desiredVersionFiles } from "./upgrade";
 
@@ -47,6 +49,8 @@ export interface BaremetalKubeadmClusterProps extends Omit<ClusterSpec, "control
   /** @default ".cdktf-kubeadm/pki/<cluster name>" under the working directory of `cdktf synth` */
   readonly pkiDirectory?: string;
   readonly existingCa?: KubeadmClusterProps["existingCa"];
+  /** Fail synth instead of creating a missing PKI store (CI). @default false (also CDKTF_KUBEADM_REQUIRE_PKI_STORE=1) */
+  readonly requireExistingPkiStore?: boolean;
   /** Create the cluster outputs (API endpoint, admin kubeconfig, CA pin, nodes). @default true */
   readonly outputs?: boolean;
 }
@@ -95,6 +99,7 @@ export class BaremetalKubeadmCluster extends Construct {
       userDataLimit: USER_DATA_LIMITS.baremetal,
       pkiDirectory: props.pkiDirectory,
       existingCa: props.existingCa,
+      requireExistingPkiStore: props.requireExistingPkiStore,
       // Control-plane hosts: the desired version for the upgrade agent (channel "file"); a version
       // bump re-runs their provisioners, which start the agent.
       extraFiles: (role: NodeRole) => [...(kubeVip ? kubeVipFiles(role, kubeVip) : []), ...desiredVersionFiles(role, cluster.kubernetesVersion)],
@@ -156,10 +161,10 @@ export class BaremetalKubeadmCluster extends Construct {
     const seeded = this.payloads.filter((p) => includeSecrets || p.host.role.kind === "worker");
     const skipped = this.payloads.filter((p) => !seeded.includes(p)).map((p) => p.host.name);
     const directory = path.resolve(props.seedFiles?.directory ?? path.join(process.cwd(), ".cdktf-kubeadm", "seeds", this.cluster.name));
-    writeSeedDirectory(
-      directory,
-      seeded.map((p) => ({ host: p.host.name, userData: renderHostCloudConfig(p), metaData: renderMetaData(this.cluster.name, p.host) })),
-    );
+    checkSeedDirectory(directory);
+    const seeds = seeded.map((p) => ({ host: p.host.name, userData: renderHostCloudConfig(p), metaData: renderMetaData(this.cluster.name, p.host) }));
+    // The files are written at synth, once the whole app has validated (writeAtSynth).
+    writeAtSynth(this, () => writeSeedDirectory(directory, seeds));
     if (skipped.length > 0) {
       Annotations.of(this).addInfo(
         `cdktf-kubeadm: no seed files for control-plane hosts ${skipped.join(", ")}: they would carry the cluster CA keys. ` +
@@ -167,7 +172,9 @@ export class BaremetalKubeadmCluster extends Construct {
       );
     }
     // Copied into the synth output (assets/<id>/<content hash>/<host>/...).
-    const asset = seeded.length > 0 ? new TerraformAsset(this, "seeds", { path: directory, type: AssetType.DIRECTORY }) : undefined;
+    // The asset checks its directory exists now; it is filled at synth, before assets are copied.
+    if (seeded.length > 0) fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+    const asset = seeded.length > 0 ? new TerraformAsset(this, "seeds", { path: directory, type: AssetType.DIRECTORY, assetHash: seedsHash(seeds) }) : undefined;
     return { directory, hosts: seeded.map((p) => p.host.name), asset };
   }
 
@@ -218,12 +225,11 @@ function validate(props: BaremetalKubeadmClusterProps): { inventory: ResolvedInv
   const p = new Problems();
   const inventory = resolveInventory(p, props);
   const replicas = inventory.controlPlaneCount;
-  const { hosts: _h, nodeCidr: _n, apiEndpoint: _a, ssh: _s, seedFiles: _f, pkiDirectory: _p, existingCa: _e, outputs: _o, ...spec } = props;
+  const { hosts: _h, nodeCidr: _n, apiEndpoint: _a, ssh: _s, seedFiles: _f, pkiDirectory: _p, existingCa: _e, requireExistingPkiStore: _r, outputs: _o, ...spec } = props;
   const problems: SpecProblem[] = [...p.list];
-  for (const [field, value] of [["pkiDirectory", props.pkiDirectory], ["seedFiles.directory", props.seedFiles?.directory]] as const) {
-    const problem = unexpandedPathProblem(field, value);
-    if (problem) problems.push(problem);
-  }
+  problems.push(...pkiStoreProblems(String(props.name), props));
+  const unexpandedSeeds = unexpandedPathProblem("seedFiles.directory", props.seedFiles?.directory);
+  if (unexpandedSeeds) problems.push(unexpandedSeeds);
   if (!props.ssh && props.seedFiles?.enabled === false) {
     problems.push({ field: "seedFiles.enabled", value: false, problem: "leaves no delivery at all (no ssh either): no host would ever get its payload", fix: "set ssh, or leave seedFiles enabled and boot the hosts from their NoCloud seeds" });
   }

@@ -184,6 +184,7 @@ export class GceKubeadmCluster extends Construct {
       userDataLimit: USER_DATA_LIMITS.gce,
       pkiDirectory: props.pkiDirectory,
       existingCa: props.existingCa,
+      requireExistingPkiStore: props.requireExistingPkiStore,
       outputs: props.outputs,
       // The secret ids are deterministic: user data names them before the secrets exist.
       secrets: resolved.secretStore ? gceSecretSources(project, name) : undefined,

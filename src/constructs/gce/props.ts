@@ -125,6 +125,13 @@ export interface GceApiLoadBalancerOptions {
    * restrict it), [] when internal
    */
   readonly allowedCidrs?: string[];
+  /**
+   * Accept an internet-facing load balancer that no client may reach (allowedCidrs []): only the
+   * nodes use it until you open it yourself, e.g. with your own firewall rule to the
+   * control-plane nodes' network tag. Without this, an empty allowedCidrs on a public load balancer is an error.
+   * @default false
+   */
+  readonly closedToClients?: boolean;
   /** Internal load balancer address in the subnetwork. @default host 5 of a managed subnet, else chosen by GCE */
   readonly internalAddress?: string;
 }
@@ -166,6 +173,8 @@ export interface GceKubeadmClusterProps extends Omit<ClusterSpec, "name" | "cont
   /** @default ".cdktf-kubeadm/pki/<cluster name>" under the working directory of `cdktf synth` */
   readonly pkiDirectory?: string;
   readonly existingCa?: KubeadmClusterProps["existingCa"];
+  /** Fail synth instead of creating a missing PKI store (CI). @default false (also CDKTF_KUBEADM_REQUIRE_PKI_STORE=1) */
+  readonly requireExistingPkiStore?: boolean;
   /** Create the cluster outputs (API endpoint, admin kubeconfig, CA pin, certificate expiry). @default true */
   readonly outputs?: boolean;
   /**

@@ -4,6 +4,7 @@
  */
 import { cidrContains, cidrHost, Ipv4Cidr, parseCidr, parseIpv4 } from "../../bootstrap/cidr";
 import { cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
+import { pkiStoreProblems } from "../kubeadm-cluster";
 import { cniInstallableOn } from "../../bootstrap/catalog";
 import type { ClusterSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
@@ -141,7 +142,7 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
         ? [network.subnetCidr]
         : []
       : network.subnetCidrs.filter((c) => typeof c === "string" && typeof parseCidr(c) !== "string");
-  const problems: SpecProblem[] = [...p.list];
+  const problems: SpecProblem[] = [...p.list, ...pkiStoreProblems(String(name), props)];
   const cluster = resolveClusterModel(spec, { platform: "gce", nodeCidrs }, problems);
   const q = new Problems();
   const specPools = props.nodePools ?? [{ name: "default" }];
@@ -185,6 +186,7 @@ function toClusterSpec(name: string, props: GceKubeadmClusterProps): ClusterSpec
     labels: _l,
     pkiDirectory: _p,
     existingCa: _e,
+    requireExistingPkiStore: _require,
     outputs: _o,
     secretStore: _s,
     controlPlane,
@@ -253,12 +255,20 @@ function resolveApiLoadBalancer(p: Problems, props: GceKubeadmClusterProps, netw
   const lb = props.apiLoadBalancer ?? {};
   const external = lb.external ?? true;
   p.check(typeof external === "boolean", "apiLoadBalancer.external", lb.external, "is not a boolean", "use true (external) or false (internal)");
-  const allowedCidrs = cidrList(p, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs ?? (external ? ["0.0.0.0/0"] : []));
+  const closed = lb.closedToClients === true;
+  const allowedCidrs = cidrList(p, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs ?? (external && !closed ? ["0.0.0.0/0"] : []));
   if (!external) {
     allowedCidrs.forEach((c, i) => {
       const parsed = parseCidr(c);
       p.check(typeof parsed === "string" || parsed.prefix > 0, `apiLoadBalancer.allowedCidrs[${i}]`, c, "opens an internal load balancer to every address", "list the networks that reach the VPC (VPN, peering), e.g. 10.100.0.0/16");
     });
+  }
+  if (external) {
+    const closedOk = p.check(lb.closedToClients === undefined || typeof lb.closedToClients === "boolean", "apiLoadBalancer.closedToClients", lb.closedToClients, "is not a boolean", "use true or false");
+    p.check(!closedOk || closed || !Array.isArray(lb.allowedCidrs) || isToken(lb.allowedCidrs) || lb.allowedCidrs.length > 0, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs, "is empty on an external load balancer: no client (kubectl, CI) could reach the API", "list the networks of your clients, e.g. [\"203.0.113.0/24\"]; or set external to false for a VPC-only API; or set apiLoadBalancer.closedToClients to true if you open it yourself");
+    p.check(!closed || !Array.isArray(lb.allowedCidrs) || lb.allowedCidrs.length === 0, "apiLoadBalancer.closedToClients", lb.closedToClients, "is true, but allowedCidrs lets clients in", "remove closedToClients, or give allowedCidrs []");
+  } else {
+    p.check(lb.closedToClients === undefined, "apiLoadBalancer.closedToClients", lb.closedToClients, "is set for an internal load balancer (it is closed to all but allowedCidrs already)", "remove it");
   }
   let internalAddress: string | undefined;
   if (lb.internalAddress !== undefined) {
