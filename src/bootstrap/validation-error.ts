@@ -23,11 +23,17 @@ export class ClusterSpecError extends Error {
   }
 }
 
-function show(value: unknown): string {
+/** The value as the user wrote it: JSON, except what JSON cannot say (NaN, Infinity, functions). */
+export function showValue(value: unknown): string {
   if (value === undefined) return "(unset)";
-  const text = JSON.stringify(value);
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  if (typeof value === "function") return "(a function)";
+  if (typeof value === "bigint") return `${value}n`;
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
+
+const show = showValue;
 
 /** Collects problems; `check` keeps call sites one line each. */
 export class Problems {

@@ -6,6 +6,8 @@ import { Token } from "cdktf";
 import { cidrHost, Ipv4Cidr, parseCidr } from "../../bootstrap/cidr";
 import { cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
 import { pkiStoreProblems } from "../kubeadm-cluster";
+import { PROPS_SCHEMA } from "../props-schema";
+import { propsShapeProblems } from "../props-shape";
 import { cniInstallableOn } from "../../bootstrap/catalog";
 import type { ClusterSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
@@ -108,6 +110,9 @@ export interface AwsSynthContext {
 
 export function resolveAws(id: string, props: AwsKubeadmClusterProps, context: AwsSynthContext = {}): ResolvedAws {
   const p = new Problems();
+  // Keys and types first: nothing below computes with a value of the wrong type.
+  const shapeProblems = propsShapeProblems(PROPS_SCHEMA, "aws", props);
+  if (shapeProblems.length > 0) throw new ClusterSpecError(String(props?.name ?? id), shapeProblems);
   const name = props.name ?? id;
   if (props.name === undefined && !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(id)) {
     p.add("name", undefined, `is unset and the construct id "${id}" is not a valid cluster name`, 'set name, e.g. "prod" (a DNS label)');

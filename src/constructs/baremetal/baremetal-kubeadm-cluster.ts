@@ -9,6 +9,8 @@ import { unexpandedPathProblem } from "../../bootstrap/local-path";
 import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
 import { KubeadmCluster, KubeadmClusterProps, pkiStoreProblems } from "../kubeadm-cluster";
+import { PROPS_SCHEMA } from "../props-schema";
+import { propsShapeProblems } from "../props-shape";
 import { writeAtSynth } from "../write-at-synth";
 import { HostPayload, hostPayload, renderHostCloudConfig, renderInstaller, renderMetaData } from "./host-payload";
 import { BaremetalApiEndpoint, BaremetalHost, BaremetalNodePoolSpec, BaremetalSshOptions, ResolvedInventory, resolveInventory } from "./hosts";
@@ -220,8 +222,19 @@ export class BaremetalKubeadmCluster extends Construct {
   }
 }
 
+/** The clouds' size fields, named for what they are on bare metal. */
+const SIZE_HINTS = {
+  ...Object.fromEntries(
+    ["minSize", "maxSize", "desiredSize"].map((key) => [`BaremetalNodePoolSpec.${key}`, { problem: "is set, but a bare-metal pool's size is its number of worker hosts", fix: "remove it and add or remove worker hosts instead" }]),
+  ),
+  "BaremetalKubeadmClusterProps.controlPlane.replicas": { problem: "is set, but a bare-metal control plane's size is its number of control-plane hosts", fix: "remove it and list 1, 3 or 5 hosts with role control-plane" },
+};
+
 /** Inventory + cluster model, every problem of both reported in one ClusterSpecError. */
 function validate(props: BaremetalKubeadmClusterProps): { inventory: ResolvedInventory; cluster: ResolvedCluster } {
+  // Keys and types first: nothing below computes with a value of the wrong type.
+  const shapeProblems = propsShapeProblems(PROPS_SCHEMA, "baremetal", props, SIZE_HINTS);
+  if (shapeProblems.length > 0) throw new ClusterSpecError(String(props?.name), shapeProblems);
   const p = new Problems();
   const inventory = resolveInventory(p, props);
   const replicas = inventory.controlPlaneCount;

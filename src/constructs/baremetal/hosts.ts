@@ -300,10 +300,6 @@ function resolvePools(p: Problems, settings: readonly BaremetalNodePoolSpec[], p
     if (!p.check(counts.has(pool?.name), `${f}.name`, pool?.name, "names no pool: no worker host has this pool", `set pool: "${pool?.name}" on the workers that belong to it, or remove these settings (pools: ${pools.join(", ") || "none"})`)) return;
     p.check(!byName.has(pool.name), `${f}.name`, pool.name, "has settings twice", "merge the settings into one entry");
     byName.set(pool.name, pool);
-    const sized = pool as NodePoolSpec;
-    for (const key of ["minSize", "maxSize", "desiredSize"] as const) {
-      p.check(sized[key] === undefined, `${f}.${key}`, sized[key], "is set, but a bare-metal pool's size is its number of worker hosts", "remove it and add or remove worker hosts instead");
-    }
     p.check(!("node-ip" in (pool.kubeletExtraArgs ?? {})), `${f}.kubeletExtraArgs["node-ip"]`, pool.kubeletExtraArgs?.["node-ip"], "is set per host from internalAddress", "remove it and set the hosts' internalAddress");
   });
   return pools.map((name) => {

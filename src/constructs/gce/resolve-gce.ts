@@ -5,6 +5,8 @@
 import { cidrContains, cidrHost, Ipv4Cidr, parseCidr, parseIpv4 } from "../../bootstrap/cidr";
 import { cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
 import { pkiStoreProblems } from "../kubeadm-cluster";
+import { PROPS_SCHEMA } from "../props-schema";
+import { propsShapeProblems } from "../props-shape";
 import { cniInstallableOn } from "../../bootstrap/catalog";
 import type { ClusterSpec, ResolvedCluster, ResolvedNodePool } from "../../bootstrap/spec";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
@@ -100,6 +102,9 @@ const OWN_LABEL = /^cdktf-kubeadm-/;
 /** Validates `props` (cluster model and GCE fields); throws one ClusterSpecError listing every problem. */
 export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedGce {
   const p = new Problems();
+  // Keys and types first: nothing below computes with a value of the wrong type.
+  const shapeProblems = propsShapeProblems(PROPS_SCHEMA, "gce", props);
+  if (shapeProblems.length > 0) throw new ClusterSpecError(String(props?.name ?? id), shapeProblems);
   const name = props.name ?? id;
   if (props.name === undefined && !GCE_NAME.test(id)) {
     p.add("name", undefined, `is unset and the construct id "${id}" is not a valid cluster name`, 'set name, e.g. "prod" (a DNS label)');
