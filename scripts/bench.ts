@@ -11,6 +11,8 @@ import { resolveCluster } from "../src/bootstrap/resolve-cluster";
 import { USER_DATA_LIMITS } from "../src/bootstrap/user-data-budget";
 import { KubeadmCluster } from "../src/constructs/kubeadm-cluster";
 import { SECRET_BUNDLE_LIMIT, SecretAudience, SecretSource } from "../src/bootstrap/secret-bundle";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { AwsKubeadmCluster } from "../src/constructs/aws";
 import { benchPki } from "./bench-pki";
 
 const GOALS = { "control-plane": 8192, worker: 4096 };
@@ -57,7 +59,38 @@ function synthOnce(pkiDirectory: string, secrets?: Record<SecretAudience, Secret
   return kc;
 }
 
+/** One in-process synth of an AWS cluster with `pools` worker pools (the store reused), in ms. */
+export function awsSynthMs(pkiDirectory: string, pools: number): number {
+  const start = performance.now();
+  const app = new App({ outdir: fs.mkdtempSync(path.join(os.tmpdir(), "bench-aws-")) });
+  const stack = new TerraformStack(app, "bench");
+  new AwsProvider(stack, "aws", { region: "eu-west-1" });
+  new AwsKubeadmCluster(stack, "bench", {
+    kubernetesVersion: "1.36.4",
+    controlPlane: { replicas: 3 },
+    nodePools: Array.from({ length: pools }, (_, i) => ({ name: `pool-${i}`, minSize: 1, maxSize: 10 })),
+    pkiDirectory,
+  });
+  app.synth();
+  const elapsed = performance.now() - start;
+  fs.rmSync(app.outdir, { recursive: true, force: true });
+  return elapsed;
+}
+
+function benchPools(): string[] {
+  const pkiDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "bench-aws-pki-"));
+  awsSynthMs(pkiDirectory, 1); // creates the store; warms the module cache
+  const runs = (pools: number) => median(Array.from({ length: 5 }, () => awsSynthMs(pkiDirectory, pools)));
+  const one = runs(1);
+  const twenty = runs(20);
+  fs.rmSync(pkiDirectory, { recursive: true, force: true });
+  return [
+    `AWS synth in process, 3 control-plane slots: 1 pool ${one.toFixed(0)} ms, 20 pools ${twenty.toFixed(0)} ms: ${((twenty - one) / 19).toFixed(1)} ms per pool (budget 10)`,
+  ];
+}
+
 async function main(): Promise<void> {
+  for (const line of benchPools()) console.log(line);
   for (const line of await benchPki()) console.log(line);
 
   const pkiDirectory = fs.mkdtempSync(path.join(os.tmpdir(), "bench-pki-"));
@@ -88,7 +121,9 @@ async function main(): Promise<void> {
   fs.rmSync(pkiDirectory, { recursive: true, force: true });
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
