@@ -10,7 +10,7 @@ import * as path from "path";
 import { certificateRenewalDays } from "../src/bootstrap/cloud-init";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import {
-  BootstrapRun, callIndex, createNodeRoot, failCommand, GCE_UPGRADE_KEY, httpRespond, IMDS_ENDPOINT, inRoot, leaseHistory, NodeOptions, NodeRoot,
+  BootstrapRun, callIndex, createNodeRoot, DEFAULT_TOKEN, failCommand, GCE_UPGRADE_KEY, httpRespond, IMDS_ENDPOINT, inRoot, leaseHistory, NodeOptions, NodeRoot,
   readCalls, readLease, readUpgradeStatus, removeNodeRoot, resetCalls, runBootstrap, serveDesiredVersion, setControl, setLease, SSM_ENDPOINT, writeSettings,
   SSM_PARAMETER, UPGRADE_SEAMS, UpgradeChannelKind,
 } from "./harness";
@@ -415,6 +415,53 @@ describe("workers wait for the API server's version (version-skew policy)", () =
     expect(r.lastLine).toMatch(/^cdktf-kubeadm bootstrap FAILED in step cluster: the API server at 10\.0\.0\.100:6443 still reports Kubernetes 1\.36 after 3 attempts, older than this node's 1\.37: a kubelet must not be newer than the API server; upgrade the control plane first/);
     expect(callIndex(readCalls(n), "kubeadm join")).toBe(-1);
     expect(callIndex(readCalls(n), "shutdown")).toBe(-1);
+  });
+
+  describe("and for every control-plane Node's kubelet (CP_NODES): one upgraded API server behind the load balancer is not enough", () => {
+    const CP = ["prod-cp-0", "prod-cp-1", "prod-cp-2"];
+    const node = (version: string) => JSON.stringify({ kind: "Node", status: { nodeInfo: { kubeletVersion: `v${version}`, kubeProxyVersion: "" } } });
+    const serveNodes = (n: ReturnType<typeof worker>, answers: Record<string, [number, string, number | "always"][]>) => {
+      for (const [name, list] of Object.entries(answers)) {
+        for (const [status, version, times] of list) {
+          httpRespond(n, `GET https://10.0.0.100:6443/api/v1/nodes/${name}`, status, status === 200 ? node(version) : "{}", { times, require: [`Authorization: Bearer ${DEFAULT_TOKEN}`] });
+        }
+      }
+    };
+
+    test("a slot still on 1.36 holds the join until its kubelet reports 1.37; a missing slot does not; the token stays off command lines", () => {
+      const n = worker();
+      writeSettings(n, { CP_NODES: CP.join(" ") });
+      setControl(n, "api-version", '{"major":"1","minor":"37","gitVersion":"v1.37.1"}');
+      serveNodes(n, { "prod-cp-0": [[200, "1.37.1", "always"]], "prod-cp-1": [[200, "1.36.4", 2], [200, "1.37.1", "always"]], "prod-cp-2": [[404, "", "always"]] });
+      const r = runBootstrap(n);
+      expect(r.code).toBe(0);
+      expect(r.output.match(/control-plane node prod-cp-1 runs Kubernetes 1\.36, older than this node's 1\.37: waiting for every control-plane node's upgrade/g)).toHaveLength(2);
+      const calls = readCalls(n);
+      expect(calls.filter((c) => c.includes("/api/v1/nodes/prod-cp-1"))).toHaveLength(3);
+      expect(calls.filter((c) => c.includes("/api/v1/nodes/prod-cp-2")).length).toBeGreaterThan(0);
+      const lastNodeCall = calls.map((c, i) => (c.includes("/api/v1/nodes/") ? i : -1)).reduce((a, b) => Math.max(a, b));
+      expect(lastNodeCall).toBeLessThan(callIndex(calls, "kubeadm join"));
+      expect(calls.join("\n")).not.toContain(DEFAULT_TOKEN);
+    });
+
+    test("a slot that never upgrades (or a denied token): a failure naming the node and its version, no join", () => {
+      const n = worker();
+      writeSettings(n, { CP_NODES: CP.join(" ") });
+      setControl(n, "api-version", '{"major":"1","minor":"37","gitVersion":"v1.37.1"}');
+      serveNodes(n, { "prod-cp-0": [[200, "1.36.4", "always"]] });
+      const r = runBootstrap(n);
+      expect(r.code).not.toBe(0);
+      expect(r.lastLine).toMatch(/^cdktf-kubeadm bootstrap FAILED in step cluster: control-plane node prod-cp-0 still runs Kubernetes 1\.36 after 3 attempts, older than this node's 1\.37: workers join only once every control-plane node is upgraded/);
+      expect(callIndex(readCalls(n), "kubeadm join")).toBe(-1);
+
+      const denied = worker();
+      writeSettings(denied, { CP_NODES: CP.join(" ") });
+      setControl(denied, "api-version", '{"major":"1","minor":"37","gitVersion":"v1.37.1"}');
+      httpRespond(denied, "GET https://10.0.0.100:6443/api/v1/nodes/prod-cp-0", 403, '{"kind":"Status","code":403}');
+      const d = runBootstrap(denied);
+      expect(d.output).toContain("control-plane node prod-cp-0 runs Kubernetes (unknown: HTTP 403)");
+      expect(d.lastLine).toMatch(/control-plane node prod-cp-0 still runs Kubernetes \(unknown\) after 3 attempts/);
+    });
   });
 
   test("with POWEROFF_MINUTES (AWS, GCE) the worker that never joined powers off, so that its group replaces it", () => {

@@ -69,6 +69,13 @@ describe("control-plane-only sections", () => {
     expect(packScript(text, "worker")).toBe("#!/bin/bash\na=1\necho $a\n");
   });
 
+  test("worker-only sections are the mirror image: out of the control-plane copy", () => {
+    const workerOnly = ["a=1", "# @worker-only", "w() { :; }", "# @end", "echo $a", ""].join("\n");
+    expect(packScript(workerOnly, "worker")).toBe("a=1\nw() { :; }\necho $a\n");
+    expect(packScript(workerOnly, "control-plane")).toBe("a=1\necho $a\n");
+    expect(() => packScript("# @worker-only\n# @control-plane-only\n# @end\n# @end\n", "worker")).toThrow(/line 2: nested # @control-plane-only/);
+  });
+
   test.each([
     ["# @control-plane-only\na\n", /line 1: # @control-plane-only without # @end/],
     ["a\n# @end\n", /line 2: # @end without # @control-plane-only/],

@@ -10,7 +10,8 @@
 #   POD_CIDR; optional API_PEER_ENDPOINTS, API_HAIRPIN_DNAT=1 (join through a peer via iptables DNAT),
 #   CERT_RENEW_DAYS (renew certificates that expire within this many days; default 90)
 #  worker, optional POWEROFF_MINUTES: after a failed bootstrap, power off after this many minutes
-#   (autoscaled groups replace a stopped instance)
+#   (autoscaled groups replace a stopped instance); CP_NODES: the control-plane Node names, which
+#   must all run this node's minor before it joins
 #  optional SECRETS_SOURCE(aws-secretsmanager|gce-secretmanager) SECRETS_ID(secret ARN | secret
 #   version name) SECRETS_REGION(aws): the CA keys and the join token come from that secret store
 #   (step secrets, src/bootstrap/secret-bundle.ts), not from user data
@@ -22,7 +23,8 @@
 # Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF,
 #   IMDS_ENDPOINT,SECRETS_ENDPOINT,SSM_ENDPOINT}
 # Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, workers'
-# copies leave out the sections between '# @control-plane-only' and '# @end', and a section
+# copies leave out the sections between '# @control-plane-only' and '# @end' (control-plane copies
+# those between '# @worker-only' and '# @end'), and a section
 # '# @only FEATURE...' stays only in copies for that SECRETS_SOURCE (or upgrade-UPGRADE_CHANNEL).
 # @stage1
 set -Eeuo pipefail
@@ -409,6 +411,7 @@ probe() {
   done
   return 1
 }
+# @worker-only
 # skew ENDPOINT: the API server's version (anonymous GET /version, in APIV) is at least this
 # node's minor: a kubelet must not be newer than the API server (version-skew policy)
 skew() {
@@ -427,6 +430,37 @@ jws() {
   warn "cluster-info at $1 has no signature for join token ${TID:-(none)} yet: waiting for the control plane to register it"
   return 1
 }
+# cpnodes ENDPOINT: every control-plane Node of CP_NODES that exists runs a kubelet of at least this
+# node's minor (its agent upgrades the kubelet last), read with the join token (kubeadm lets
+# bootstrap tokens get Nodes): behind a load balancer, one upgraded API server says nothing about
+# the others. A slot being replaced (no Node) does not hold workers back.
+cpnodes() {
+  local n v code token
+  token=$(sed -nE 's/^ *token: ([a-z0-9]{6}\.[a-z0-9]{16})$/\1/p' "$JOIN_CONFIG" | head -n1)
+  for n in ${CP_NODES:-}; do
+    # the body, then the 3-digit status (-w)
+    v=$(printf 'header = "Authorization: Bearer %s"\n' "$token" |
+      curl -sS --noproxy '*' --max-time 5 --cacert "$CA" -K - -w '%{http_code}' "https://$1/api/v1/nodes/$n" 2>/dev/null) || v=000
+    code=${v: -3}
+    [[ $code != 404 ]] || continue
+    v=$(sed -nE 's/.*"kubeletVersion": *"v([0-9]+\.[0-9]+)\..*/\1/p' <<<"${v%???}" | head -n1)
+    [[ $code == 200 && $v =~ ^1\.[0-9]+$ ]] && ((${v#1.} >= ${K8S_MINOR#1.})) && continue
+    warn "control-plane node $n runs Kubernetes ${v:-(unknown: HTTP $code)}, older than this node's $K8S_MINOR: waiting for every control-plane node's upgrade"
+    CPV="$n ${v:-(unknown)}"
+    return 1
+  done
+}
+# worker_waits ENDPOINT: a worker joins once the cluster knows its token and the whole control
+# plane runs its minor
+worker_waits() {
+  RETRIES=$WAITS retry jws "$1" ||
+    die "the cluster at $1 does not know join token $TID after $WAITS attempts: it expired (bootstrapTokenTtl) or was never registered; rotate it (bootstrapTokenRotation) and deploy"
+  RETRIES=$WAITS retry skew "$1" ||
+    die "the API server at $1 still reports Kubernetes ${APIV:-(no version)} after $WAITS attempts, older than this node's $K8S_MINOR: a kubelet must not be newer than the API server; upgrade the control plane first (or deploy this pool with the control plane's version)"
+  RETRIES=$WAITS retry cpnodes "$1" ||
+    die "control-plane node ${CPV% *} still runs Kubernetes ${CPV#* } after $WAITS attempts, older than this node's $K8S_MINOR: workers join only once every control-plane node is upgraded; check its upgrade agent (cdktf-kubeadm-upgrade.service)"
+}
+# @end
 # kubeadm reset -f empties /etc/kubernetes/{pki,manifests}: before the first kubeadm run, keep what
 # cloud-init placed there (CA files, a kube-vip static pod) and put it back after every reset.
 snap() {
@@ -513,10 +547,7 @@ init_or_join() {
     [[ $CP_SLOT != 0 ]] || log "the API answers at $ep: joining as a replacement for slot 0"
     janitor "$ep"
   fi
-  [[ $NODE_ROLE != worker ]] || RETRIES=$WAITS retry jws "$ep" ||
-    die "the cluster at $ep does not know join token $TID after $WAITS attempts: it expired (bootstrapTokenTtl) or was never registered; rotate it (bootstrapTokenRotation) and deploy"
-  [[ $NODE_ROLE != worker ]] || RETRIES=$WAITS retry skew "$ep" ||
-    die "the API server at $ep still reports Kubernetes ${APIV:-(no version)} after $WAITS attempts, older than this node's $K8S_MINOR: a kubelet must not be newer than the API server; upgrade the control plane first (or deploy this pool with the control plane's version)"
+  [[ $NODE_ROLE != worker ]] || worker_waits "$ep"
   sed -i -E "s|^(\\s*apiServerEndpoint:).*|\\1 $ep|" "$JOIN_CONFIG"
   grep -q "apiServerEndpoint: $ep\$" "$JOIN_CONFIG" || die "$JOIN_CONFIG has no apiServerEndpoint line"
   log "joining through $ep"

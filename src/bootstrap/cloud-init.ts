@@ -121,6 +121,8 @@ export function renderSettings(input: NodePayloadInput): string {
     ...(isControlPlane ? upgradeSettings(input.upgradeChannel) : {}),
     // The token agent registers a rotated token with this lifetime (0: never expires).
     POWEROFF_MINUTES: role.kind === "worker" && input.powerOffFailedWorkerMinutes ? String(input.powerOffFailedWorkerMinutes) : undefined,
+    // Workers join only once every control-plane Node runs their minor (a rolling upgrade of the control plane).
+    CP_NODES: role.kind === "worker" ? Array.from({ length: cluster.controlPlane.replicas }, (_, slot) => controlPlaneNodeName(cluster.name, slot)).join(" ") : undefined,
     BOOTSTRAP_TOKEN_TTL: isControlPlane && input.secrets ? String(goDurationSeconds(cluster.bootstrapTokenTtl)) : undefined,
   });
 }

@@ -1,7 +1,8 @@
 /**
  * Shrinks the bootstrap script for user data: drops comment-only and blank lines and leading
  * indentation (keeping heredoc bodies verbatim) and, for workers, the sections marked
- * `# @control-plane-only` ... `# @end`; sections marked `# @only FEATURE...` ... `# @end` stay only
+ * `# @control-plane-only` ... `# @end` (for control-plane nodes, `# @worker-only` ... `# @end`);
+ * sections marked `# @only FEATURE...` ... `# @end` stay only
  * when one of their features is asked for (e.g. the code for one secret store). The readable script
  * ships in the package; the packed one is what nodes run and what the behaviour tests execute.
  *
@@ -15,6 +16,7 @@
 /** `<<WORD`, `<<-WORD`, `<<'WORD'`, `<<"WORD"`, but not the here-string `<<<`. */
 const HEREDOC = /(?<!<)<<(-?)\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2(?!<)/;
 const SECTION_START = "# @control-plane-only";
+const WORKER_ONLY = "# @worker-only";
 const FEATURE_START = /^# @only((?: [a-z0-9-]+)+)$/;
 const STAGE1 = "# @stage1";
 const STAGE1_ONLY = "# @stage1-only";
@@ -46,14 +48,16 @@ export function packScript(text: string, role: ScriptRole = "control-plane", fea
     const trimmed = line.replace(/^[ \t]+/, "");
     const feature = FEATURE_START.exec(trimmed);
     const isStage = trimmed === STAGE1 || trimmed === STAGE1_ONLY;
-    if (trimmed === SECTION_START || feature || isStage) {
+    if (trimmed === SECTION_START || trimmed === WORKER_ONLY || feature || isStage) {
       const outer = open[open.length - 1];
       if (outer && (isStage || !outer.stage)) throw new Error(`packScript: line ${i + 1}: nested ${trimmed} (the section on line ${outer.line + 1} is open)`);
       const drop = isStage
         ? trimmed === STAGE1_ONLY && stage === "full"
         : feature
           ? !feature[1].trim().split(" ").some((f) => features.includes(f))
-          : role === "worker";
+          : trimmed === WORKER_ONLY
+            ? role === "control-plane"
+            : role === "worker";
       open.push({ line: i, stage: isStage, drop });
       return;
     }
