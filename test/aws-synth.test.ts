@@ -256,11 +256,15 @@ describe.each(variants)("properties: %s", (label, overrides) => {
     for (const [subnet] of subnets) expect(privateSubnets).toContain(subnet);
   });
 
-  test("worker pools: own launch template and group, rolling instance refresh at >= 90% healthy, autoscaler tags when the size may change", () => {
+  test("worker pools: own launch template and group, launch-before-terminate refresh, new workers held by a lifecycle hook until joined, autoscaler tags when the size may change", () => {
     for (const pool of props.nodePools!) {
       const [, g] = resourcesOf(json, "aws_autoscaling_group").find(([, x]) => x.name === `prod-pool-${pool.name}`)!;
       expect(g.vpc_zone_identifier).toEqual(privateSubnets);
-      expect(g.instance_refresh).toEqual({ strategy: "Rolling", preferences: { min_healthy_percentage: 90, skip_matching: true } });
+      // Launch before terminate, and (with the secret store) each new worker held until it has joined.
+      expect(g.instance_refresh).toEqual({ strategy: "Rolling", preferences: { min_healthy_percentage: 100, max_healthy_percentage: 110, skip_matching: true } });
+      expect(g.initial_lifecycle_hook).toEqual(
+        secretsOn ? [{ name: "cdktf-kubeadm-joined", lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON", heartbeat_timeout: 3600 }] : undefined,
+      );
       const tags = Object.fromEntries(g.tag.map((t: Json) => [t.key, t.value]));
       const scales = (pool.minSize ?? 1) < (pool.maxSize ?? 3);
       expect(tags["k8s.io/cluster-autoscaler/enabled"]).toBe(scales ? "true" : undefined);
@@ -297,6 +301,16 @@ describe.each(variants)("properties: %s", (label, overrides) => {
       role: `\${aws_iam_role.${roleId("prod-control-plane")}.name}`,
       policy: `\${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" = "ReadDesiredVersion", "Effect" = "Allow", "Action" = "ssm:GetParameter", "Resource" = aws_ssm_parameter.${parameterId}.arn}]})}`,
     });
+    // With the secret store, each pool's role may report (only) its own group's new instances as joined.
+    if (secretsOn) {
+      for (const p of props.nodePools!) {
+        const [groupId] = resourcesOf(json, "aws_autoscaling_group").find(([, x]) => x.name === `prod-pool-${p.name}`)!;
+        expected.push({
+          role: `\${aws_iam_role.${roleId(`prod-pool-${p.name}`)}.name}`,
+          policy: `\${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" = "ReportJoined", "Effect" = "Allow", "Action" = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], "Resource" = aws_autoscaling_group.${groupId}.arn}]})}`,
+        });
+      }
+    }
     const policies = resourcesOf(json, "aws_iam_role_policy").map(([, x]) => ({ role: x.role, policy: x.policy }));
     const order = (a: { role: string; policy: string }, b: { role: string; policy: string }) => (a.role + a.policy).localeCompare(b.role + b.policy);
     expect(policies.sort(order)).toEqual(expected.sort(order));

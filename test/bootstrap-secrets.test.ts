@@ -16,7 +16,7 @@ import { BOOTSTRAP_TOKEN_PLACEHOLDER, secretBundle } from "../src/bootstrap/secr
 import {
   AWS_SECRET_ARN, BOOTSTRAP_SCRIPT, BootstrapRun, callIndex, failCommand, GCE_SECRET_VERSION, httpRespond, IMDS_ENDPOINT, inRoot,
   NodeRoot, readCalls, readLog, readStatus, resetCalls, runBootstrap, SECRET_SEAMS, SecretFixture,
-  SecretStoreKind, serveSecrets, sha256, suiteNodes,
+  SecretStoreKind, serveSecrets, sha256, suiteNodes, writeSettings,
 } from "./harness";
 
 const node = suiteNodes();
@@ -278,6 +278,61 @@ describe.each(STORES)("%s", (kind, secretId) => {
     expect(r2.code).toBe(0);
     expect(r2.output).toMatch(/\[secrets\] already completed in an earlier run/);
     expect(readCalls(n).filter((c) => isStoreCall(c) || isMetadataCall(c))).toEqual([]);
+  });
+});
+
+describe("aws-secretsmanager: a worker held by its group's launch lifecycle hook until it has joined", () => {
+  const AUTOSCALING = "https://autoscaling.stub";
+  const HOOK = { LIFECYCLE_HOOK: "cdktf-kubeadm-joined", LIFECYCLE_GROUP: "prod-pool-general", LIFECYCLE_REGION: "eu-west-1" };
+  const INSTANCE = "i-0123456789abcdef0";
+  const hooked = () => {
+    const n = node({ role: "worker", secrets: "aws-secretsmanager", apiUp: ["*"] });
+    writeSettings(n, HOOK);
+    const fixture = serveSecrets(n);
+    httpRespond(n, `GET ${IMDS_ENDPOINT}/latest/meta-data/instance-id`, 200, INSTANCE, { require: [`X-aws-ec2-metadata-token: ${fixture.imdsToken}`] });
+    return { n, fixture };
+  };
+  const body = (action: string) =>
+    `data Action=${action}&LifecycleHookName=cdktf-kubeadm-joined&AutoScalingGroupName=prod-pool-general&InstanceId=${INSTANCE}&Version=2011-01-01`;
+  const signed = (f: SecretFixture, action: string) => [`user ${f.accessKeyId}:${f.secretAccessKey}`, `x-amz-security-token: ${f.sessionToken}`, "aws-sigv4 aws:amz:eu-west-1:autoscaling", body(action)];
+  const hookCalls = (n: NodeRoot) => readCalls(n).filter((c) => c.includes(AUTOSCALING));
+  const runHooked = (n: NodeRoot) => runBootstrap(n, { ...SECRET_SEAMS, BOOTSTRAP_AUTOSCALING_ENDPOINT: AUTOSCALING });
+
+  test("a heartbeat when it starts waiting for the control plane, CONTINUE once joined: SigV4-signed, no secret on a command line", () => {
+    const { n, fixture } = hooked();
+    httpRespond(n, `POST ${AUTOSCALING}/`, 200, "<RecordLifecycleActionHeartbeatResponse/>", { times: 1, require: signed(fixture, "RecordLifecycleActionHeartbeat") });
+    httpRespond(n, `POST ${AUTOSCALING}/`, 200, "<CompleteLifecycleActionResponse/>", { times: 1, require: signed(fixture, "CompleteLifecycleAction&LifecycleActionResult=CONTINUE") });
+    const r = runHooked(n);
+    expect(r.code).toBe(0);
+    const calls = readCalls(n);
+    expect(hookCalls(n)).toHaveLength(2);
+    const [heartbeat, complete] = calls.map((c, i) => (c.includes(AUTOSCALING) ? i : -1)).filter((i) => i >= 0);
+    expect(heartbeat).toBeLessThan(callIndex(calls, "kubeadm join"));
+    expect(complete).toBeGreaterThan(callIndex(calls, "kubeadm join"));
+    expect(r.output).not.toMatch(/WARNING: .*lifecycle/);
+    expectNoSecretLeak(n, fixture);
+  });
+
+  test("a worker that cannot join abandons the hook, so its group replaces it at once", () => {
+    const { n, fixture } = hooked();
+    httpRespond(n, "GET https://10.0.0.100:6443/api/v1/namespaces/kube-public/configmaps/cluster-info", 200, '{"kind":"ConfigMap","data":{}}');
+    httpRespond(n, `POST ${AUTOSCALING}/`, 200, "<RecordLifecycleActionHeartbeatResponse/>", { times: 1, require: signed(fixture, "RecordLifecycleActionHeartbeat") });
+    httpRespond(n, `POST ${AUTOSCALING}/`, 200, "<CompleteLifecycleActionResponse/>", { times: 1, require: signed(fixture, "CompleteLifecycleAction&LifecycleActionResult=ABANDON") });
+    const r = runHooked(n);
+    expect(r.code).not.toBe(0);
+    expect(r.lastLine).toMatch(/FAILED in step cluster: the cluster at \S+ does not know join token/);
+    expect(hookCalls(n)).toHaveLength(2);
+    expect(callIndex(readCalls(n), "kubeadm join")).toBe(-1);
+    expect(r.output).not.toMatch(/refused ABANDON/);
+  });
+
+  test("a refused CONTINUE (no permission) is retried, then fails naming the hook and the permission", () => {
+    const { n } = hooked();
+    httpRespond(n, `POST ${AUTOSCALING}/`, 403, "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>");
+    const r = runHooked(n);
+    expect(r.code).not.toBe(0);
+    expect(r.lastLine).toMatch(/FAILED in step cluster: joined, but could not complete lifecycle hook cdktf-kubeadm-joined of group prod-pool-general: the lifecycle hook cdktf-kubeadm-joined of group prod-pool-general refused CONTINUE \(HTTP 403 AccessDenied\): check the instance role's permission for it/);
+    expect(hookCalls(n).filter((c) => c.includes("LifecycleActionResult=CONTINUE")).length).toBeGreaterThan(1);
   });
 });
 

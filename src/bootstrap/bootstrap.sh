@@ -11,7 +11,8 @@
 #   CERT_RENEW_DAYS (renew certificates that expire within this many days; default 90)
 #  worker, optional POWEROFF_MINUTES: after a failed bootstrap, power off after this many minutes
 #   (autoscaled groups replace a stopped instance); CP_NODES: the control-plane Node names, which
-#   must all run this node's minor before it joins
+#   must all run this node's minor before it joins; LIFECYCLE_HOOK LIFECYCLE_GROUP LIFECYCLE_REGION
+#   (AWS, with the secret store): the group's launch lifecycle hook, completed once joined
 #  optional SECRETS_SOURCE(aws-secretsmanager|gce-secretmanager) SECRETS_ID(secret ARN | secret
 #   version name) SECRETS_REGION(aws): the CA keys and the join token come from that secret store
 #   (step secrets, src/bootstrap/secret-bundle.ts), not from user data
@@ -64,6 +65,8 @@ die() {
   "$STATUS" "$STEP" failed "$*" 2>/dev/null || true
   # An autoscaled worker that cannot bootstrap must look failed to its group (ASG, MIG), which
   # replaces a stopped instance; a running one that never joined would be kept.
+  # A worker held by its group's launch lifecycle hook: the group replaces it at once.
+  [[ $WHAT != bootstrap ]] || ! declare -F lifecycle >/dev/null || lifecycle ABANDON 2>/dev/null || :
   [[ -z ${POWEROFF_MINUTES:-} || $WHAT != bootstrap ]] || {
     log "powering off in $POWEROFF_MINUTES minutes so that the group replaces this worker ('shutdown -c' keeps it)"
     shutdown -h "+$POWEROFF_MINUTES" "cdktf-kubeadm bootstrap failed" >/dev/null 2>&1 || warn "shutdown failed"
@@ -228,6 +231,28 @@ fetch_aws() {
     -H 'Content-Type: application/x-amz-json-1.1' --data "{\"SecretId\":\"$SECRETS_ID\"}" \
     "${BOOTSTRAP_SECRETS_ENDPOINT:-https://secretsmanager.$SECRETS_REGION.amazonaws.com}/" <"$S/k"
   sm "secret $SECRETS_ID" "the node's instance role $AROLE cannot read secret $SECRETS_ID: check its IAM policy and the secret's resource policy" "check SECRETS_ID and SECRETS_REGION"
+}
+# @end
+# @only aws-secretsmanager
+# lifecycle CONTINUE|ABANDON|heartbeat: the group's launch lifecycle hook (LIFECYCLE_HOOK) holds a
+# new worker in Pending:Wait: CONTINUE once it has joined puts it in service (an instance refresh
+# replaces the next old worker only then), ABANDON has the group terminate and replace it, a
+# heartbeat restarts the hook's timeout while the worker waits for the control plane.
+lifecycle() {
+  [[ -n ${LIFECYCLE_HOOK:-} ]] || return 0
+  local S=$RUN/l SB=$RUN/l/r id body rc=0
+  rm -rf "$S" && mkdir -m 700 "$S" || return
+  if ! aws_creds; then rm -rf "$S"; return 1; fi
+  hq --noproxy '*' "${BOOTSTRAP_IMDS_ENDPOINT:-http://169.254.169.254}/latest/meta-data/instance-id" <"$S/m"
+  id=$(cat "$SB" 2>/dev/null) || id=''
+  if [[ $HS != 200 || ! $id =~ ^i-[0-9a-f]+$ ]]; then rm -rf "$S"; soft "no instance id in IMDS (HTTP $HS)"; return; fi
+  body="LifecycleHookName=$LIFECYCLE_HOOK&AutoScalingGroupName=$LIFECYCLE_GROUP&InstanceId=$id&Version=2011-01-01"
+  if [[ $1 == heartbeat ]]; then body="Action=RecordLifecycleActionHeartbeat&$body"; else body="Action=CompleteLifecycleAction&LifecycleActionResult=$1&$body"; fi
+  hq --aws-sigv4 "aws:amz:$LIFECYCLE_REGION:autoscaling" -H 'Content-Type: application/x-www-form-urlencoded; charset=utf-8' --data "$body" \
+    "${BOOTSTRAP_AUTOSCALING_ENDPOINT:-https://autoscaling.$LIFECYCLE_REGION.amazonaws.com}/" <"$S/k"
+  [[ $HS == 200 ]] || rc=1 WHY="the lifecycle hook $LIFECYCLE_HOOK of group $LIFECYCLE_GROUP refused $1 (HTTP $HS $(grep -oE -m1 '<Code>[^<]*' "$SB" | cut -c7-)): check the instance role's permission for it"
+  rm -rf "$S"
+  ((rc == 0)) || soft "$WHY"
 }
 # @end
 # @only gce-secretmanager
@@ -453,6 +478,7 @@ cpnodes() {
 # worker_waits ENDPOINT: a worker joins once the cluster knows its token and the whole control
 # plane runs its minor
 worker_waits() {
+  ! declare -F lifecycle >/dev/null || lifecycle heartbeat || :
   RETRIES=$WAITS retry jws "$1" ||
     die "the cluster at $1 does not know join token $TID after $WAITS attempts: it expired (bootstrapTokenTtl) or was never registered; rotate it (bootstrapTokenRotation) and deploy"
   RETRIES=$WAITS retry skew "$1" ||
@@ -530,6 +556,8 @@ step_cluster() {
   fi
   [[ -e $A ]] || init_or_join
   rm -rf "$A" "$KEEP"
+  [[ $NODE_ROLE != worker ]] || ! declare -F lifecycle >/dev/null || retry lifecycle CONTINUE ||
+    die "joined, but could not complete lifecycle hook ${LIFECYCLE_HOOK:-} of group ${LIFECYCLE_GROUP:-}: ${WHY:-}; the group abandons this instance when the hook times out"
 }
 init_or_join() {
   local ep='' mode=join eps=("$API_ENDPOINT")

@@ -54,6 +54,14 @@ export interface NodePayloadInput {
    * group replaces them instead of keeping a running instance that never joined. @default never
    */
   readonly powerOffFailedWorkerMinutes?: number;
+  /**
+   * An autoscaling group's launch lifecycle hook that holds each new worker until it has joined:
+   * the worker completes it (CONTINUE) after kubeadm join, abandons it when its bootstrap fails,
+   * and heartbeats it when it starts waiting for the control plane. AWS only (the secret store's
+   * code signs the calls). @default none
+   */
+  readonly workerJoinedHook?: WorkerJoinedHook;
+
 }
 
 export { bootstrapScript, bootstrapScriptSource, fullScript, loaderScript } from "./bootstrap-script";
@@ -76,6 +84,14 @@ function shellSettings(settings: Record<string, string | undefined>): string {
  */
 export function certificateRenewalDays(certificateValidityHours: number): number {
   return Math.max(1, Math.min(90, Math.floor(certificateValidityHours / 24 / 3)));
+}
+
+/** A launch lifecycle hook of a worker pool's group (see NodePayloadInput.workerJoinedHook). */
+export interface WorkerJoinedHook {
+  readonly hookName: string;
+  readonly region: string;
+  /** The autoscaling group of a pool. */
+  readonly groupName: (pool: string) => string;
 }
 
 export function renderSettings(input: NodePayloadInput): string {
@@ -122,6 +138,9 @@ export function renderSettings(input: NodePayloadInput): string {
     // The token agent registers a rotated token with this lifetime (0: never expires).
     POWEROFF_MINUTES: role.kind === "worker" && input.powerOffFailedWorkerMinutes ? String(input.powerOffFailedWorkerMinutes) : undefined,
     // Workers join only once every control-plane Node runs their minor (a rolling upgrade of the control plane).
+    ...(role.kind === "worker" && input.workerJoinedHook
+      ? { LIFECYCLE_HOOK: input.workerJoinedHook.hookName, LIFECYCLE_GROUP: input.workerJoinedHook.groupName(role.pool), LIFECYCLE_REGION: input.workerJoinedHook.region }
+      : {}),
     CP_NODES: role.kind === "worker" ? Array.from({ length: cluster.controlPlane.replicas }, (_, slot) => controlPlaneNodeName(cluster.name, slot)).join(" ") : undefined,
     BOOTSTRAP_TOKEN_TTL: isControlPlane && input.secrets ? String(goDurationSeconds(cluster.bootstrapTokenTtl)) : undefined,
   });

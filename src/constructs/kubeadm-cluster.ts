@@ -3,7 +3,7 @@ import * as path from "path";
 import { Annotations, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
 import { fullScript } from "../bootstrap/bootstrap-script";
-import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput } from "../bootstrap/cloud-init";
+import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput, WorkerJoinedHook } from "../bootstrap/cloud-init";
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
 import { ExistingCaFiles, hasPkiStore, planPkiStore } from "../bootstrap/pki-store";
@@ -71,6 +71,14 @@ export interface KubeadmClusterProps {
    * running instance that never joined, because its health checks pass. @default never
    */
   readonly powerOffFailedWorkerMinutes?: number;
+  /**
+   * An autoscaling group's launch lifecycle hook that holds each new worker until it has joined:
+   * the worker completes it (CONTINUE) after kubeadm join, abandons it when its bootstrap fails,
+   * and heartbeats it when it starts waiting for the control plane. AWS only (the secret store's
+   * code signs the calls). @default none
+   */
+  readonly workerJoinedHook?: WorkerJoinedHook;
+
   /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
   readonly outputs?: boolean;
 }
@@ -231,6 +239,7 @@ export class KubeadmCluster extends Construct {
       secrets: this.props.secrets?.[secretAudience(role)],
       upgradeChannel: this.props.upgradeChannel,
       powerOffFailedWorkerMinutes: this.props.powerOffFailedWorkerMinutes,
+      workerJoinedHook: this.props.workerJoinedHook,
     };
   }
 

@@ -29,7 +29,7 @@ import { ControlPlaneGroup, WorkerPoolGroup } from "./node-group";
 import { DesiredVersion } from "./desired-version";
 import { NodeIam } from "./node-iam";
 import { NodeSecrets } from "./node-secrets";
-import type { AwsKubeadmClusterProps } from "./props";
+import { AWS_DEFAULTS, type AwsKubeadmClusterProps } from "./props";
 import { literalProviderRegion } from "./provider-region";
 import { ResolvedAws, ResolvedMachineGroup, resolveAws } from "./resolve-aws";
 import { ClusterSecurityGroups } from "./security-groups";
@@ -188,6 +188,8 @@ export class AwsKubeadmCluster extends Construct {
       secrets: this.secrets?.sources,
       upgradeChannel: this.desiredVersion.channel,
       powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
+      // With the secret store the worker script can sign the lifecycle calls (its AWS code).
+      workerJoinedHook: this.secrets ? { hookName: AWS_DEFAULTS.workerJoinedHookName, region: region.name, groupName: (pool) => workerGroupName(name, pool) } : undefined,
     });
     this.secrets?.storeBundles(this.kubeadm);
     this.apiEndpoint = this.kubeadm.apiEndpoint;
@@ -232,13 +234,14 @@ export class AwsKubeadmCluster extends Construct {
         "cdktf-kubeadm/node-pool": poolName,
       });
       const group = new WorkerPoolGroup(this, `pool-${poolName}`, {
-        name: fitName(groupName, NAME_LIMITS.autoscalingGroup),
+        name: workerGroupName(name, poolName),
         clusterName: name,
         pool,
         subnetIds: this.privateSubnetIds,
         launchTemplate: template,
         tags: resourceTags(name, groupName, userTags, { "cdktf-kubeadm/node-role": "worker", "cdktf-kubeadm/node-pool": poolName }),
         dependsOn: bootDependencies,
+        joinedHookRole: this.secrets ? iam.role.name : undefined,
       });
       if (group.skippedAutoscalerTags.length > 0) {
         Annotations.of(this).addWarning(
@@ -328,4 +331,9 @@ export class AwsKubeadmCluster extends Construct {
       }
     }
   }
+}
+
+/** A worker pool's autoscaling group (its nodes' user data names it for the lifecycle hook). */
+function workerGroupName(cluster: string, pool: string): string {
+  return fitName(`${cluster}-pool-${pool}`, NAME_LIMITS.autoscalingGroup);
 }

@@ -9,9 +9,10 @@
  * Workers: one group per pool across the private subnets, optional mixed instances / spot,
  * cluster-autoscaler discovery tags, rolling instance refresh when the launch template changes.
  */
-import { ITerraformDependable, Token } from "cdktf";
+import { Fn, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
 import { AutoscalingGroup, AutoscalingGroupConfig, AutoscalingGroupTag } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import type { ResolvedNodePool } from "../../bootstrap/spec";
 import { AWS_DEFAULTS } from "./props";
@@ -82,10 +83,18 @@ export interface WorkerPoolGroupProps {
   readonly launchTemplate: LaunchTemplate;
   readonly tags: Record<string, string>;
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * The pool's instance role (its name): with it, a launch lifecycle hook holds each new worker
+   * until the worker reports it has joined, and the role may report that for this group only.
+   * @default no hook (workers count as in service once they run)
+   */
+  readonly joinedHookRole?: string;
 }
 
 export class WorkerPoolGroup extends Construct {
   readonly group: AutoscalingGroup;
+  /** The role's permission to complete (and heartbeat) this group's launch lifecycle action. */
+  readonly joinedHookPolicy?: IamRolePolicy;
   /** node-template tags left out because they exceed AWS tag limits. */
   readonly skippedAutoscalerTags: string[] = [];
 
@@ -130,12 +139,35 @@ export class WorkerPoolGroup extends Construct {
       // Spot: launch a replacement when AWS signals a rebalance recommendation.
       capacityRebalance: pool.spot ? true : undefined,
       instanceRefresh: pool.instanceRefresh
-        ? { strategy: "Rolling", preferences: { minHealthyPercentage: AWS_DEFAULTS.instanceRefreshMinHealthyPercentage, skipMatching: true } }
+        ? {
+            strategy: "Rolling",
+            preferences: {
+              minHealthyPercentage: AWS_DEFAULTS.instanceRefreshMinHealthyPercentage,
+              maxHealthyPercentage: AWS_DEFAULTS.instanceRefreshMaxHealthyPercentage,
+              skipMatching: true,
+            },
+          }
+        : undefined,
+      // A new worker stays in Pending:Wait until it has joined, so an instance refresh replaces
+      // old workers only as fast as new ones join: they wait for the upgraded control plane. One
+      // that cannot join abandons (or times out): the group terminates and replaces it.
+      initialLifecycleHook: props.joinedHookRole
+        ? [{ name: AWS_DEFAULTS.workerJoinedHookName, lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING", defaultResult: "ABANDON", heartbeatTimeout: AWS_DEFAULTS.workerJoinedHookHeartbeatSeconds }]
         : undefined,
       tag: asgTags(tags),
       // cluster-autoscaler owns the size after creation (Terraform attribute names, snake_case).
       lifecycle: pool.clusterAutoscaler ? { ignoreChanges: ["desired_capacity"] } : undefined,
       dependsOn: props.dependsOn,
     });
+    if (props.joinedHookRole) {
+      this.joinedHookPolicy = new IamRolePolicy(this, "joined-hook", {
+        name: "cdktf-kubeadm-joined-hook",
+        role: props.joinedHookRole,
+        policy: Fn.jsonencode({
+          Version: "2012-10-17",
+          Statement: [{ Sid: "ReportJoined", Effect: "Allow", Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], Resource: this.group.arn }],
+        }),
+      });
+    }
   }
 }

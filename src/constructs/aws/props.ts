@@ -218,6 +218,12 @@ export const AWS_DEFAULTS = {
   /** Control-plane boot (packages, images, kubeadm) before EC2 health checks count. */
   controlPlaneHealthCheckGraceSeconds: 900,
   workerHealthCheckGraceSeconds: 600,
-  instanceRefreshMinHealthyPercentage: 90,
+  // Launch before terminate: a new worker replaces an old one only once it has joined (the hook).
+  instanceRefreshMinHealthyPercentage: 100,
+  instanceRefreshMaxHealthyPercentage: 110,
+  /** Launch lifecycle hook that holds a new worker in Pending:Wait until it has joined. */
+  workerJoinedHookName: "cdktf-kubeadm-joined",
+  /** The worker heartbeats when it starts waiting for the control plane (each heartbeat resets this). */
+  workerJoinedHookHeartbeatSeconds: 3600,
   deregistrationDelaySeconds: 30,
 } as const;
