@@ -66,7 +66,7 @@ die() {
   # An autoscaled worker that cannot bootstrap must look failed to its group (ASG, MIG), which
   # replaces a stopped instance; a running one that never joined would be kept.
   # A worker held by its group's launch lifecycle hook: the group replaces it at once.
-  [[ $WHAT != bootstrap ]] || ! declare -F lifecycle >/dev/null || lifecycle ABANDON 2>/dev/null || :
+  ! declare -F lifecycle >/dev/null || lifecycle ABANDON 2>/dev/null || :
   [[ -z ${POWEROFF_MINUTES:-} || $WHAT != bootstrap ]] || {
     log "powering off in $POWEROFF_MINUTES minutes so that the group replaces this worker ('shutdown -c' keeps it)"
     shutdown -h "+$POWEROFF_MINUTES" "cdktf-kubeadm bootstrap failed" >/dev/null 2>&1 || warn "shutdown failed"
@@ -233,28 +233,6 @@ fetch_aws() {
   sm "secret $SECRETS_ID" "the node's instance role $AROLE cannot read secret $SECRETS_ID: check its IAM policy and the secret's resource policy" "check SECRETS_ID and SECRETS_REGION"
 }
 # @end
-# @only aws-secretsmanager
-# lifecycle CONTINUE|ABANDON|heartbeat: the group's launch lifecycle hook (LIFECYCLE_HOOK) holds a
-# new worker in Pending:Wait: CONTINUE once it has joined puts it in service (an instance refresh
-# replaces the next old worker only then), ABANDON has the group terminate and replace it, a
-# heartbeat restarts the hook's timeout while the worker waits for the control plane.
-lifecycle() {
-  [[ -n ${LIFECYCLE_HOOK:-} ]] || return 0
-  local S=$RUN/l SB=$RUN/l/r id body rc=0
-  rm -rf "$S" && mkdir -m 700 "$S" || return
-  if ! aws_creds; then rm -rf "$S"; return 1; fi
-  hq --noproxy '*' "${BOOTSTRAP_IMDS_ENDPOINT:-http://169.254.169.254}/latest/meta-data/instance-id" <"$S/m"
-  id=$(cat "$SB" 2>/dev/null) || id=''
-  if [[ $HS != 200 || ! $id =~ ^i-[0-9a-f]+$ ]]; then rm -rf "$S"; soft "no instance id in IMDS (HTTP $HS)"; return; fi
-  body="LifecycleHookName=$LIFECYCLE_HOOK&AutoScalingGroupName=$LIFECYCLE_GROUP&InstanceId=$id&Version=2011-01-01"
-  if [[ $1 == heartbeat ]]; then body="Action=RecordLifecycleActionHeartbeat&$body"; else body="Action=CompleteLifecycleAction&LifecycleActionResult=$1&$body"; fi
-  hq --aws-sigv4 "aws:amz:$LIFECYCLE_REGION:autoscaling" -H 'Content-Type: application/x-www-form-urlencoded; charset=utf-8' --data "$body" \
-    "${BOOTSTRAP_AUTOSCALING_ENDPOINT:-https://autoscaling.$LIFECYCLE_REGION.amazonaws.com}/" <"$S/k"
-  [[ $HS == 200 ]] || rc=1 WHY="the lifecycle hook $LIFECYCLE_HOOK of group $LIFECYCLE_GROUP refused $1 (HTTP $HS $(grep -oE -m1 '<Code>[^<]*' "$SB" | cut -c7-)): check the instance role's permission for it"
-  rm -rf "$S"
-  ((rc == 0)) || soft "$WHY"
-}
-# @end
 # @only gce-secretmanager
 # the default service account's access token -> AccessSecretVersion
 fetch_gce() {
@@ -306,6 +284,28 @@ print(len(F))' "${SECRETS_SOURCE%%-*}" "$SB" "$R" "$JOIN_CONFIG" "$INIT_CONFIG")
     [[ -s $PKI/$f ]] || die "$PKI/$f is missing after installing secret $SECRETS_ID: is it the control-plane bundle?"
   done
   log "installed the bootstrap token and $n files from $SECRETS_ID"
+}
+# @end
+# @only aws-secretsmanager
+# lifecycle CONTINUE|ABANDON|heartbeat: the group's launch lifecycle hook (LIFECYCLE_HOOK) holds a
+# new worker in Pending:Wait: CONTINUE once it has joined puts it in service (an instance refresh
+# replaces the next old worker only then), ABANDON has the group terminate and replace it, a
+# heartbeat restarts the hook's timeout while the worker waits for the control plane.
+lifecycle() {
+  [[ -n ${LIFECYCLE_HOOK:-} ]] || return 0
+  local S=$RUN/l SB=$RUN/l/r id body rc=0
+  rm -rf "$S" && mkdir -m 700 "$S" || return
+  if ! aws_creds; then rm -rf "$S"; return 1; fi
+  hq --noproxy '*' "${BOOTSTRAP_IMDS_ENDPOINT:-http://169.254.169.254}/latest/meta-data/instance-id" <"$S/m"
+  id=$(cat "$SB" 2>/dev/null) || id=''
+  if [[ $HS != 200 || ! $id =~ ^i-[0-9a-f]+$ ]]; then rm -rf "$S"; soft "no instance id in IMDS (HTTP $HS)"; return; fi
+  body="LifecycleHookName=$LIFECYCLE_HOOK&AutoScalingGroupName=$LIFECYCLE_GROUP&InstanceId=$id&Version=2011-01-01"
+  if [[ $1 == heartbeat ]]; then body="Action=RecordLifecycleActionHeartbeat&$body"; else body="Action=CompleteLifecycleAction&LifecycleActionResult=$1&$body"; fi
+  hq --aws-sigv4 "aws:amz:$LIFECYCLE_REGION:autoscaling" -H 'Content-Type: application/x-www-form-urlencoded; charset=utf-8' --data "$body" \
+    "${BOOTSTRAP_AUTOSCALING_ENDPOINT:-https://autoscaling.$LIFECYCLE_REGION.amazonaws.com}/" <"$S/k"
+  [[ $HS == 200 ]] || rc=1 WHY="the lifecycle hook $LIFECYCLE_HOOK of group $LIFECYCLE_GROUP refused $1 (HTTP $HS $(grep -oE -m1 '<Code>[^<]*' "$SB" | cut -c7-)): check the instance role's permission for it"
+  rm -rf "$S"
+  ((rc == 0)) || soft "$WHY"
 }
 # @end
 # @stage1-only
