@@ -202,7 +202,7 @@ describe("secrets", () => {
       expect(attached).toEqual([]);
       const documents = boto(moto.endpoint, names.map((n: string) => ({ service: "iam", operation: "get_role_policy", params: { RoleName: roleName, PolicyName: n } })));
       const statements = documents.flatMap((d: Json) => (typeof d.PolicyDocument === "string" ? JSON.parse(d.PolicyDocument) : d.PolicyDocument).Statement);
-      const expected = [{ Sid: "ReadOwnBootstrapSecret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: arnOf(audience) }];
+      const expected: Json[] = [{ Sid: "ReadOwnBootstrapSecret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: arnOf(audience) }];
       // The control plane also reads the desired-version parameter (in-place upgrades); a worker may
       // only report its own group's launch lifecycle action (joined / abandoned).
       if (audience === "control-plane") {

@@ -484,7 +484,7 @@ worker_waits() {
   RETRIES=$WAITS retry skew "$1" ||
     die "the API server at $1 still reports Kubernetes ${APIV:-(no version)} after $WAITS attempts, older than this node's $K8S_MINOR: a kubelet must not be newer than the API server; upgrade the control plane first (or deploy this pool with the control plane's version)"
   RETRIES=$WAITS retry cpnodes "$1" ||
-    die "control-plane node ${CPV% *} still runs Kubernetes ${CPV#* } after $WAITS attempts, older than this node's $K8S_MINOR: workers join only once every control-plane node is upgraded; check its upgrade agent (cdktf-kubeadm-upgrade.service)"
+    die "control-plane node ${CPV% *} still runs Kubernetes ${CPV#* } after $WAITS attempts, older than this node's $K8S_MINOR: workers join only once every control-plane node is upgraded; check that node's upgrade agent and its log"
 }
 # @end
 # kubeadm reset -f empties /etc/kubernetes/{pki,manifests}: before the first kubeadm run, keep what

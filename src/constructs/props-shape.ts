@@ -92,8 +92,9 @@ function kindMatches(shape: Shape, value: unknown): boolean {
 }
 
 /**
- * How badly an object value fits an object variant: a literal field with another value (a wrong
- * discriminant, `type: "kube-vip"`) weighs more than a key the variant does not have.
+ * How badly an object value fits an object variant: a required literal field with another value
+ * (a wrong discriminant, `type: "kube-vip"`) weighs more than a key the variant does not have. An
+ * optional literal field (`natGateways: "single" | ...`) is a choice its own validator names.
  */
 function misfit(context: Context, shape: Shape, value: unknown): number {
   if (shape.kind !== "object" || !isPlainObject(value)) return 0;
@@ -101,7 +102,7 @@ function misfit(context: Context, shape: Shape, value: unknown): number {
   let score = 0;
   for (const [key, element] of Object.entries(value)) {
     const property = properties[key];
-    const literal = property?.shape.kind === "string" ? property.shape.values : undefined;
+    const literal = property?.shape.kind === "string" && !property.optional ? property.shape.values : undefined;
     if (!property) score += 1;
     else if (literal !== undefined && typeof element === "string" && !literal.includes(element)) score += 10;
   }

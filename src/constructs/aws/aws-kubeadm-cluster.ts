@@ -20,6 +20,7 @@ import type { NodeRole, ResolvedCluster } from "../../bootstrap/spec";
 import { controlPlaneNodeName, roleName } from "../../bootstrap/spec";
 import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
 import { FAILED_WORKER_POWEROFF_MINUTES, KubeadmCluster } from "../kubeadm-cluster";
+import { shallowTokenStacks } from "../token-stacks";
 import { ApiLoadBalancer } from "./api-load-balancer";
 import type { Architecture } from "./instance-types";
 import { NodeLaunchTemplate } from "./launch-template";
@@ -89,169 +90,175 @@ export class AwsKubeadmCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: AwsKubeadmClusterProps = {}) {
     super(scope, id);
-    // Every problem with the props, before any construct exists.
-    const resolved = resolveAws(id, props, { providerRegion: literalProviderRegion(scope) });
-    this.resolved = resolved;
-    const cluster = resolved.cluster;
-    this.cluster = cluster;
-    const name = cluster.name;
-    const userTags = resolved.tags;
-    this.annotate(resolved);
+    // Cheap token creation stacks while the resources are built (token-stacks.ts: most of a synth under ts-node).
+    const restoreStacks = shallowTokenStacks();
+    try {
+      // Every problem with the props, before any construct exists.
+      const resolved = resolveAws(id, props, { providerRegion: literalProviderRegion(scope) });
+      this.resolved = resolved;
+      const cluster = resolved.cluster;
+      this.cluster = cluster;
+      const name = cluster.name;
+      const userTags = resolved.tags;
+      this.annotate(resolved);
 
-    this.network = new AwsClusterNetwork(this, "network", { clusterName: name, network: resolved.network, tags: userTags });
-    this.vpc = this.network.vpc;
-    this.vpcId = this.network.vpcId;
-    this.privateSubnetIds = this.network.privateSubnetIds;
-    this.publicSubnetIds = this.network.publicSubnetIds;
-    this.privateSubnets = this.network.privateSubnets;
-    this.publicSubnets = this.network.publicSubnets;
+      this.network = new AwsClusterNetwork(this, "network", { clusterName: name, network: resolved.network, tags: userTags });
+      this.vpc = this.network.vpc;
+      this.vpcId = this.network.vpcId;
+      this.privateSubnetIds = this.network.privateSubnetIds;
+      this.publicSubnetIds = this.network.publicSubnetIds;
+      this.privateSubnets = this.network.privateSubnets;
+      this.publicSubnets = this.network.publicSubnets;
 
-    this.securityGroups = new ClusterSecurityGroups(this, "security-groups", {
-      clusterName: name,
-      vpcId: this.vpcId,
-      apiServerPort: cluster.controlPlane.apiServerPort,
-      cni: cluster.cni.plugin,
-      stackedEtcd: cluster.controlPlane.externalEtcd === undefined,
-      apiAllowedCidrs: resolved.apiLoadBalancer.allowedCidrs,
-      natCidrs: resolved.apiLoadBalancer.internetFacing ? this.network.natEips.map((eip) => `${eip.publicIp}/32`) : [],
-      nodePortCidrs: resolved.security.nodePortCidrs,
-      kubeletFromWorkers: resolved.security.kubeletFromWorkers,
-      tags: userTags,
-    });
-    this.controlPlaneSecurityGroup = this.securityGroups.controlPlane;
-    this.workerSecurityGroup = this.securityGroups.workers;
-
-    this.apiLoadBalancer = new ApiLoadBalancer(this, "api", {
-      clusterName: name,
-      vpcId: this.vpcId,
-      internetFacing: resolved.apiLoadBalancer.internetFacing,
-      subnetIds: resolved.apiLoadBalancer.internetFacing ? this.publicSubnetIds : this.privateSubnetIds,
-      securityGroupId: this.securityGroups.loadBalancer.id,
-      apiServerPort: cluster.controlPlane.apiServerPort,
-      deletionProtection: resolved.apiLoadBalancer.deletionProtection,
-      tags: userTags,
-    });
-    this.loadBalancer = this.apiLoadBalancer.loadBalancer;
-    this.targetGroup = this.apiLoadBalancer.targetGroup;
-    this.listener = this.apiLoadBalancer.listener;
-
-    this.controlPlaneIam = new NodeIam(this, "control-plane-iam", {
-      clusterName: name,
-      groupName: "control-plane",
-      iam: resolved.controlPlane.iam,
-      tags: userTags,
-      partition: () => this.partition(),
-    });
-    const roles: Record<string, IamRole> = { "control-plane": this.controlPlaneIam.role };
-
-    // Pool roles first: the worker secret names its readers.
-    const poolIams: Record<string, NodeIam> = {};
-    for (const pool of resolved.nodePools) {
-      const poolName = pool.pool.name;
-      poolIams[poolName] = new NodeIam(this, `pool-${poolName}-iam`, {
+      this.securityGroups = new ClusterSecurityGroups(this, "security-groups", {
         clusterName: name,
-        groupName: `pool-${poolName}`,
-        iam: pool.iam,
+        vpcId: this.vpcId,
+        apiServerPort: cluster.controlPlane.apiServerPort,
+        cni: cluster.cni.plugin,
+        stackedEtcd: cluster.controlPlane.externalEtcd === undefined,
+        apiAllowedCidrs: resolved.apiLoadBalancer.allowedCidrs,
+        natCidrs: resolved.apiLoadBalancer.internetFacing ? this.network.natEips.map((eip) => `${eip.publicIp}/32`) : [],
+        nodePortCidrs: resolved.security.nodePortCidrs,
+        kubeletFromWorkers: resolved.security.kubeletFromWorkers,
+        tags: userTags,
+      });
+      this.controlPlaneSecurityGroup = this.securityGroups.controlPlane;
+      this.workerSecurityGroup = this.securityGroups.workers;
+
+      this.apiLoadBalancer = new ApiLoadBalancer(this, "api", {
+        clusterName: name,
+        vpcId: this.vpcId,
+        internetFacing: resolved.apiLoadBalancer.internetFacing,
+        subnetIds: resolved.apiLoadBalancer.internetFacing ? this.publicSubnetIds : this.privateSubnetIds,
+        securityGroupId: this.securityGroups.loadBalancer.id,
+        apiServerPort: cluster.controlPlane.apiServerPort,
+        deletionProtection: resolved.apiLoadBalancer.deletionProtection,
+        tags: userTags,
+      });
+      this.loadBalancer = this.apiLoadBalancer.loadBalancer;
+      this.targetGroup = this.apiLoadBalancer.targetGroup;
+      this.listener = this.apiLoadBalancer.listener;
+
+      this.controlPlaneIam = new NodeIam(this, "control-plane-iam", {
+        clusterName: name,
+        groupName: "control-plane",
+        iam: resolved.controlPlane.iam,
         tags: userTags,
         partition: () => this.partition(),
       });
-      roles[poolName] = poolIams[poolName].role;
-    }
+      const roles: Record<string, IamRole> = { "control-plane": this.controlPlaneIam.role };
 
-    const region = new DataAwsRegion(this, "region");
-    if (resolved.secretStore.enabled) {
-      this.secrets = new NodeSecrets(this, "secrets", {
+      // Pool roles first: the worker secret names its readers.
+      const poolIams: Record<string, NodeIam> = {};
+      for (const pool of resolved.nodePools) {
+        const poolName = pool.pool.name;
+        poolIams[poolName] = new NodeIam(this, `pool-${poolName}-iam`, {
+          clusterName: name,
+          groupName: `pool-${poolName}`,
+          iam: pool.iam,
+          tags: userTags,
+          partition: () => this.partition(),
+        });
+        roles[poolName] = poolIams[poolName].role;
+      }
+
+      const region = new DataAwsRegion(this, "region");
+      if (resolved.secretStore.enabled) {
+        this.secrets = new NodeSecrets(this, "secrets", {
+          clusterName: name,
+          readers: { "control-plane": [this.controlPlaneIam.role], worker: Object.values(poolIams).map((i) => i.role) },
+          region,
+          kmsKeyId: resolved.secretStore.kmsKeyArn,
+          tags: userTags,
+        });
+      }
+
+      this.desiredVersion = new DesiredVersion(this, "desired-version", {
         clusterName: name,
-        readers: { "control-plane": [this.controlPlaneIam.role], worker: Object.values(poolIams).map((i) => i.role) },
+        kubernetesVersion: cluster.kubernetesVersion,
+        reader: this.controlPlaneIam.role,
         region,
-        kmsKeyId: resolved.secretStore.kmsKeyArn,
         tags: userTags,
       });
-    }
 
-    this.desiredVersion = new DesiredVersion(this, "desired-version", {
-      clusterName: name,
-      kubernetesVersion: cluster.kubernetesVersion,
-      reader: this.controlPlaneIam.role,
-      region,
-      tags: userTags,
-    });
-
-    this.kubeadm = new KubeadmCluster(this, "kubeadm", {
-      cluster,
-      controlPlaneEndpointHost: this.apiLoadBalancer.dnsName,
-      userDataLimit: USER_DATA_LIMITS.aws,
-      pkiDirectory: props.pkiDirectory,
-      existingCa: props.existingCa,
-      requireExistingPkiStore: props.requireExistingPkiStore,
-      outputs: props.outputs,
-      secrets: this.secrets?.sources,
-      upgradeChannel: this.desiredVersion.channel,
-      powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
-      // With the secret store the worker script can sign the lifecycle calls (its AWS code).
-      workerJoinedHook: this.secrets ? { hookName: AWS_DEFAULTS.workerJoinedHookName, region: region.name, groupName: (pool) => workerGroupName(name, pool) } : undefined,
-    });
-    this.secrets?.storeBundles(this.kubeadm);
-    this.apiEndpoint = this.kubeadm.apiEndpoint;
-
-    // Nodes start once their network path exists: egress (packages, images), the API listener and every rule.
-    const bootDependencies: ITerraformDependable[] = [
-      ...this.network.egressDependencies,
-      this.listener,
-      ...Object.values(this.securityGroups.ingressRules),
-      ...Object.values(this.securityGroups.egressRules),
-      ...(this.secrets?.bootDependencies ?? []),
-      this.desiredVersion.readerPolicy,
-    ];
-
-    for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
-      const nodeName = controlPlaneNodeName(name, slot);
-      const role: NodeRole = { kind: "control-plane", slot };
-      const template = this.launchTemplate(`control-plane-${slot}`, nodeName, resolved.controlPlane, role, this.controlPlaneIam, [this.controlPlaneSecurityGroup.id], {
-        "cdktf-kubeadm/node-role": "control-plane",
-        "cdktf-kubeadm/control-plane-slot": String(slot),
+      this.kubeadm = new KubeadmCluster(this, "kubeadm", {
+        cluster,
+        controlPlaneEndpointHost: this.apiLoadBalancer.dnsName,
+        userDataLimit: USER_DATA_LIMITS.aws,
+        pkiDirectory: props.pkiDirectory,
+        existingCa: props.existingCa,
+        requireExistingPkiStore: props.requireExistingPkiStore,
+        outputs: props.outputs,
+        secrets: this.secrets?.sources,
+        upgradeChannel: this.desiredVersion.channel,
+        powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
+        // With the secret store the worker script can sign the lifecycle calls (its AWS code).
+        workerJoinedHook: this.secrets ? { hookName: AWS_DEFAULTS.workerJoinedHookName, region: region.name, groupName: (pool) => workerGroupName(name, pool) } : undefined,
       });
-      const group = new ControlPlaneGroup(this, `control-plane-${slot}`, {
-        name: fitName(nodeName, NAME_LIMITS.autoscalingGroup),
-        subnetId: this.privateSubnetIds[slot % this.privateSubnetIds.length],
-        launchTemplate: template,
-        targetGroupArn: this.targetGroup.arn,
-        tags: resourceTags(name, nodeName, userTags, { "cdktf-kubeadm/node-role": "control-plane" }),
-        dependsOn: bootDependencies,
-      });
-      this.controlPlaneLaunchTemplates.push(template);
-      this.controlPlaneGroups.push(group.group);
-    }
+      this.secrets?.storeBundles(this.kubeadm);
+      this.apiEndpoint = this.kubeadm.apiEndpoint;
 
-    const pools: Record<string, AwsNodePoolResources> = {};
-    for (const pool of resolved.nodePools) {
-      const poolName = pool.pool.name;
-      const groupName = `${name}-pool-${poolName}`;
-      const iam = poolIams[poolName];
-      const role: NodeRole = { kind: "worker", pool: poolName };
-      const template = this.launchTemplate(`pool-${poolName}`, groupName, pool, role, iam, [this.workerSecurityGroup.id], {
-        "cdktf-kubeadm/node-role": "worker",
-        "cdktf-kubeadm/node-pool": poolName,
-      });
-      const group = new WorkerPoolGroup(this, `pool-${poolName}`, {
-        name: workerGroupName(name, poolName),
-        clusterName: name,
-        pool,
-        subnetIds: this.privateSubnetIds,
-        launchTemplate: template,
-        tags: resourceTags(name, groupName, userTags, { "cdktf-kubeadm/node-role": "worker", "cdktf-kubeadm/node-pool": poolName }),
-        dependsOn: bootDependencies,
-        joinedHookRole: this.secrets ? iam.role.name : undefined,
-      });
-      if (group.skippedAutoscalerTags.length > 0) {
-        Annotations.of(this).addWarning(
-          `cdktf-kubeadm: node pool "${poolName}": cluster-autoscaler node-template tags left out (over AWS's 128-character key limit): ${group.skippedAutoscalerTags.join(", ")}`,
-        );
+      // Nodes start once their network path exists: egress (packages, images), the API listener and every rule.
+      const bootDependencies: ITerraformDependable[] = [
+        ...this.network.egressDependencies,
+        this.listener,
+        ...Object.values(this.securityGroups.ingressRules),
+        ...Object.values(this.securityGroups.egressRules),
+        ...(this.secrets?.bootDependencies ?? []),
+        this.desiredVersion.readerPolicy,
+      ];
+
+      for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
+        const nodeName = controlPlaneNodeName(name, slot);
+        const role: NodeRole = { kind: "control-plane", slot };
+        const template = this.launchTemplate(`control-plane-${slot}`, nodeName, resolved.controlPlane, role, this.controlPlaneIam, [this.controlPlaneSecurityGroup.id], {
+          "cdktf-kubeadm/node-role": "control-plane",
+          "cdktf-kubeadm/control-plane-slot": String(slot),
+        });
+        const group = new ControlPlaneGroup(this, `control-plane-${slot}`, {
+          name: fitName(nodeName, NAME_LIMITS.autoscalingGroup),
+          subnetId: this.privateSubnetIds[slot % this.privateSubnetIds.length],
+          launchTemplate: template,
+          targetGroupArn: this.targetGroup.arn,
+          tags: resourceTags(name, nodeName, userTags, { "cdktf-kubeadm/node-role": "control-plane" }),
+          dependsOn: bootDependencies,
+        });
+        this.controlPlaneLaunchTemplates.push(template);
+        this.controlPlaneGroups.push(group.group);
       }
-      pools[poolName] = { group: group.group, launchTemplate: template, role: iam.role, iam };
+
+      const pools: Record<string, AwsNodePoolResources> = {};
+      for (const pool of resolved.nodePools) {
+        const poolName = pool.pool.name;
+        const groupName = `${name}-pool-${poolName}`;
+        const iam = poolIams[poolName];
+        const role: NodeRole = { kind: "worker", pool: poolName };
+        const template = this.launchTemplate(`pool-${poolName}`, groupName, pool, role, iam, [this.workerSecurityGroup.id], {
+          "cdktf-kubeadm/node-role": "worker",
+          "cdktf-kubeadm/node-pool": poolName,
+        });
+        const group = new WorkerPoolGroup(this, `pool-${poolName}`, {
+          name: workerGroupName(name, poolName),
+          clusterName: name,
+          pool,
+          subnetIds: this.privateSubnetIds,
+          launchTemplate: template,
+          tags: resourceTags(name, groupName, userTags, { "cdktf-kubeadm/node-role": "worker", "cdktf-kubeadm/node-pool": poolName }),
+          dependsOn: bootDependencies,
+          joinedHookRole: this.secrets ? iam.role.name : undefined,
+        });
+        if (group.skippedAutoscalerTags.length > 0) {
+          Annotations.of(this).addWarning(
+            `cdktf-kubeadm: node pool "${poolName}": cluster-autoscaler node-template tags left out (over AWS's 128-character key limit): ${group.skippedAutoscalerTags.join(", ")}`,
+          );
+        }
+        pools[poolName] = { group: group.group, launchTemplate: template, role: iam.role, iam };
+      }
+      this.nodePools = pools;
+      this.roles = roles;
+    } finally {
+      restoreStacks();
     }
-    this.nodePools = pools;
-    this.roles = roles;
   }
 
   /** Gzipped user-data bytes per role name ("control-plane-0", "worker-general"), measured at synth. */

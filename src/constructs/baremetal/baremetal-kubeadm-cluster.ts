@@ -9,6 +9,7 @@ import { unexpandedPathProblem } from "../../bootstrap/local-path";
 import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
 import { ClusterSpecError, Problems, SpecProblem } from "../../bootstrap/validation-error";
 import { KubeadmCluster, KubeadmClusterProps, pkiStoreProblems } from "../kubeadm-cluster";
+import { shallowTokenStacks } from "../token-stacks";
 import { PROPS_SCHEMA } from "../props-schema";
 import { propsShapeProblems } from "../props-shape";
 import { writeAtSynth } from "../write-at-synth";
@@ -81,59 +82,65 @@ export class BaremetalKubeadmCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: BaremetalKubeadmClusterProps) {
     super(scope, id);
-    const { inventory, cluster } = validate(props);
-    this.inventory = inventory;
-    this.cluster = cluster;
-    const endpoint = inventory.apiEndpoint;
-    const kubeVip: KubeVipOptions | undefined =
-      endpoint.type === "kube-vip"
-        ? { address: endpoint.host, port: cluster.controlPlane.apiServerPort, interface: endpoint.interface, image: endpoint.image }
-        : undefined;
-    if (kubeVip && !kubeVip.interface && inventory.hosts.some((h) => h.role.kind === "control-plane" && h.internalAddress !== h.address)) {
-      Annotations.of(this).addWarning(
-        "cdktf-kubeadm: kube-vip announces the VIP on the default-route interface, but some control-plane hosts are reached over SSH at another address: set apiEndpoint.interface to the interface on nodeCidr",
-      );
-    }
+    // Cheap token creation stacks while the resources are built (token-stacks.ts: most of a synth under ts-node).
+    const restoreStacks = shallowTokenStacks();
+    try {
+      const { inventory, cluster } = validate(props);
+      this.inventory = inventory;
+      this.cluster = cluster;
+      const endpoint = inventory.apiEndpoint;
+      const kubeVip: KubeVipOptions | undefined =
+        endpoint.type === "kube-vip"
+          ? { address: endpoint.host, port: cluster.controlPlane.apiServerPort, interface: endpoint.interface, image: endpoint.image }
+          : undefined;
+      if (kubeVip && !kubeVip.interface && inventory.hosts.some((h) => h.role.kind === "control-plane" && h.internalAddress !== h.address)) {
+        Annotations.of(this).addWarning(
+          "cdktf-kubeadm: kube-vip announces the VIP on the default-route interface, but some control-plane hosts are reached over SSH at another address: set apiEndpoint.interface to the interface on nodeCidr",
+        );
+      }
 
-    this.kubeadm = new KubeadmCluster(this, "kubeadm", {
-      cluster,
-      controlPlaneEndpointHost: endpoint.host,
-      userDataLimit: USER_DATA_LIMITS.baremetal,
-      pkiDirectory: props.pkiDirectory,
-      existingCa: props.existingCa,
-      requireExistingPkiStore: props.requireExistingPkiStore,
-      // Control-plane hosts: the desired version for the upgrade agent (channel "file"); a version
-      // bump re-runs their provisioners, which start the agent.
-      extraFiles: (role: NodeRole) => [...(kubeVip ? kubeVipFiles(role, kubeVip) : []), ...desiredVersionFiles(role, cluster.kubernetesVersion)],
-      upgradeChannel: BAREMETAL_UPGRADE_CHANNEL,
-      outputs: props.outputs,
-    });
-    this.apiEndpoint = this.kubeadm.apiEndpoint;
-
-    const ordered = [
-      ...inventory.hosts.filter((h) => h.role.kind === "control-plane"),
-      ...inventory.hosts.filter((h) => h.role.kind === "worker"),
-    ];
-    const roleFiles = new Map<string, ReturnType<KubeadmCluster["nodeFiles"]>>();
-    this.payloads = ordered.map((host) => {
-      const key = roleName(host.role);
-      if (!roleFiles.has(key)) roleFiles.set(key, this.kubeadm.nodeFiles(host.role));
-      return hostPayload(roleFiles.get(key)!, host, {
-        clusterName: cluster.name,
-        kubeVip: kubeVip !== undefined,
-        kubernetesVersion: cluster.kubernetesVersion,
-        kubernetesMinor: cluster.kubernetesMinor,
+      this.kubeadm = new KubeadmCluster(this, "kubeadm", {
+        cluster,
+        controlPlaneEndpointHost: endpoint.host,
+        userDataLimit: USER_DATA_LIMITS.baremetal,
+        pkiDirectory: props.pkiDirectory,
+        existingCa: props.existingCa,
+        requireExistingPkiStore: props.requireExistingPkiStore,
+        // Control-plane hosts: the desired version for the upgrade agent (channel "file"); a version
+        // bump re-runs their provisioners, which start the agent.
+        extraFiles: (role: NodeRole) => [...(kubeVip ? kubeVipFiles(role, kubeVip) : []), ...desiredVersionFiles(role, cluster.kubernetesVersion)],
+        upgradeChannel: BAREMETAL_UPGRADE_CHANNEL,
+        outputs: props.outputs,
       });
-    });
+      this.apiEndpoint = this.kubeadm.apiEndpoint;
 
-    if (props.seedFiles?.enabled ?? true) {
-      const seeds = this.writeSeeds(props);
-      this.seedDirectory = seeds.directory;
-      this.seedHosts = seeds.hosts;
-      this.seedAsset = seeds.asset;
+      const ordered = [
+        ...inventory.hosts.filter((h) => h.role.kind === "control-plane"),
+        ...inventory.hosts.filter((h) => h.role.kind === "worker"),
+      ];
+      const roleFiles = new Map<string, ReturnType<KubeadmCluster["nodeFiles"]>>();
+      this.payloads = ordered.map((host) => {
+        const key = roleName(host.role);
+        if (!roleFiles.has(key)) roleFiles.set(key, this.kubeadm.nodeFiles(host.role));
+        return hostPayload(roleFiles.get(key)!, host, {
+          clusterName: cluster.name,
+          kubeVip: kubeVip !== undefined,
+          kubernetesVersion: cluster.kubernetesVersion,
+          kubernetesMinor: cluster.kubernetesMinor,
+        });
+      });
+
+      if (props.seedFiles?.enabled ?? true) {
+        const seeds = this.writeSeeds(props);
+        this.seedDirectory = seeds.directory;
+        this.seedHosts = seeds.hosts;
+        this.seedAsset = seeds.asset;
+      }
+      if (inventory.ssh) this.provisioners = this.createProvisioners();
+      if (props.outputs ?? true) this.createOutputs();
+    } finally {
+      restoreStacks();
     }
-    if (inventory.ssh) this.provisioners = this.createProvisioners();
-    if (props.outputs ?? true) this.createOutputs();
   }
 
   /** The payload of a host, by inventory name. */

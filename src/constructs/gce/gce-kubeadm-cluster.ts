@@ -31,6 +31,7 @@ import type { NodeRole, ResolvedCluster } from "../../bootstrap/spec";
 import { controlPlaneNodeName, roleName } from "../../bootstrap/spec";
 import { USER_DATA_LIMITS } from "../../bootstrap/user-data-budget";
 import { FAILED_WORKER_POWEROFF_MINUTES, KubeadmCluster } from "../kubeadm-cluster";
+import { shallowTokenStacks } from "../token-stacks";
 import { ClusterAddresses } from "./addresses";
 import { ApiLoadBalancer } from "./api-load-balancer";
 import { GceDesiredVersion } from "./desired-version";
@@ -117,225 +118,231 @@ export class GceKubeadmCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: GceKubeadmClusterProps) {
     super(scope, id);
-    // Every problem with the props, before any construct exists.
-    const resolved = resolveGce(id, props ?? ({} as GceKubeadmClusterProps));
-    this.resolved = resolved;
-    const cluster = resolved.cluster;
-    this.cluster = cluster;
-    const name = cluster.name;
-    const { project, region } = resolved;
-    const userLabels = resolved.labels;
-    this.annotate(resolved);
+    // Cheap token creation stacks while the resources are built (token-stacks.ts: most of a synth under ts-node).
+    const restoreStacks = shallowTokenStacks();
+    try {
+      // Every problem with the props, before any construct exists.
+      const resolved = resolveGce(id, props ?? ({} as GceKubeadmClusterProps));
+      this.resolved = resolved;
+      const cluster = resolved.cluster;
+      this.cluster = cluster;
+      const name = cluster.name;
+      const { project, region } = resolved;
+      const userLabels = resolved.labels;
+      this.annotate(resolved);
 
-    this.network = new GceClusterNetwork(this, "network", { clusterName: name, project, region, network: resolved.network, labels: userLabels });
-    this.vpc = this.network.vpc;
-    this.subnet = this.network.subnet;
-    this.router = this.network.router;
-    this.nat = this.network.nat;
-    this.networkId = this.network.networkId;
-    this.subnetworkId = this.network.subnetworkId;
+      this.network = new GceClusterNetwork(this, "network", { clusterName: name, project, region, network: resolved.network, labels: userLabels });
+      this.vpc = this.network.vpc;
+      this.subnet = this.network.subnet;
+      this.router = this.network.router;
+      this.nat = this.network.nat;
+      this.networkId = this.network.networkId;
+      this.subnetworkId = this.network.subnetworkId;
 
-    const needsZones = !resolved.controlPlane.zones || resolved.nodePools.some((p) => !p.zones);
-    if (needsZones) this.zonesData = new DataGoogleComputeZones(this, "zones", { project, region, status: "UP" });
+      const needsZones = !resolved.controlPlane.zones || resolved.nodePools.some((p) => !p.zones);
+      if (needsZones) this.zonesData = new DataGoogleComputeZones(this, "zones", { project, region, status: "UP" });
 
-    const tags = nodeTags(name);
-    this.controlPlaneTag = tags.controlPlane;
-    this.workerTag = tags.workers;
-    this.addresses = new ClusterAddresses(this, "addresses", {
-      clusterName: name,
-      project,
-      region,
-      subnetworkId: this.subnetworkId,
-      externalApi: resolved.apiLoadBalancer.external,
-      internalApiAddress: resolved.apiLoadBalancer.internalAddress,
-      controlPlaneAddresses: Array.from({ length: cluster.controlPlane.replicas }, (_, slot) => resolved.network.controlPlaneAddresses?.[slot]),
-      labels: userLabels,
-    });
-    this.apiAddress = this.addresses.api;
-    this.controlPlaneAddresses = this.addresses.controlPlane;
+      const tags = nodeTags(name);
+      this.controlPlaneTag = tags.controlPlane;
+      this.workerTag = tags.workers;
+      this.addresses = new ClusterAddresses(this, "addresses", {
+        clusterName: name,
+        project,
+        region,
+        subnetworkId: this.subnetworkId,
+        externalApi: resolved.apiLoadBalancer.external,
+        internalApiAddress: resolved.apiLoadBalancer.internalAddress,
+        controlPlaneAddresses: Array.from({ length: cluster.controlPlane.replicas }, (_, slot) => resolved.network.controlPlaneAddresses?.[slot]),
+        labels: userLabels,
+      });
+      this.apiAddress = this.addresses.api;
+      this.controlPlaneAddresses = this.addresses.controlPlane;
 
-    this.firewall = new ClusterFirewall(this, "firewall", {
-      clusterName: name,
-      project,
-      networkId: this.networkId,
-      controlPlaneTag: this.controlPlaneTag,
-      workerTag: this.workerTag,
-      apiServerPort: cluster.controlPlane.apiServerPort,
-      cni: cluster.cni.plugin,
-      stackedEtcd: cluster.controlPlane.externalEtcd === undefined,
-      externalLoadBalancer: resolved.apiLoadBalancer.external,
-      apiAllowedCidrs: resolved.apiLoadBalancer.allowedCidrs,
-      natAddresses: this.network.natAddresses.map((a) => a.address),
-      nodePortCidrs: resolved.security.nodePortCidrs,
-      kubeletFromWorkers: resolved.security.kubeletFromWorkers,
-    });
-    this.firewallRules = this.firewall.rules;
+      this.firewall = new ClusterFirewall(this, "firewall", {
+        clusterName: name,
+        project,
+        networkId: this.networkId,
+        controlPlaneTag: this.controlPlaneTag,
+        workerTag: this.workerTag,
+        apiServerPort: cluster.controlPlane.apiServerPort,
+        cni: cluster.cni.plugin,
+        stackedEtcd: cluster.controlPlane.externalEtcd === undefined,
+        externalLoadBalancer: resolved.apiLoadBalancer.external,
+        apiAllowedCidrs: resolved.apiLoadBalancer.allowedCidrs,
+        natAddresses: this.network.natAddresses.map((a) => a.address),
+        nodePortCidrs: resolved.security.nodePortCidrs,
+        kubeletFromWorkers: resolved.security.kubeletFromWorkers,
+      });
+      this.firewallRules = this.firewall.rules;
 
-    // The key is deterministic: user data names it, and a version bump only updates its value.
-    this.desiredVersion = new GceDesiredVersion(this, "desired-version", { clusterName: name, project, kubernetesVersion: cluster.kubernetesVersion });
+      // The key is deterministic: user data names it, and a version bump only updates its value.
+      this.desiredVersion = new GceDesiredVersion(this, "desired-version", { clusterName: name, project, kubernetesVersion: cluster.kubernetesVersion });
 
-    const port = cluster.controlPlane.apiServerPort;
-    this.kubeadm = new KubeadmCluster(this, "kubeadm", {
-      cluster,
-      controlPlaneEndpointHost: this.addresses.apiHost,
-      // GCE hairpin: a joining control-plane node uses a healthy peer's address, not the LB's.
-      controlPlanePeerEndpoints: this.addresses.controlPlaneHosts.map((host) => `${host}:${port}`),
-      apiHairpinDnat: true,
-      userDataLimit: USER_DATA_LIMITS.gce,
-      pkiDirectory: props.pkiDirectory,
-      existingCa: props.existingCa,
-      requireExistingPkiStore: props.requireExistingPkiStore,
-      outputs: props.outputs,
-      // The secret ids are deterministic: user data names them before the secrets exist.
-      secrets: resolved.secretStore ? gceSecretSources(project, name) : undefined,
-      upgradeChannel: this.desiredVersion.channel,
-      powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
-    });
-    this.apiEndpoint = this.kubeadm.apiEndpoint;
-    if (resolved.secretStore) {
-      this.bootstrapSecrets = new GceBootstrapSecrets(this, "secrets", { clusterName: name, project, region, labels: userLabels, kubeadm: this.kubeadm });
-    }
-    // Every role's metadata value, measured (uncompressed) before any node group exists.
-    const userData = new Map<string, string>();
-    for (const role of this.kubeadm.roles()) {
-      const data = gceUserData(this.kubeadm, role);
-      this.userDataBytes[roleName(role)] = data.bytes;
-      if (data.warning) Annotations.of(this).addWarning(data.warning);
-      userData.set(roleName(role), data.value);
-    }
+      const port = cluster.controlPlane.apiServerPort;
+      this.kubeadm = new KubeadmCluster(this, "kubeadm", {
+        cluster,
+        controlPlaneEndpointHost: this.addresses.apiHost,
+        // GCE hairpin: a joining control-plane node uses a healthy peer's address, not the LB's.
+        controlPlanePeerEndpoints: this.addresses.controlPlaneHosts.map((host) => `${host}:${port}`),
+        apiHairpinDnat: true,
+        userDataLimit: USER_DATA_LIMITS.gce,
+        pkiDirectory: props.pkiDirectory,
+        existingCa: props.existingCa,
+        requireExistingPkiStore: props.requireExistingPkiStore,
+        outputs: props.outputs,
+        // The secret ids are deterministic: user data names them before the secrets exist.
+        secrets: resolved.secretStore ? gceSecretSources(project, name) : undefined,
+        upgradeChannel: this.desiredVersion.channel,
+        powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
+      });
+      this.apiEndpoint = this.kubeadm.apiEndpoint;
+      if (resolved.secretStore) {
+        this.bootstrapSecrets = new GceBootstrapSecrets(this, "secrets", { clusterName: name, project, region, labels: userLabels, kubeadm: this.kubeadm });
+      }
+      // Every role's metadata value, measured (uncompressed) before any node group exists.
+      const userData = new Map<string, string>();
+      for (const role of this.kubeadm.roles()) {
+        const data = gceUserData(this.kubeadm, role);
+        this.userDataBytes[roleName(role)] = data.bytes;
+        if (data.warning) Annotations.of(this).addWarning(data.warning);
+        userData.set(roleName(role), data.value);
+      }
 
-    // Nodes start once their network path exists: egress (packages, images) and every rule.
-    const bootDependencies: ITerraformDependable[] = [...this.network.egressDependencies, ...Object.values(this.firewallRules)];
+      // Nodes start once their network path exists: egress (packages, images) and every rule.
+      const bootDependencies: ITerraformDependable[] = [...this.network.egressDependencies, ...Object.values(this.firewallRules)];
 
-    this.controlPlaneHealthCheck = new NodeHealthCheck(this, "control-plane-health", {
-      project,
-      name: `${name}-control-plane-health`,
-      description: `Auto-healing of the control-plane slots of cluster ${name}: kubelet port, 10 failed probes 30 s apart (5 minutes) before a recreate`,
-      checkIntervalSec: 30,
-      unhealthyThreshold: 10,
-    }).healthCheck;
-    this.workerHealthCheck = new NodeHealthCheck(this, "worker-health", {
-      project,
-      name: `${name}-worker-health`,
-      description: `Auto-healing of the worker pools of cluster ${name}: kubelet port, 6 failed probes 20 s apart`,
-      checkIntervalSec: 20,
-      unhealthyThreshold: 6,
-    }).healthCheck;
+      this.controlPlaneHealthCheck = new NodeHealthCheck(this, "control-plane-health", {
+        project,
+        name: `${name}-control-plane-health`,
+        description: `Auto-healing of the control-plane slots of cluster ${name}: kubelet port, 10 failed probes 30 s apart (5 minutes) before a recreate`,
+        checkIntervalSec: 30,
+        unhealthyThreshold: 10,
+      }).healthCheck;
+      this.workerHealthCheck = new NodeHealthCheck(this, "worker-health", {
+        project,
+        name: `${name}-worker-health`,
+        description: `Auto-healing of the worker pools of cluster ${name}: kubelet port, 6 failed probes 20 s apart`,
+        checkIntervalSec: 20,
+        unhealthyThreshold: 6,
+      }).healthCheck;
 
-    const cpAccount = new NodeServiceAccount(this, "control-plane-service-account", { clusterName: name, project, groupName: "control-plane", serviceAccount: resolved.controlPlane.serviceAccount });
-    const serviceAccounts: Record<string, NodeServiceAccount> = { "control-plane": cpAccount };
-    // A node boots once it can read its secret: a denial makes the bootstrap stop at once.
-    this.bootstrapSecrets?.grant("control-plane", "control-plane", cpAccount.member);
-    // The upgrade agent reads the desired version from the first run on: the key exists before any control-plane VM.
-    const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? []), this.desiredVersion.item];
-    const cpTags = [this.controlPlaneTag, ...resolved.tags];
-    const backendGroups: string[] = [];
-    for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
-      const nodeName = controlPlaneNodeName(name, slot);
-      const role: NodeRole = { kind: "control-plane", slot };
-      const labels = resourceLabels(name, userLabels, { "cdktf-kubeadm-role": "control-plane", "cdktf-kubeadm-slot": String(slot) });
-      const zone = this.zone(resolved.controlPlane.zones, slot);
-      if (resolved.controlPlane.autoHealing) {
-        const template = new NodeInstanceTemplate(this, `control-plane-${slot}-template`, {
+      const cpAccount = new NodeServiceAccount(this, "control-plane-service-account", { clusterName: name, project, groupName: "control-plane", serviceAccount: resolved.controlPlane.serviceAccount });
+      const serviceAccounts: Record<string, NodeServiceAccount> = { "control-plane": cpAccount };
+      // A node boots once it can read its secret: a denial makes the bootstrap stop at once.
+      this.bootstrapSecrets?.grant("control-plane", "control-plane", cpAccount.member);
+      // The upgrade agent reads the desired version from the first run on: the key exists before any control-plane VM.
+      const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? []), this.desiredVersion.item];
+      const cpTags = [this.controlPlaneTag, ...resolved.tags];
+      const backendGroups: string[] = [];
+      for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
+        const nodeName = controlPlaneNodeName(name, slot);
+        const role: NodeRole = { kind: "control-plane", slot };
+        const labels = resourceLabels(name, userLabels, { "cdktf-kubeadm-role": "control-plane", "cdktf-kubeadm-slot": String(slot) });
+        const zone = this.zone(resolved.controlPlane.zones, slot);
+        if (resolved.controlPlane.autoHealing) {
+          const template = new NodeInstanceTemplate(this, `control-plane-${slot}-template`, {
+            project,
+            region,
+            namePrefix: nodeName,
+            description: `${name} ${roleName(role)}`,
+            group: resolved.controlPlane,
+            subnetworkId: this.subnetworkId,
+            serviceAccountEmail: cpAccount.email,
+            userData: userData.get(roleName(role))!,
+            networkTags: cpTags,
+            labels,
+          }).template;
+          const group = new ControlPlaneSlotGroup(this, `control-plane-${slot}`, {
+            project,
+            nodeName,
+            zone,
+            template,
+            healthCheckId: this.controlPlaneHealthCheck.id,
+          });
+          this.controlPlaneTemplates.push(template);
+          this.controlPlaneGroups.push(group.group);
+          this.controlPlaneSlots.push(group);
+          backendGroups.push(group.instanceGroup);
+        } else {
+          const instance = new ControlPlaneSlotInstance(this, `control-plane-${slot}`, {
+            project,
+            nodeName,
+            zone,
+            group: resolved.controlPlane,
+            subnetworkId: this.subnetworkId,
+            networkId: this.networkId,
+            address: this.controlPlaneAddresses[slot].address,
+            serviceAccountEmail: cpAccount.email,
+            userData: userData.get(roleName(role))!,
+            networkTags: cpTags,
+            labels,
+            dependsOn: cpBootDependencies,
+          });
+          this.controlPlaneInstances.push(instance.instance);
+          backendGroups.push(instance.instanceGroup);
+        }
+      }
+
+      this.apiLoadBalancer = new ApiLoadBalancer(this, "api", {
+        clusterName: name,
+        project,
+        region,
+        external: resolved.apiLoadBalancer.external,
+        address: this.apiAddress.address,
+        networkId: this.networkId,
+        subnetworkId: this.subnetworkId,
+        apiServerPort: port,
+        backendGroups,
+        labels: userLabels,
+      });
+      this.apiHealthCheck = this.apiLoadBalancer.healthCheck;
+      this.backendService = this.apiLoadBalancer.backendService;
+      this.forwardingRule = this.apiLoadBalancer.forwardingRule;
+      // A slot's VM (its per-instance config) boots once the API forwarding rule exists; the group
+      // itself exists before, as the backend service refers to it.
+      this.controlPlaneSlots.forEach((slot, i) => this.controlPlaneInstanceConfigs.push(slot.createInstance(this.controlPlaneAddresses[i], [...cpBootDependencies, this.forwardingRule])));
+
+      const workerTags = [this.workerTag, ...resolved.tags];
+      const pools: Record<string, GceNodePoolResources> = {};
+      for (const pool of resolved.nodePools) {
+        const poolName = pool.pool.name;
+        const groupName = `${name}-pool-${poolName}`;
+        const role: NodeRole = { kind: "worker", pool: poolName };
+        const account = new NodeServiceAccount(this, `pool-${poolName}-service-account`, { clusterName: name, project, groupName: `pool-${poolName}`, serviceAccount: pool.serviceAccount });
+        this.bootstrapSecrets?.grant("worker", `pool-${poolName}`, account.member);
+        const labels = resourceLabels(name, userLabels, { "cdktf-kubeadm-role": "worker", "cdktf-kubeadm-pool": labelValue(poolName) });
+        const template = new NodeInstanceTemplate(this, `pool-${poolName}-template`, {
           project,
           region,
-          namePrefix: nodeName,
+          namePrefix: groupName,
           description: `${name} ${roleName(role)}`,
-          group: resolved.controlPlane,
+          group: pool,
           subnetworkId: this.subnetworkId,
-          serviceAccountEmail: cpAccount.email,
+          serviceAccountEmail: account.email,
           userData: userData.get(roleName(role))!,
-          networkTags: cpTags,
+          networkTags: workerTags,
           labels,
+          spot: pool.spot,
         }).template;
-        const group = new ControlPlaneSlotGroup(this, `control-plane-${slot}`, {
+        const group = new WorkerPoolGroup(this, `pool-${poolName}`, {
           project,
-          nodeName,
-          zone,
+          region,
+          name: groupName,
+          baseInstanceName: `${name}-${poolName}`,
+          pool,
+          zones: pool.zones ?? Token.asList(Fn.slice(this.zonesData!.names, 0, pool.zoneCount)),
           template,
-          healthCheckId: this.controlPlaneHealthCheck.id,
+          healthCheckId: this.workerHealthCheck.id,
+          dependsOn: [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("worker") ?? []), this.forwardingRule],
         });
-        this.controlPlaneTemplates.push(template);
-        this.controlPlaneGroups.push(group.group);
-        this.controlPlaneSlots.push(group);
-        backendGroups.push(group.instanceGroup);
-      } else {
-        const instance = new ControlPlaneSlotInstance(this, `control-plane-${slot}`, {
-          project,
-          nodeName,
-          zone,
-          group: resolved.controlPlane,
-          subnetworkId: this.subnetworkId,
-          networkId: this.networkId,
-          address: this.controlPlaneAddresses[slot].address,
-          serviceAccountEmail: cpAccount.email,
-          userData: userData.get(roleName(role))!,
-          networkTags: cpTags,
-          labels,
-          dependsOn: cpBootDependencies,
-        });
-        this.controlPlaneInstances.push(instance.instance);
-        backendGroups.push(instance.instanceGroup);
+        pools[poolName] = { group: group.group, template, serviceAccount: account, autoscaler: group.autoscaler };
+        serviceAccounts[poolName] = account;
       }
+      this.nodePools = pools;
+      this.serviceAccounts = serviceAccounts;
+    } finally {
+      restoreStacks();
     }
-
-    this.apiLoadBalancer = new ApiLoadBalancer(this, "api", {
-      clusterName: name,
-      project,
-      region,
-      external: resolved.apiLoadBalancer.external,
-      address: this.apiAddress.address,
-      networkId: this.networkId,
-      subnetworkId: this.subnetworkId,
-      apiServerPort: port,
-      backendGroups,
-      labels: userLabels,
-    });
-    this.apiHealthCheck = this.apiLoadBalancer.healthCheck;
-    this.backendService = this.apiLoadBalancer.backendService;
-    this.forwardingRule = this.apiLoadBalancer.forwardingRule;
-    // A slot's VM (its per-instance config) boots once the API forwarding rule exists; the group
-    // itself exists before, as the backend service refers to it.
-    this.controlPlaneSlots.forEach((slot, i) => this.controlPlaneInstanceConfigs.push(slot.createInstance(this.controlPlaneAddresses[i], [...cpBootDependencies, this.forwardingRule])));
-
-    const workerTags = [this.workerTag, ...resolved.tags];
-    const pools: Record<string, GceNodePoolResources> = {};
-    for (const pool of resolved.nodePools) {
-      const poolName = pool.pool.name;
-      const groupName = `${name}-pool-${poolName}`;
-      const role: NodeRole = { kind: "worker", pool: poolName };
-      const account = new NodeServiceAccount(this, `pool-${poolName}-service-account`, { clusterName: name, project, groupName: `pool-${poolName}`, serviceAccount: pool.serviceAccount });
-      this.bootstrapSecrets?.grant("worker", `pool-${poolName}`, account.member);
-      const labels = resourceLabels(name, userLabels, { "cdktf-kubeadm-role": "worker", "cdktf-kubeadm-pool": labelValue(poolName) });
-      const template = new NodeInstanceTemplate(this, `pool-${poolName}-template`, {
-        project,
-        region,
-        namePrefix: groupName,
-        description: `${name} ${roleName(role)}`,
-        group: pool,
-        subnetworkId: this.subnetworkId,
-        serviceAccountEmail: account.email,
-        userData: userData.get(roleName(role))!,
-        networkTags: workerTags,
-        labels,
-        spot: pool.spot,
-      }).template;
-      const group = new WorkerPoolGroup(this, `pool-${poolName}`, {
-        project,
-        region,
-        name: groupName,
-        baseInstanceName: `${name}-${poolName}`,
-        pool,
-        zones: pool.zones ?? Token.asList(Fn.slice(this.zonesData!.names, 0, pool.zoneCount)),
-        template,
-        healthCheckId: this.workerHealthCheck.id,
-        dependsOn: [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("worker") ?? []), this.forwardingRule],
-      });
-      pools[poolName] = { group: group.group, template, serviceAccount: account, autoscaler: group.autoscaler };
-      serviceAccounts[poolName] = account;
-    }
-    this.nodePools = pools;
-    this.serviceAccounts = serviceAccounts;
   }
 
   /** Gzipped user-data bytes per role name, as KubeadmCluster measured them (GCE delivers them uncompressed: see userDataBytes). */
