@@ -128,6 +128,11 @@ case $name in
         id=$(sed -nE 's/^ *token: ([a-z0-9]{6})\..*/\1/p' "${BOOTSTRAP_ROOT:-}/etc/cdktf-kubeadm/kubeadm-join.yaml" 2>/dev/null | head -n1)
         printf '{"kind":"ConfigMap","data":{"jws-kubeconfig-%s":"stub-signature","kubeconfig":"stub"}}\n' "$id" ;;
       */version) ctl api-version '{"major":"1","minor":"36","gitVersion":"v1.36.4","platform":"linux/amd64"}' ;;
+      */api/v1/nodes/*)
+        # by default every control-plane Node runs the API server's version (scripted answers: http/)
+        v=$(ctl api-version '{"gitVersion":"v1.36.4"}' | sed -nE 's/.*"gitVersion": *"([^"]+)".*/\1/p')
+        printf '{"kind":"Node","metadata":{"name":"%s"},"status":{"nodeInfo":{"kubeletVersion":"%s"}}}' "${url##*/}" "$v"
+        [[ " $* " != *" -w "* ]] || printf 200 ;;
       */livez)
         ep=${url#https://} ep=${ep%/livez}
         if [[ -f $C/api-up ]] && grep -qxF -e "$ep" -e '*' "$C/api-up"; then echo ok; else
