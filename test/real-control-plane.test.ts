@@ -70,8 +70,8 @@ function staticPodCommand(node: NodeNamespace, component: string): string[] {
 }
 
 /** The packed script's functions in a shell on the node, then `body` (our agents' own code). */
-function scriptFunctions(node: NodeNamespace, body: string, env: Record<string, string> = {}): CommandResult {
-  const script = first.files[NODE_LAYOUT.script];
+function scriptFunctions(node: NodeNamespace, body: string, env: Record<string, string> = {}, role: RoleConfigs = first): CommandResult {
+  const script = role.files[NODE_LAYOUT.script];
   expect(script.trimEnd().endsWith('main "$@"')).toBe(true);
   const functions = path.join(node.dir, "functions.sh");
   fs.writeFileSync(functions, script.trimEnd().replace(/main "\$@"$/, ""));
@@ -261,6 +261,30 @@ describe("a real control plane on the node", () => {
       // The GET of cluster-info is real (the dry-run client logs it): the signer's signature and our pin were checked.
       expect(r.output).toContain(`jws-kubeconfig-${pki.bootstrapToken.split(".")[0]}`);
       expect(r.output).toContain("This node has joined the cluster");
+    });
+
+    test("the worker's wait for the control plane reads each control-plane Node with the join token (kubeadm:get-nodes), and a missing one is no reason to wait", () => {
+      workerNode.clear("/etc/kubernetes");
+      place(workerNode, worker);
+      const slot0 = cluster.controlPlaneNodeName(0);
+      const setVersion = (version: string) =>
+        expect(outcome(kubectl(node, ADMIN, "patch", "node", slot0, "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { nodeInfo: { kubeletVersion: version } } })))).toBe("exit 0");
+      node.writeFile("/run/cdktf-kubeadm/slot0-node.json", JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: slot0 } }), 0o644);
+      expect(outcome(kubectl(node, ADMIN, "create", "-f", "/run/cdktf-kubeadm/slot0-node.json"))).toBe("exit 0");
+      setVersion(`v${VERSION}`);
+      // Slots 1 and 2 have no Node: the token may get Nodes (404, not 403), so they do not hold the worker.
+      const ready = scriptFunctions(workerNode, 'echo "CP_NODES=$CP_NODES"; cpnodes "$API_ENDPOINT"', {}, worker);
+      expect(ready.output).toContain(`CP_NODES=${[0, 1, 2].map((i) => cluster.controlPlaneNodeName(i)).join(" ")}`);
+      expect(outcome(ready)).toBe("exit 0");
+      setVersion("v1.35.9");
+      const behind = scriptFunctions(workerNode, 'cpnodes "$API_ENDPOINT"', {}, worker);
+      expect(behind.code).not.toBe(0);
+      expect(behind.output).toContain(`control-plane node ${slot0} runs Kubernetes 1.35, older than this node's ${VERSION.split(".").slice(0, 2).join(".")}`);
+      // A token the API server does not know: 401, a wait that names it.
+      const stranger = generateBootstrapToken();
+      const wrongToken = scriptFunctions(workerNode, `sed -i 's/${pki.bootstrapToken}/${stranger}/' "$JOIN_CONFIG"; cpnodes "$API_ENDPOINT"`, {}, worker);
+      expect(wrongToken.output).toContain(`control-plane node ${slot0} runs Kubernetes (unknown: HTTP 401)`);
+      expect(outcome(kubectl(node, ADMIN, "delete", "node", slot0))).toBe("exit 0");
     });
 
     test("a wrong CA hash is refused by discovery", () => {
