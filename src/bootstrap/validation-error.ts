@@ -17,7 +17,7 @@ export class ClusterSpecError extends Error {
   ) {
     super(
       `cdktf-kubeadm: invalid cluster spec "${cluster}" (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-        problems.map((p) => `  - ${p.field} = ${show(p.value)}: ${p.problem}. Fix: ${p.fix}.`).join("\n"),
+        problems.map((p) => `  - ${p.field} = ${showValue(p.value)}: ${p.problem}. Fix: ${p.fix}.`).join("\n"),
     );
     this.name = "ClusterSpecError";
   }
@@ -33,7 +33,6 @@ export function showValue(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-const show = showValue;
 
 /** Collects problems; `check` keeps call sites one line each. */
 export class Problems {

@@ -66,3 +66,37 @@ export function resolveClusterModel(spec: ClusterSpec, network: PlatformNetwork,
     return undefined;
   }
 }
+
+/**
+ * Who may reach the API port through the load balancer (AWS and GCE alike): `allowedCidrs`,
+ * by default everyone on a public load balancer and nobody on an internal one. An internal one
+ * open to every address is refused, and so is a public one nobody may reach unless
+ * `closedToClients` says the user opens it himself.
+ */
+export function apiClientCidrs(
+  p: Problems,
+  lb: { readonly allowedCidrs?: string[]; readonly closedToClients?: boolean },
+  isPublic: boolean,
+  publicSetting: { readonly field: string; readonly word: string },
+): string[] {
+  const closed = lb.closedToClients === true;
+  const allowedCidrs = cidrList(p, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs ?? (isPublic && !closed ? ["0.0.0.0/0"] : []));
+  if (!isPublic) {
+    allowedCidrs.forEach((c, i) => {
+      const parsed = parseCidr(c);
+      p.check(typeof parsed === "string" || parsed.prefix > 0, `apiLoadBalancer.allowedCidrs[${i}]`, c, "opens an internal load balancer to every address", "list the networks that reach the VPC (VPN, peering), e.g. 10.100.0.0/16");
+    });
+    p.check(lb.closedToClients === undefined, "apiLoadBalancer.closedToClients", lb.closedToClients, "is set for an internal load balancer (it is closed to all but allowedCidrs already)", "remove it");
+    return allowedCidrs;
+  }
+  const closedOk = p.check(lb.closedToClients === undefined || typeof lb.closedToClients === "boolean", "apiLoadBalancer.closedToClients", lb.closedToClients, "is not a boolean", "use true or false");
+  p.check(
+    !closedOk || closed || !Array.isArray(lb.allowedCidrs) || isToken(lb.allowedCidrs) || lb.allowedCidrs.length > 0,
+    "apiLoadBalancer.allowedCidrs",
+    lb.allowedCidrs,
+    `is empty on an ${publicSetting.word} load balancer: no client (kubectl, CI) could reach the API`,
+    `list the networks of your clients, e.g. ["203.0.113.0/24"]; or set ${publicSetting.field} to false for a VPC-only API; or set apiLoadBalancer.closedToClients to true if you open it yourself`,
+  );
+  p.check(!closed || !Array.isArray(lb.allowedCidrs) || lb.allowedCidrs.length === 0, "apiLoadBalancer.closedToClients", lb.closedToClients, "is true, but allowedCidrs lets clients in", "remove closedToClients, or give allowedCidrs []");
+  return allowedCidrs;
+}

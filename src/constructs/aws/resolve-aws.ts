@@ -4,7 +4,7 @@
  */
 import { Token } from "cdktf";
 import { cidrHost, Ipv4Cidr, parseCidr } from "../../bootstrap/cidr";
-import { cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
+import { apiClientCidrs, cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
 import { pkiStoreProblems } from "../kubeadm-cluster";
 import { PROPS_SCHEMA } from "../props-schema";
 import { propsShapeProblems } from "../props-shape";
@@ -281,21 +281,7 @@ export function subnetLayout(vpc: Ipv4Cidr): { privateSubnetCidrs: string[]; pub
 function resolveApiLoadBalancer(p: Problems, props: AwsKubeadmClusterProps, network: ResolvedAwsNetwork): ResolvedAws["apiLoadBalancer"] {
   const lb = props.apiLoadBalancer ?? {};
   const internetFacing = lb.internetFacing ?? true;
-  const closed = lb.closedToClients === true;
-  const allowedCidrs = cidrList(p, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs ?? (internetFacing && !closed ? ["0.0.0.0/0"] : []));
-  if (!internetFacing) {
-    allowedCidrs.forEach((c, i) => {
-      const parsed = parseCidr(c);
-      p.check(typeof parsed === "string" || parsed.prefix > 0, `apiLoadBalancer.allowedCidrs[${i}]`, c, "opens an internal load balancer to every address", "list the networks that reach the VPC (VPN, peering), e.g. 10.100.0.0/16");
-    });
-  }
-  if (internetFacing) {
-    const closedOk = p.check(lb.closedToClients === undefined || typeof lb.closedToClients === "boolean", "apiLoadBalancer.closedToClients", lb.closedToClients, "is not a boolean", "use true or false");
-    p.check(!closedOk || closed || !Array.isArray(lb.allowedCidrs) || isToken(lb.allowedCidrs) || lb.allowedCidrs.length > 0, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs, "is empty on an internet-facing load balancer: no client (kubectl, CI) could reach the API", "list the networks of your clients, e.g. [\"203.0.113.0/24\"]; or set internetFacing to false for a VPC-only API; or set apiLoadBalancer.closedToClients to true if you open it yourself");
-    p.check(!closed || !Array.isArray(lb.allowedCidrs) || lb.allowedCidrs.length === 0, "apiLoadBalancer.closedToClients", lb.closedToClients, "is true, but allowedCidrs lets clients in", "remove closedToClients, or give allowedCidrs []");
-  } else {
-    p.check(lb.closedToClients === undefined, "apiLoadBalancer.closedToClients", lb.closedToClients, "is set for an internal load balancer (it is closed to all but allowedCidrs already)", "remove it");
-  }
+  const allowedCidrs = apiClientCidrs(p, lb, internetFacing, { field: "internetFacing", word: "internet-facing" });
   if (internetFacing && network.kind === "existing") {
     p.check(network.publicSubnetIds.length > 0, "network.existing.publicSubnetIds", undefined, "is required for an internet-facing API load balancer", "give public subnets, or set apiLoadBalancer.internetFacing to false");
   }

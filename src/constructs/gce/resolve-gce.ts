@@ -3,7 +3,7 @@
  * (`resolveCluster`), reporting all problems in one ClusterSpecError before any construct exists.
  */
 import { cidrContains, cidrHost, Ipv4Cidr, parseCidr, parseIpv4 } from "../../bootstrap/cidr";
-import { cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
+import { apiClientCidrs, cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
 import { pkiStoreProblems } from "../kubeadm-cluster";
 import { PROPS_SCHEMA } from "../props-schema";
 import { propsShapeProblems } from "../props-shape";
@@ -260,21 +260,7 @@ function resolveApiLoadBalancer(p: Problems, props: GceKubeadmClusterProps, netw
   const lb = props.apiLoadBalancer ?? {};
   const external = lb.external ?? true;
   p.check(typeof external === "boolean", "apiLoadBalancer.external", lb.external, "is not a boolean", "use true (external) or false (internal)");
-  const closed = lb.closedToClients === true;
-  const allowedCidrs = cidrList(p, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs ?? (external && !closed ? ["0.0.0.0/0"] : []));
-  if (!external) {
-    allowedCidrs.forEach((c, i) => {
-      const parsed = parseCidr(c);
-      p.check(typeof parsed === "string" || parsed.prefix > 0, `apiLoadBalancer.allowedCidrs[${i}]`, c, "opens an internal load balancer to every address", "list the networks that reach the VPC (VPN, peering), e.g. 10.100.0.0/16");
-    });
-  }
-  if (external) {
-    const closedOk = p.check(lb.closedToClients === undefined || typeof lb.closedToClients === "boolean", "apiLoadBalancer.closedToClients", lb.closedToClients, "is not a boolean", "use true or false");
-    p.check(!closedOk || closed || !Array.isArray(lb.allowedCidrs) || isToken(lb.allowedCidrs) || lb.allowedCidrs.length > 0, "apiLoadBalancer.allowedCidrs", lb.allowedCidrs, "is empty on an external load balancer: no client (kubectl, CI) could reach the API", "list the networks of your clients, e.g. [\"203.0.113.0/24\"]; or set external to false for a VPC-only API; or set apiLoadBalancer.closedToClients to true if you open it yourself");
-    p.check(!closed || !Array.isArray(lb.allowedCidrs) || lb.allowedCidrs.length === 0, "apiLoadBalancer.closedToClients", lb.closedToClients, "is true, but allowedCidrs lets clients in", "remove closedToClients, or give allowedCidrs []");
-  } else {
-    p.check(lb.closedToClients === undefined, "apiLoadBalancer.closedToClients", lb.closedToClients, "is set for an internal load balancer (it is closed to all but allowedCidrs already)", "remove it");
-  }
+  const allowedCidrs = apiClientCidrs(p, lb, external, { field: "external", word: "external" });
   let internalAddress: string | undefined;
   if (lb.internalAddress !== undefined) {
     if (p.check(!external, "apiLoadBalancer.internalAddress", lb.internalAddress, "is set for an external load balancer", "remove it, or set apiLoadBalancer.external to false")) {
