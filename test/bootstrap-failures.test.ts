@@ -271,9 +271,9 @@ describe("integrity checks", () => {
   });
 
   test("no containerd.io matching CONTAINERD_VERSION_PREFIX fails clearly, before installing anything", () => {
-    const n = node({ containerdVersions: ["2.3.0-1~ubuntu.24.04~noble", "2.20.1-1~ubuntu.24.04~noble", "1.7.28-1~ubuntu.24.04~noble"] });
+    const n = node({ containerdVersions: ["2.4.0-1~ubuntu.24.04~noble", "2.30.1-1~ubuntu.24.04~noble", "2.2.9-1~ubuntu.24.04~noble", "1.7.28-1~ubuntu.24.04~noble"] });
     expectFailure(runBootstrap(n), "install",
-      /containerd\.io 2\.2\.\* is not available from https:\/\/download\.docker\.com\/linux\/ubuntu: check CONTAINERD_VERSION_PREFIX/);
+      /containerd\.io 2\.3\.\* is not available from https:\/\/download\.docker\.com\/linux\/ubuntu: check CONTAINERD_VERSION_PREFIX/);
     expect(count(readCalls(n), /^apt-get .* install .*kubelet=/)).toBe(0);
   });
 

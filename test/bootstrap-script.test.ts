@@ -58,7 +58,7 @@ describe("first control-plane node (slot 0, nothing answers)", () => {
       /^curl .*https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.36\/deb\/Release\.key$/, /^gpg --show-keys/, /^gpg --dearmor/,
       /^curl .*https:\/\/download\.docker\.com\/linux\/ubuntu\/gpg$/, /^gpg --show-keys/, /^gpg --dearmor/,
       /^apt-get .* update$/, "apt-cache madison containerd.io", "apt-cache madison kubeadm",
-      /^apt-get .* install --allow-change-held-packages containerd\.io=2\.2\.1-1~ubuntu\.24\.04~noble kubelet=1\.36\.4-1\.1 kubeadm=1\.36\.4-1\.1 kubectl=1\.36\.4-1\.1$/,
+      /^apt-get .* install --allow-change-held-packages containerd\.io=2\.3\.1-1~ubuntu\.24\.04~noble kubelet=1\.36\.4-1\.1 kubeadm=1\.36\.4-1\.1 kubectl=1\.36\.4-1\.1$/,
       "apt-mark hold containerd.io kubelet kubeadm kubectl",
       "containerd config default", "systemctl restart containerd", "systemctl enable containerd kubelet",
       `kubeadm config images pull --config ${init}`,
@@ -371,14 +371,14 @@ describe("containerd from Docker's repository", () => {
   test("an air-gapped mirror (with a trailing slash) and another version glob", () => {
     const n = node({
       role: "worker", apiUp: ["*"],
-      settings: { CONTAINERD_REPO_URL: "https://mirror.corp/docker/", CONTAINERD_VERSION_PREFIX: "2.3.*" },
+      settings: { CONTAINERD_REPO_URL: "https://mirror.corp/docker/", CONTAINERD_VERSION_PREFIX: "2.4.*" },
     });
     expect(runBootstrap(n).code).toBe(0);
     expect(fs.readFileSync(inRoot(n, "/etc/apt/sources.list.d/docker.list"), "utf8")).toBe(
       "deb [signed-by=/etc/apt/keyrings/docker-apt-keyring.gpg] https://mirror.corp/docker/ubuntu noble stable\n");
     const calls = readCalls(n);
     expect(count(calls, / https:\/\/mirror\.corp\/docker\/ubuntu\/gpg$/)).toBe(1);
-    expect(count(calls, / containerd\.io=2\.3\.0-1~ubuntu\.24\.04~noble /)).toBe(1);
+    expect(count(calls, / containerd\.io=2\.4\.0-1~ubuntu\.24\.04~noble /)).toBe(1);
   });
 
   test("re-running the install step regenerates the containerd config: one SystemdCgroup, one sandbox image", () => {

@@ -14,3 +14,11 @@ describe("pinned CNI artefacts", () => {
     expect(new Set(artefacts.map((a) => a.sha256)).size).toBe(artefacts.length);
   });
 });
+
+describe("support statements", () => {
+  test.each(Object.entries(PINNED_CNI))("%s: a Kubernetes range and where it was read", (_plugin, pin) => {
+    expect(pin.support.source.length).toBeGreaterThan(10);
+    expect(pin.support.oldestMinor).toBeGreaterThan(0);
+    if (pin.support.newestMinor !== undefined) expect(pin.support.newestMinor).toBeGreaterThanOrEqual(pin.support.oldestMinor);
+  });
+});

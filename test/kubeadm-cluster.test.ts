@@ -50,6 +50,38 @@ describe("kube-proxy mode deprecation", () => {
   });
 });
 
+describe("the pinned CNI's support statement", () => {
+  const warningsFor = (kubernetesVersion: string, cni: Record<string, unknown>) => {
+    const resolved = resolveCluster({ name: "cni", kubernetesVersion, cni }, { platform: "test", nodeCidrs: ["10.0.0.0/16"] });
+    const stack = new TerraformStack(Testing.app(), "cni");
+    new KubeadmCluster(stack, "cluster", {
+      cluster: resolved, controlPlaneEndpointHost: "api.example.com", userDataLimit: USER_DATA_LIMITS.aws,
+      pkiDirectory: path.join(tmp, `cni-${kubernetesVersion}-${JSON.stringify(cni).replace(/\W/g, "")}`), outputs: false,
+    });
+    return stack.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.WARN).map((m) => String(m.data)))
+      .filter((w) => /cni\.plugin/.test(w));
+  };
+  const override = { manifestUrl: "https://mirror.corp/calico-3.33.0.yaml", manifestSha256: "1".repeat(63) + "2" };
+
+  test.each([
+    ["1.36.3", { plugin: "calico" }, 0],
+    ["1.37.2", { plugin: "calico" }, 1],
+    ["1.33.5", {}, 1], // calico is the default
+    ["1.37.2", { plugin: "calico", ...override }, 0], // the user's own release
+    ["1.37.2", { plugin: "flannel" }, 0],
+    ["1.35.4", { plugin: "cilium" }, 0],
+    ["1.36.3", { plugin: "cilium" }, 1],
+    ["1.36.3", { plugin: "none" }, 0],
+  ] as const)("Kubernetes %s with cni %j: %d warning(s)", (version, cni, count) => {
+    const warnings = warningsFor(version, cni);
+    expect(warnings).toHaveLength(count);
+    if (count) {
+      const minor = version.split(".").slice(0, 2).join(".");
+      expect(warnings[0]).toMatch(new RegExp(`pinned \\w+ v?[\\d.]+ is supported on Kubernetes 1\\.\\d+-1\\.\\d+ \\(.+\\), not on ${minor.replace(".", "\\.")}\\..*cni\\.manifestUrl and cni\\.manifestSha256`));
+    }
+  });
+});
+
 describe("KubeadmCluster", () => {
   test("a role per control-plane slot and per pool, with stable node names", () => {
     const { cluster } = build(path.join(tmp, "roles"));

@@ -2,7 +2,7 @@
 # cdktf-kubeadm node bootstrap, no arguments. Settings (/etc/cdktf-kubeadm/bootstrap.env):
 #  all: CLUSTER_NAME NODE_ROLE(control-plane|worker) API_ENDPOINT(host:port) K8S_VERSION K8S_MINOR
 #   PKG_REPO_URL PKG_KEY_FINGERPRINT SANDBOX_IMAGE CONTAINERD_REPO_URL(Docker's apt repository base,
-#   /<os-release ID> appended) CONTAINERD_KEY_FINGERPRINT CONTAINERD_VERSION_PREFIX(glob, e.g. 2.2.*);
+#   /<os-release ID> appended) CONTAINERD_KEY_FINGERPRINT CONTAINERD_VERSION_PREFIX(glob, e.g. 2.3.*);
 #   optional NODE_NAME(else hostname) HTTP_PROXY HTTPS_PROXY NO_PROXY SERVICE_IP(the kubernetes
 #   Service: preflight requires a route to it); control-plane IMAGE_REPOSITORY
 #  control-plane: CP_SLOT NODE_NAME CNI_PLUGIN(calico|flannel|cilium|none); unless none CNI_URL

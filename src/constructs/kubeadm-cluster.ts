@@ -3,6 +3,7 @@ import * as path from "path";
 import { Annotations, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
 import { fullScript } from "../bootstrap/bootstrap-script";
+import { cniSupportWarning } from "../bootstrap/catalog";
 import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput, WorkerJoinedHook } from "../bootstrap/cloud-init";
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
@@ -145,6 +146,8 @@ export class KubeadmCluster extends Construct {
     store.warnings.forEach((w: string) => Annotations.of(this).addWarning(w));
     const deprecation = kubeProxyModeDeprecation(this.cluster);
     if (deprecation) Annotations.of(this).addWarning(deprecation);
+    const cniSupport = cniSupportWarning(this.cluster.cni, Number(this.cluster.kubernetesMinor.split(".")[1]));
+    if (cniSupport) Annotations.of(this).addWarning(cniSupport);
     this.pki = store.pki;
     this.caCertHash = caCertHash(this.pki.ca.certPem);
     this.apiEndpoint = `https://${props.controlPlaneEndpointHost}:${this.cluster.controlPlane.apiServerPort}`;

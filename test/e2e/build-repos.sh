@@ -72,7 +72,7 @@ cni=()
 for plugin in bridge host-local loopback portmap bandwidth; do cni+=("$node/$plugin:opt/cni/bin/$plugin"); done
 mkdeb "$pkgs" kubernetes-cni "1.10.0-1.1" "" "" "${cni[@]}"
 docker="$work/docker/debian"
-mkdeb "$docker/pool/stable/c" containerd.io "2.2.9-1~debian.12~bookworm" "libseccomp2" "containerd, runc" \
+mkdeb "$docker/pool/stable/c" containerd.io "2.3.7-1~debian.12~bookworm" "libseccomp2" "containerd, runc" \
   "$node/containerd:usr/bin/containerd" "$node/ctr:usr/bin/ctr" "$node/containerd-shim-runc-v2:usr/bin/containerd-shim-runc-v2" \
   "$node/runc:usr/bin/runc" "$units/containerd.service:lib/systemd/system/containerd.service"
 

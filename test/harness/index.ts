@@ -13,6 +13,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { CONTAINERD_VERSION_PREFIX } from "../../src/bootstrap/catalog";
 import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
 import { scriptForBundle } from "../../src/bootstrap/bootstrap-script";
 import { packScript } from "../../src/bootstrap/pack-script";
@@ -90,7 +91,7 @@ const CONTAINERD_CONFIG: Record<1 | 2, string> = {
   ].join("\n"),
 };
 
-export const CONTAINERD_VERSIONS = ["2.3.0-1~ubuntu.24.04~noble", "2.2.1-1~ubuntu.24.04~noble", "2.2.0-1~ubuntu.24.04~noble", "1.7.28-1~ubuntu.24.04~noble"];
+export const CONTAINERD_VERSIONS = ["2.4.0-1~ubuntu.24.04~noble", "2.3.1-1~ubuntu.24.04~noble", "2.3.0-1~ubuntu.24.04~noble", "2.2.9-1~ubuntu.24.04~noble", "1.7.28-1~ubuntu.24.04~noble"];
 
 const CODENAMES: Record<string, string> = { "ubuntu 22.04": "jammy", "ubuntu 24.04": "noble", "debian 12": "bookworm" };
 
@@ -381,7 +382,7 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     IMAGE_REPOSITORY: "registry.k8s.io",
     CONTAINERD_REPO_URL: DOCKER_REPO_BASE,
     CONTAINERD_KEY_FINGERPRINT: DOCKER_FINGERPRINT,
-    CONTAINERD_VERSION_PREFIX: "2.2.*",
+    CONTAINERD_VERSION_PREFIX,
     HTTP_PROXY: "",
     HTTPS_PROXY: "",
     NO_PROXY: "",
