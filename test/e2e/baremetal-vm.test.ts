@@ -109,7 +109,9 @@ function synthCluster(version: string): void {
     // plane there is nobody to elect, so the controller manager and scheduler skip it.
     // kubeadm upgrade waits upgradeManifests (5m) for each rewritten static Pod and then rolls it
     // back: under TCG the new API server needs longer (the run of 2026-12-03 rolled back).
-    kubeadmTimeouts: { kubernetesAPICall: "5m", upgradeManifests: "20m" },
+    // kubeadm init waits controlPlaneComponentHealthCheck (4m) for the new API server's /livez: the
+    // run of 2026-12-07, with builds on the host's 2 cores, needed longer and init failed.
+    kubeadmTimeouts: { kubernetesAPICall: "5m", upgradeManifests: "20m", controlPlaneComponentHealthCheck: "10m" },
     // Under TCG, with flannel, kube-proxy and a second VM running, the API server's /livez misses
     // kubeadm's probe (15 s timeout, 8 failures) and the kubelet restarts it every few minutes:
     // give it 10 minutes of failures first. Also proves the patches reach init and the upgrade.
