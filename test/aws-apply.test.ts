@@ -204,13 +204,13 @@ describe("secrets", () => {
       const statements = documents.flatMap((d: Json) => (typeof d.PolicyDocument === "string" ? JSON.parse(d.PolicyDocument) : d.PolicyDocument).Statement);
       const expected: Json[] = [{ Sid: "ReadOwnBootstrapSecret", Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: arnOf(audience) }];
       // The control plane also reads the desired-version parameter (in-place upgrades); a worker may
-      // only report its own group's launch lifecycle action (joined / abandoned).
+      // only complete its own group's lifecycle actions (joined or abandoned at launch, drained at termination).
       if (audience === "control-plane") {
         expected.push({ Sid: "ReadDesiredVersion", Effect: "Allow", Action: "ssm:GetParameter", Resource: "arn:aws:ssm:eu-west-1:123456789012:parameter/cdktf-kubeadm/demo/kubernetes-version" });
       } else {
         const [{ AutoScalingGroups: [group] }] = boto(moto.endpoint, [{ service: "autoscaling", operation: "describe_auto_scaling_groups", params: { AutoScalingGroupNames: [roleName] } }]);
         expect(group.AutoScalingGroupARN).toMatch(/^arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:[0-9a-f-]+:autoScalingGroupName\/demo-pool-general$/);
-        expected.push({ Sid: "ReportJoined", Effect: "Allow", Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], Resource: group.AutoScalingGroupARN });
+        expected.push({ Sid: "WorkerLifecycleHooks", Effect: "Allow", Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], Resource: group.AutoScalingGroupARN });
       }
       const bySid = (a: Json, b: Json) => String(a.Sid).localeCompare(String(b.Sid));
       expect(statements.sort(bySid)).toEqual(expected.sort(bySid));

@@ -129,7 +129,7 @@ const variants: [string, Partial<AwsKubeadmClusterProps>][] = [
       controlPlane: { replicas: 1, iam: { ssmSessionManager: true } },
       nodePools: [
         { name: "general", minSize: 2, maxSize: 10 },
-        { name: "spot", instanceTypes: ["m7i.large", "m6i.large", "m5.large"], spot: { onDemandBaseCapacity: 1 }, minSize: 0, maxSize: 20, taints: [{ key: "spot", effect: "NoSchedule" }] },
+        { name: "spot", instanceTypes: ["m7i.large", "m6i.large", "m5.large"], spot: { onDemandBaseCapacity: 1 }, minSize: 0, maxSize: 20, taints: [{ key: "spot", effect: "NoSchedule" }], drainTimeoutSeconds: 90 },
       ],
     },
   ],
@@ -256,14 +256,20 @@ describe.each(variants)("properties: %s", (label, overrides) => {
     for (const [subnet] of subnets) expect(privateSubnets).toContain(subnet);
   });
 
-  test("worker pools: own launch template and group, launch-before-terminate refresh, new workers held by a lifecycle hook until joined, autoscaler tags when the size may change", () => {
+  test("worker pools: own launch template and group, launch-before-terminate refresh, new workers held by a lifecycle hook until joined, terminating ones while they drain, autoscaler tags when the size may change", () => {
     for (const pool of props.nodePools!) {
       const [, g] = resourcesOf(json, "aws_autoscaling_group").find(([, x]) => x.name === `prod-pool-${pool.name}`)!;
       expect(g.vpc_zone_identifier).toEqual(privateSubnets);
       // Launch before terminate, and (with the secret store) each new worker held until it has joined.
       expect(g.instance_refresh).toEqual({ strategy: "Rolling", preferences: { min_healthy_percentage: 100, max_healthy_percentage: 110, skip_matching: true } });
+      // Terminating workers drain first: the pool's drain timeout plus 120 s for the Node's deletion and the CONTINUE.
       expect(g.initial_lifecycle_hook).toEqual(
-        secretsOn ? [{ name: "cdktf-kubeadm-joined", lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON", heartbeat_timeout: 3600 }] : undefined,
+        secretsOn
+          ? [
+              { name: "cdktf-kubeadm-joined", lifecycle_transition: "autoscaling:EC2_INSTANCE_LAUNCHING", default_result: "ABANDON", heartbeat_timeout: 3600 },
+              { name: "cdktf-kubeadm-drain", lifecycle_transition: "autoscaling:EC2_INSTANCE_TERMINATING", default_result: "CONTINUE", heartbeat_timeout: (pool.drainTimeoutSeconds ?? 300) + 120 },
+            ]
+          : undefined,
       );
       const tags = Object.fromEntries(g.tag.map((t: Json) => [t.key, t.value]));
       const scales = (pool.minSize ?? 1) < (pool.maxSize ?? 3);
@@ -307,7 +313,7 @@ describe.each(variants)("properties: %s", (label, overrides) => {
         const [groupId] = resourcesOf(json, "aws_autoscaling_group").find(([, x]) => x.name === `prod-pool-${p.name}`)!;
         expected.push({
           role: `\${aws_iam_role.${roleId(`prod-pool-${p.name}`)}.name}`,
-          policy: `\${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" = "ReportJoined", "Effect" = "Allow", "Action" = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], "Resource" = aws_autoscaling_group.${groupId}.arn}]})}`,
+          policy: `\${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" = "WorkerLifecycleHooks", "Effect" = "Allow", "Action" = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], "Resource" = aws_autoscaling_group.${groupId}.arn}]})}`,
         });
       }
     }
@@ -373,6 +379,10 @@ describe.each(variants)("properties: %s", (label, overrides) => {
         expect(settings.NODE_ROLE).toBe("worker");
         // a worker that cannot join powers off: the ASG replaces a stopped instance
         expect(settings.POWEROFF_MINUTES).toBe("10");
+        // with the secret store (its code signs the calls) workers drain in the group's drain hook
+        const pool = props.nodePools!.find((p) => name === `prod-pool-${p.name}`)!;
+        if (secretsOn) expect(settings).toMatchObject({ DRAIN_TIMEOUT: String(pool.drainTimeoutSeconds ?? 300), TERMINATION_HOOK: "cdktf-kubeadm-drain" });
+        else expect([settings.DRAIN_TIMEOUT, settings.TERMINATION_HOOK]).toEqual([undefined, undefined]);
         expect(text).not.toMatch(/PRIVATE KEY/);
         expect(Object.keys(files).filter((f) => f.endsWith(".key"))).toEqual([]);
       }

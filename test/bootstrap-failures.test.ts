@@ -100,10 +100,17 @@ describe("static checks", () => {
       // worker-only section): control plane 23.3 / 9.0, worker 16.3 / 6.6, AWS worker 20.2 / 8.2, GCE worker 19.6 / 8.0
       // 2026-12-04, the AWS launch lifecycle hook (lifecycle: heartbeat, CONTINUE, ABANDON in die): control plane
       // 23.6 / 9.1, worker 16.7 / 6.7, AWS control plane 28.7 / 11.0 (with SSM 33.1 / 12.3), AWS worker 21.8 / 8.7
-      ["control-plane", 24.6, 9.4, "", "full"], ["worker", 16.8, 6.8, "", "full"],
-      ["control-plane", 28.8, 11.1, "aws-secretsmanager", "full"], ["worker", 21.9, 8.8, "aws-secretsmanager", "full"],
-      ["control-plane", 27.9, 10.7, "gce-secretmanager", "full"], ["worker", 20.1, 8.2, "gce-secretmanager", "full"],
-      ["control-plane", 33.3, 12.4, "aws-secretsmanager upgrade upgrade-aws-ssm", "full"],
+      // 2026-12-07, the drain before termination (drain-aws / drain-gce in workers' full copies, the
+      // node-drain-rbac grant in control planes'; the loaders are unchanged): worker 16.95 / 6.8, AWS
+      // worker 25.8 / 10.0, GCE worker 22.4 / 9.0, AWS control plane with SSM 34.3 / 12.6, GCE with the
+      // upgrade reader 32.3 / 11.9
+      ["control-plane", 24.6, 9.4, "", "full"], ["worker", 17.0, 6.8, "", "full"],
+      ["worker", 25.9, 10.1, "aws-secretsmanager drain-aws", "full"], ["worker", 22.5, 9.1, "gce-secretmanager drain-gce", "full"],
+      ["control-plane", 34.4, 12.7, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac", "full"],
+      ["control-plane", 32.4, 12.0, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac", "full"],
+      ["control-plane", 29.0, 11.2, "aws-secretsmanager", "full"], ["worker", 22.1, 8.9, "aws-secretsmanager", "full"],
+      ["control-plane", 27.9, 10.7, "gce-secretmanager", "full"], ["worker", 20.3, 8.2, "gce-secretmanager", "full"],
+      ["control-plane", 33.5, 12.5, "aws-secretsmanager upgrade upgrade-aws-ssm", "full"],
       ["control-plane", 32.2, 11.9, "gce-secretmanager upgrade upgrade-gce-metadata", "full"],
       // the loader is the bulk of a worker's user data (goal: 4 KiB for all of it)
       ["worker", 6.5, 3.1, "aws-secretsmanager", "loader"], ["worker", 5.9, 2.9, "gce-secretmanager", "loader"],

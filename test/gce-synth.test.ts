@@ -244,6 +244,8 @@ describe.each(CONFIGS)("properties: %s", (_name, makeProps) => {
       expect(account).toBeDefined();
       expect(r.service_account).toEqual({ email: ref("google_service_account", account, "email"), scopes: ["cloud-platform"] });
       expect(r.metadata).toMatchObject({ "block-project-ssh-keys": "TRUE", "enable-oslogin": "TRUE" });
+      // a deleted worker drains in its shutdown script; control-plane VMs are not drained
+      expect(r.metadata["shutdown-script"]).toBe(isControlPlane ? undefined : "#!/bin/bash\nexec /usr/local/sbin/cdktf-kubeadm-bootstrap drain\n");
       const cloudConfig = decodeTerraformString(r.metadata["user-data"], tokenAsAddress);
       expect(Buffer.byteLength(cloudConfig)).toBeLessThan(LIMIT * 0.75);
       expect(cloudConfig).not.toContain("PRIVATE KEY"); // keys come from Secret Manager (gce-secrets.test.ts)
@@ -318,6 +320,10 @@ describe.each(CONFIGS)("properties: %s", (_name, makeProps) => {
         expect(settings.API_HAIRPIN_DNAT).toBeUndefined();
         // a worker that cannot join powers off: the MIG recreates a stopped VM
         expect(settings.POWEROFF_MINUTES).toBe("10");
+        // its shutdown script drains within the pool's timeout (Spot VMs get 30 s in all: 20)
+        const pool = (props.nodePools ?? [{ name: "general" }]).find((p) => id.includes(`pool-${p.name}-`))!;
+        expect(settings.DRAIN_TIMEOUT).toBe(String(pool.drainTimeoutSeconds ?? (pool.spot ? 20 : 60)));
+        expect(settings.TERMINATION_HOOK).toBeUndefined();
       }
       if (props.apiLoadBalancer?.external === false) expect(settings.API_ENDPOINT).toBe("10.0.0.5:6443");
     }

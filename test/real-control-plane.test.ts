@@ -13,6 +13,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { bootstrapScript } from "../src/bootstrap/bootstrap-script";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { generateBootstrapToken, isSignedBy } from "../src/bootstrap/pki";
 import {
@@ -69,9 +70,11 @@ function staticPodCommand(node: NodeNamespace, component: string): string[] {
   return [bin(component), ...args];
 }
 
-/** The packed script's functions in a shell on the node, then `body` (our agents' own code). */
-function scriptFunctions(node: NodeNamespace, body: string, env: Record<string, string> = {}, role: RoleConfigs = first): CommandResult {
-  const script = role.files[NODE_LAYOUT.script];
+/**
+ * The packed script's functions in a shell on the node, then `body` (our agents' own code).
+ * `script`: another packing of it (e.g. with an AWS or GCE feature) @default the role's copy
+ */
+function scriptFunctions(node: NodeNamespace, body: string, env: Record<string, string> = {}, role: RoleConfigs = first, script = role.files[NODE_LAYOUT.script]): CommandResult {
   expect(script.trimEnd().endsWith('main "$@"')).toBe(true);
   const functions = path.join(node.dir, "functions.sh");
   fs.writeFileSync(functions, script.trimEnd().replace(/main "\$@"$/, ""));
@@ -295,6 +298,85 @@ describe("a real control plane on the node", () => {
       expect(r.code).not.toBe(0);
       expect(r.output).toMatch(/cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "sha256:[0-9a-f]{64}" are pinned/);
     }, 180_000);
+  });
+
+  describe("a worker's drain with its own credentials: the Node authorizer, NodeRestriction and a PodDisruptionBudget decide", () => {
+    const worker = roleNamed("worker-general");
+    const DRAINED = "drain-worker-1";
+    const OTHER = "drain-worker-2";
+    const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
+    let workerNode: NodeNamespace;
+    /** kubectl on the worker as its kubelet (system:node:drain-worker-1, group system:nodes). */
+    const asNode = (...args: string[]) => kubectl(workerNode, KUBELET_CONF, ...args);
+    const admin = (...args: string[]) => kubectl(node, ADMIN, ...args);
+    const apply = (object: object) => expect(outcome(node.exec(bin("kubectl"), ["--kubeconfig", ADMIN, "apply", "-f", "-"], { input: JSON.stringify(object) }))).toBe("exit 0");
+    const pod = (name: string, nodeName: string) => ({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace: "default", labels: { app: name } }, spec: { nodeName, containers: [{ name: "main", image: "registry.k8s.io/pause:3.10.2" }] } });
+    const running = (name: string) => expect(outcome(admin("patch", "pod", name, "--subresource=status", "--type=merge", "-p", JSON.stringify({
+      status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] },
+    })))).toBe("exit 0");
+    let drain: CommandResult;
+    let deleteBeforeGrant: CommandResult;
+
+    beforeAll(() => {
+      workerNode = NodeNamespace.create({ shareNetworkWith: node });
+      place(workerNode, worker);
+      // The credential kubeadm's TLS bootstrap gives the kubelet: CN system:node:<name>, O system:nodes.
+      const credential = kubeadm(node, "kubeconfig", "user", "--config", INIT, "--client-name", `system:node:${DRAINED}`, "--org", "system:nodes");
+      expect(outcome(credential)).toBe("exit 0");
+      workerNode.writeFile(KUBELET_CONF, credential.stdout, 0o600);
+      for (const name of [DRAINED, OTHER]) apply({ apiVersion: "v1", kind: "Node", metadata: { name } });
+      // Pods need the namespace's default ServiceAccount (the controller manager makes it).
+      waitFor("the default ServiceAccount", () => admin("get", "serviceaccount", "default", "--ignore-not-found", "-o", "name").stdout.trim() !== "", { timeoutMs: 60_000 });
+      for (const [name, on] of [["free", DRAINED], ["guarded", DRAINED], ["elsewhere", OTHER]]) apply(pod(name, on));
+      for (const name of ["free", "guarded", "elsewhere"]) running(name);
+      apply({ apiVersion: "policy/v1", kind: "PodDisruptionBudget", metadata: { name: "guarded", namespace: "default" }, spec: { maxUnavailable: 0, selector: { matchLabels: { app: "guarded" } } } });
+      waitFor("the disruption controller has seen the budget", () =>
+        json(admin("get", "pdb", "guarded", "-o", "json")).status?.observedGeneration === 1, { timeoutMs: 60_000, diagnostics: () => node.log("kube-controller-manager", 20) });
+      deleteBeforeGrant = asNode("delete", "node", DRAINED, "--dry-run=server");
+      // The control plane's grant (the node-drain-rbac copy of the control-plane script), then the worker's drain.
+      expect(outcome(scriptFunctions(node, "node_rbac", {}, first, bootstrapScript("control-plane", undefined, "file", "gce")))).toBe("exit 0");
+      // The drain stops the kubelet with systemctl: a double on this host, which records the call.
+      workerNode.writeFile("/run/cdktf-kubeadm/stub/systemctl", '#!/bin/sh\necho "systemctl $*" >>/run/cdktf-kubeadm/systemctl.calls\n', 0o755);
+      drain = scriptFunctions(workerNode, `NODE=${DRAINED} DRAIN_TIMEOUT=10; drain_node`,
+        { PATH: `/run/cdktf-kubeadm/stub:${NODE_PATH}` }, worker, bootstrapScript("worker", undefined, undefined, "gce"));
+    }, 180_000);
+    afterAll(() => {
+      workerNode?.stop();
+      workerNode?.remove();
+    });
+
+    test("without the grant a node may not delete its own Node (kubeadm gives nodes no delete)", () => {
+      expect(deleteBeforeGrant.code).not.toBe(0);
+      expect(deleteBeforeGrant.output).toMatch(/Forbidden.*"system:node:drain-worker-1" cannot delete resource "nodes"/);
+    });
+
+    test("the drain evicts the pod it may evict, the budget holds the other (429), it ends at DRAIN_TIMEOUT, and the Node is gone", () => {
+      expect(outcome(drain)).toBe("exit 0");
+      expect(drain.output).toContain("evicted default/free");
+      expect(drain.output).toContain("default/guarded: its PodDisruptionBudget allows no eviction now: trying again");
+      expect(drain.output).toMatch(/drain timed out after 10 s; pods left: default free terminating default guarded running/);
+      expect(drain.output).toContain(`deleted Node ${DRAINED}`);
+      expect(drain.output).not.toMatch(/cannot (cordon|evict|delete)/);
+      expect(json(admin("get", "pod", "free", "-o", "json")).metadata.deletionTimestamp).toBeDefined();
+      expect(json(admin("get", "pod", "guarded", "-o", "json")).metadata.deletionTimestamp).toBeUndefined();
+      expect(json(admin("get", "pod", "elsewhere", "-o", "json")).metadata.deletionTimestamp).toBeUndefined();
+      expect(admin("get", "node", DRAINED, "--ignore-not-found", "-o", "name").stdout.trim()).toBe("");
+      expect(workerNode.readFile("/run/cdktf-kubeadm/systemctl.calls")).toContain("systemctl stop kubelet");
+    });
+
+    test("NodeRestriction keeps it to itself: no eviction of another node's pod, no deletion of another Node", () => {
+      const eviction = { apiVersion: "policy/v1", kind: "Eviction", metadata: { name: "elsewhere", namespace: "default" } };
+      const evictOther = workerNode.exec(bin("kubectl"), ["--kubeconfig", KUBELET_CONF, "create", "--raw", "/api/v1/namespaces/default/pods/elsewhere/eviction", "-f", "-"], { input: JSON.stringify(eviction) });
+      expect(evictOther.code).not.toBe(0);
+      expect(evictOther.output).toMatch(/Forbidden|forbidden/);
+      const deleteOther = asNode("delete", "node", OTHER, "--dry-run=server");
+      expect(deleteOther.code).not.toBe(0);
+      expect(deleteOther.output).toMatch(/node "drain-worker-1" is not allowed to modify node "drain-worker-2"/);
+      expect(admin("get", "node", OTHER, "-o", "name").stdout.trim()).toBe(`node/${OTHER}`);
+      for (const name of ["free", "guarded", "elsewhere"]) admin("delete", "pod", name, "--grace-period=0", "--force");
+      admin("delete", "pdb", "guarded");
+      admin("delete", "node", OTHER);
+    });
   });
 
   describe("a joining control-plane node's certificates", () => {

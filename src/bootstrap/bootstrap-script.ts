@@ -28,16 +28,34 @@ function pack(role: ScriptRole, features: string[], stage: "full" | "loader"): s
 
 /**
  * What a node of this role runs: the packed script, with the code that reads secrets from
- * `secrets` (a SecretSource kind) and nothing for other sources and, on control-plane roles, the
- * reader of the upgrade channel `upgrade` (workers never carry the upgrade agent).
+ * `secrets` (a SecretSource kind) and nothing for other sources, on control-plane roles the
+ * reader of the upgrade channel `upgrade` (workers never carry the upgrade agent), and with
+ * `drain` the drain before termination.
  */
-export function bootstrapScript(role: ScriptRole, secrets?: SecretSourceKind, upgrade?: UpgradeChannel["kind"]): string {
-  return pack(role, [...(secrets ? [secrets] : []), ...(role === "control-plane" ? upgradeFeatures(upgrade) : [])], "full");
+export function bootstrapScript(role: ScriptRole, secrets?: SecretSourceKind, upgrade?: UpgradeChannel["kind"], drain?: DrainKind): string {
+  return pack(role, [...(secrets ? [secrets] : []), ...(role === "control-plane" ? upgradeFeatures(upgrade) : []), ...drainFeatures(role, drain)], "full");
+}
+
+/**
+ * How workers learn that their machine goes away: "aws", a service watching IMDS for the group's
+ * termination lifecycle hook; "gce", the instance's shutdown script.
+ */
+export type DrainKind = "aws" | "gce";
+
+/** Workers carry the drain code of their platform; control-plane nodes grant nodes their own Node's deletion. */
+export function drainFeatures(role: ScriptRole, drain?: DrainKind): string[] {
+  if (drain === undefined) return [];
+  return role === "worker" ? [`drain-${drain}`] : ["node-drain-rbac"];
 }
 
 /** The full script of a node role (with a secret store it travels in the bundle, not in user data). */
-export function fullScript(input: { readonly role: { readonly kind: ScriptRole }; readonly secrets?: { readonly kind: SecretSourceKind }; readonly upgradeChannel?: { readonly kind: UpgradeChannel["kind"] } }): string {
-  return bootstrapScript(input.role.kind, input.secrets?.kind, input.upgradeChannel?.kind);
+export function fullScript(input: {
+  readonly role: { readonly kind: ScriptRole };
+  readonly secrets?: { readonly kind: SecretSourceKind };
+  readonly upgradeChannel?: { readonly kind: UpgradeChannel["kind"] };
+  readonly drain?: { readonly kind: DrainKind };
+}): string {
+  return bootstrapScript(input.role.kind, input.secrets?.kind, input.upgradeChannel?.kind, input.drain?.kind);
 }
 
 /**

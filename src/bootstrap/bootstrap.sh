@@ -12,7 +12,9 @@
 #  worker, optional POWEROFF_MINUTES: after a failed bootstrap, power off after this many minutes
 #   (autoscaled groups replace a stopped instance); CP_NODES: the control-plane Node names, which
 #   must all run this node's minor before it joins; LIFECYCLE_HOOK LIFECYCLE_GROUP LIFECYCLE_REGION
-#   (AWS, with the secret store): the group's launch lifecycle hook, completed once joined
+#   (AWS, with the secret store): the group's launch lifecycle hook, completed once joined;
+#   DRAIN_TIMEOUT (seconds of evictions before termination), AWS TERMINATION_HOOK (the group's
+#   termination lifecycle hook, completed once drained)
 #  optional SECRETS_SOURCE(aws-secretsmanager|gce-secretmanager) SECRETS_ID(secret ARN | secret
 #   version name) SECRETS_REGION(aws): the CA keys and the join token come from that secret store
 #   (step secrets, src/bootstrap/secret-bundle.ts), not from user data
@@ -20,7 +22,8 @@
 #   the desired Kubernetes version; aws-ssm UPGRADE_PARAMETER UPGRADE_REGION, gce-metadata
 #   UPGRADE_METADATA_KEY (a project metadata key), file: /etc/cdktf-kubeadm/desired-version
 # Arguments: none (bootstrap); on control-plane nodes 'upgrade' (the upgrade agent) or 'certs' (renews
-#   certificates close to expiry), each run by a systemd timer the bootstrap installs
+#   certificates close to expiry), each run by a systemd timer the bootstrap installs; on AWS and
+#   GCE workers 'drain' (GCE's shutdown script) and 'drain-watch' (AWS: the cdktf-kubeadm-drain service)
 # Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF,
 #   IMDS_ENDPOINT,SECRETS_ENDPOINT,SSM_ENDPOINT}
 # Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, workers'
@@ -287,25 +290,131 @@ print(len(F))' "${SECRETS_SOURCE%%-*}" "$SB" "$R" "$JOIN_CONFIG" "$INIT_CONFIG")
 }
 # @end
 # @only aws-secretsmanager
-# lifecycle CONTINUE|ABANDON|heartbeat: the group's launch lifecycle hook (LIFECYCLE_HOOK) holds a
+# lifecycle CONTINUE|ABANDON|heartbeat [HOOK]: the group's launch lifecycle hook (LIFECYCLE_HOOK) holds a
 # new worker in Pending:Wait: CONTINUE once it has joined puts it in service (an instance refresh
 # replaces the next old worker only then), ABANDON has the group terminate and replace it, a
-# heartbeat restarts the hook's timeout while the worker waits for the control plane.
+# heartbeat restarts the hook's timeout while the worker waits for the control plane. HOOK: another
+# of the group's hooks (the termination hook, TERMINATION_HOOK, once the node is drained).
 lifecycle() {
-  [[ -n ${LIFECYCLE_HOOK:-} ]] || return 0
+  local hook=${2:-${LIFECYCLE_HOOK:-}}
+  [[ -n $hook ]] || return 0
   local S=$RUN/l SB=$RUN/l/r id body rc=0
   rm -rf "$S" && mkdir -m 700 "$S" || return
   if ! aws_creds; then rm -rf "$S"; return 1; fi
   hq --noproxy '*' "${BOOTSTRAP_IMDS_ENDPOINT:-http://169.254.169.254}/latest/meta-data/instance-id" <"$S/m"
   id=$(cat "$SB" 2>/dev/null) || id=''
   if [[ $HS != 200 || ! $id =~ ^i-[0-9a-f]+$ ]]; then rm -rf "$S"; soft "no instance id in IMDS (HTTP $HS)"; return; fi
-  body="LifecycleHookName=$LIFECYCLE_HOOK&AutoScalingGroupName=$LIFECYCLE_GROUP&InstanceId=$id&Version=2011-01-01"
+  body="LifecycleHookName=$hook&AutoScalingGroupName=$LIFECYCLE_GROUP&InstanceId=$id&Version=2011-01-01"
   if [[ $1 == heartbeat ]]; then body="Action=RecordLifecycleActionHeartbeat&$body"; else body="Action=CompleteLifecycleAction&LifecycleActionResult=$1&$body"; fi
   hq --aws-sigv4 "aws:amz:$LIFECYCLE_REGION:autoscaling" -H 'Content-Type: application/x-www-form-urlencoded; charset=utf-8' --data "$body" \
     "${BOOTSTRAP_AUTOSCALING_ENDPOINT:-https://autoscaling.$LIFECYCLE_REGION.amazonaws.com}/" <"$S/k"
-  [[ $HS == 200 ]] || rc=1 WHY="the lifecycle hook $LIFECYCLE_HOOK of group $LIFECYCLE_GROUP refused $1 (HTTP $HS $(grep -oE -m1 '<Code>[^<]*' "$SB" | cut -c7-)): check the instance role's permission for it"
+  [[ $HS == 200 ]] || rc=1 WHY="the lifecycle hook $hook of group $LIFECYCLE_GROUP refused $1 (HTTP $HS $(grep -oE -m1 '<Code>[^<]*' "$SB" | cut -c7-)): check the instance role's permission for it"
   rm -rf "$S"
   ((rc == 0)) || soft "$WHY"
+}
+# @end
+# @only drain-aws drain-gce
+# Drain before the machine goes away (workers of an autoscaling group or managed instance group):
+# cordon the node, evict its pods through the eviction API until none is left or DRAIN_TIMEOUT
+# seconds have passed (a PodDisruptionBudget holds an eviction back: HTTP 429, tried again every
+# 5 s), stop the kubelet and delete the Node. All with the node's own credentials (kubelet.conf):
+# the Node authorizer and NodeRestriction let a node cordon itself, list and evict the pods bound to
+# it and, with the ClusterRole the control plane grants system:nodes, delete its own Node only.
+node_kubectl() { kubectl --kubeconfig "$K/kubelet.conf" --request-timeout 15s "$@"; }
+# pods_to_evict: "NAMESPACE NAME running|terminating" for each pod a drain moves: not mirror pods,
+# not DaemonSet pods (read from the pod: a node may not get DaemonSets), not finished ones
+pods_to_evict() {
+  # one line per statement: the packed copy has no indentation
+  node_kubectl get pods -A --field-selector "spec.nodeName=$NODE" -o json | python3 -c 'import json,sys
+stays=lambda m,p:"kubernetes.io/config.mirror" in m.get("annotations",{}) or any(o.get("kind")=="DaemonSet" for o in m.get("ownerReferences",[])) or p.get("status",{}).get("phase") in ("Succeeded","Failed")
+print("\n".join("%s %s %s"%(p["metadata"]["namespace"],p["metadata"]["name"],"terminating" if "deletionTimestamp" in p["metadata"] else "running") for p in json.load(sys.stdin)["items"] if not stays(p["metadata"],p)))'
+}
+drain_node() {
+  local deadline=$(($(date +%s) + ${DRAIN_TIMEOUT:-300})) pods namespace name state
+  log "draining $NODE: evictions for at most ${DRAIN_TIMEOUT:-300} s"
+  node_kubectl cordon "$NODE" >/dev/null || warn "cannot cordon $NODE"
+  while :; do
+    if ! pods=$(pods_to_evict); then
+      pods="(the API server did not list them)"
+    elif [[ -z $pods ]]; then
+      log "no pods left to evict"
+      break
+    fi
+    if (($(date +%s) >= deadline)); then
+      warn "drain timed out after ${DRAIN_TIMEOUT:-300} s; pods left: $(tr '\n' ' ' <<<"$pods")"
+      break
+    fi
+    while read -r namespace name state; do
+      [[ $state == running ]] || continue
+      if node_kubectl create --raw "/api/v1/namespaces/$namespace/pods/$name/eviction" -f - >/dev/null 2>"$RUN/eviction.err" \
+        <<<"{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"$name\",\"namespace\":\"$namespace\"}}"; then
+        log "evicted $namespace/$name"
+      elif grep -q "disruption budget" "$RUN/eviction.err"; then
+        log "$namespace/$name: its PodDisruptionBudget allows no eviction now: trying again"
+      else
+        warn "cannot evict $namespace/$name: $(head -c 300 "$RUN/eviction.err")"
+      fi
+    done <<<"$pods"
+    "$SLEEP" 5
+  done
+  # the kubelet stops first: a running one would register the Node again
+  systemctl stop kubelet || warn "cannot stop the kubelet"
+  if node_kubectl delete node "$NODE" --wait=false >/dev/null; then log "deleted Node $NODE"; else warn "cannot delete Node $NODE"; fi
+  DRAINED=1
+}
+# drain_agent drain|drain-watch: `drain` (GCE's shutdown script) drains now; `drain-watch` (the
+# cdktf-kubeadm-drain service on AWS) waits for this instance's termination first
+drain_agent() {
+  # its failures go to its log, not to the bootstrap's status.json
+  WHAT=$1 STEP=$1 LOGN=/var/log/cdktf-kubeadm-drain.log STATUS=:
+  mkdir -p "$ST" "$RUN" "$R/var/log"
+  exec > >(tee -a "$R$LOGN") 2>&1
+  [[ -e $ST/done ]] || { log "the bootstrap has not finished: nothing to drain"; exit 0; }
+  settings
+  if [[ $1 == drain ]]; then drain_node; else drain_watch; fi
+}
+# @end
+# @only drain-aws
+# imds ITEM: an instance metadata item through IMDSv2 (body in $SB, status in HS)
+imds() {
+  local m=${BOOTSTRAP_IMDS_ENDPOINT:-http://169.254.169.254}/latest
+  hq --noproxy '*' -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "$m/api/token" </dev/null
+  [[ $HS == 200 ]] || return 1
+  printf 'header = "X-aws-ec2-metadata-token: %s"\n' "$(<"$SB")" >"$S/m"
+  hq --noproxy '*' "$m/meta-data/$1" <"$S/m"
+  [[ $HS == 200 ]]
+}
+# Every 5 s: autoscaling/target-lifecycle-state turns Terminated when the group's termination hook
+# (TERMINATION_HOOK) holds this instance in Terminating:Wait (an instance refresh, a scale-in); then
+# drain and CONTINUE the hook, which lets the group terminate it. spot/instance-action is the
+# two-minute Spot interruption notice: drain within 90 s, then go on watching for the hook.
+drain_watch() {
+  local S=$RUN/w SB=$RUN/w/r DRAINED=''
+  rm -rf "$S"
+  mkdir -m 700 "$S"
+  log "watching for the termination of $NODE (autoscaling target lifecycle state, Spot interruption notice)"
+  while :; do
+    if imds autoscaling/target-lifecycle-state && [[ $(<"$SB") == Terminated ]]; then
+      log "the autoscaling group is terminating this instance"
+      [[ -n $DRAINED ]] || drain_node
+      retry lifecycle CONTINUE "$TERMINATION_HOOK" ||
+        warn "cannot complete lifecycle hook $TERMINATION_HOOK: ${WHY:-}; the group terminates this instance when the hook times out"
+      return 0
+    fi
+    if [[ -z $DRAINED ]] && imds spot/instance-action; then
+      log "Spot interruption notice: $(<"$SB")"
+      DRAIN_TIMEOUT=$((${DRAIN_TIMEOUT:-300} < 90 ? ${DRAIN_TIMEOUT:-300} : 90)) drain_node
+    fi
+    "$SLEEP" 5
+  done
+}
+# the service that runs drain-watch from boot to termination
+step_drain_watch() {
+  local unit=$R/etc/systemd/system/cdktf-kubeadm-drain.service
+  mkdir -p "${unit%/*}"
+  printf '[Unit]\nDescription=cdktf-kubeadm: drain this node before its autoscaling group terminates it\nAfter=kubelet.service\n[Service]\nExecStart=/usr/local/sbin/cdktf-kubeadm-bootstrap drain-watch\nRestart=on-failure\nRestartSec=10\n[Install]\nWantedBy=multi-user.target\n' >"$unit"
+  systemctl daemon-reload
+  systemctl enable --now cdktf-kubeadm-drain.service
 }
 # @end
 # @stage1-only
@@ -749,6 +858,20 @@ agent() {
   "$1"
 }
 # @end
+# @only node-drain-rbac
+# Workers that drain before termination delete their own Node: kubeadm grants nodes no delete, so
+# this ClusterRole does, bound to system:nodes; NodeRestriction admits a node's delete of its own
+# Node only. Every control-plane node applies it (idempotent), so a replaced one brings it along.
+node_rbac() {
+  kc apply -f - >/dev/null <<<'{"apiVersion":"v1","kind":"List","items":[
+{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"cdktf-kubeadm:node-self-delete"},"rules":[{"apiGroups":[""],"resources":["nodes"],"verbs":["delete"]}]},
+{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"cdktf-kubeadm:node-self-delete"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cdktf-kubeadm:node-self-delete"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"system:nodes"}]}]}'
+}
+step_node_rbac() {
+  retry node_rbac || die "cannot apply ClusterRole cdktf-kubeadm:node-self-delete (nodes may delete their own Node when they drain)"
+  log "nodes may delete their own Node when they drain (ClusterRole cdktf-kubeadm:node-self-delete, bound to system:nodes)"
+}
+# @end
 # @only upgrade
 usettings() {
   case $UPGRADE_CHANNEL in
@@ -882,7 +1005,8 @@ main() {
   case ${1:-} in
     '') ;;
     upgrade | certs | token) declare -F agent >/dev/null || die "'$1' runs on control-plane nodes only"; agent "$1"; return ;;
-    *) die "unknown argument '$1': run it without arguments (bootstrap), or with upgrade, certs or token" ;;
+    drain | drain-watch) declare -F drain_agent >/dev/null || die "'$1' runs on workers of AWS and GCE node pools only"; drain_agent "$1"; return ;;
+    *) die "unknown argument '$1': run it without arguments (bootstrap), or with upgrade, certs, token, drain or drain-watch" ;;
   esac
   STEP=start
   mkdir -p "$ST" "$RUN" "$R/var/log"
@@ -895,6 +1019,8 @@ main() {
   settings
   local s steps="preflight install cluster"
   [[ $NODE_ROLE == worker ]] || steps="preflight install images cluster cni timers"
+  ! declare -F step_drain_watch >/dev/null || steps+=" drain_watch"
+  ! declare -F step_node_rbac >/dev/null || steps=${steps/timers/node_rbac timers}
   [[ -z ${SECRETS_SOURCE:-} ]] || steps=${steps/preflight/preflight secrets}
   log "bootstrap of $NODE ($NODE_ROLE${CP_SLOT:+ slot $CP_SLOT}) in cluster $CLUSTER_NAME, Kubernetes $K8S_VERSION"
   for s in $steps; do

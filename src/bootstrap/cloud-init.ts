@@ -5,7 +5,7 @@
  * Terraform `base64gzip(...)` expression.
  */
 import * as yaml from "js-yaml";
-import { fullScript, loaderScript, scriptSha256 } from "./bootstrap-script";
+import { DrainKind, fullScript, loaderScript, scriptSha256 } from "./bootstrap-script";
 import { CONTAINERD_VERSION_PREFIX, PINNED_CNI, pauseImageTag } from "./catalog";
 import { kubernetesServiceIp } from "./cidr";
 import { renderInitConfig, renderJoinConfig, renderUpgradeConfig, KubeadmContext } from "./kubeadm-config";
@@ -61,7 +61,21 @@ export interface NodePayloadInput {
    * code signs the calls). @default none
    */
   readonly workerJoinedHook?: WorkerJoinedHook;
+  /**
+   * Workers drain before their machine goes away: cordon, evict their pods (PodDisruptionBudgets
+   * honoured) for at most the pool's timeout, delete their Node. Control-plane nodes let nodes
+   * delete their own Node. @default no drain (bare metal: nothing terminates a host)
+   */
+  readonly drain?: NodeDrain;
+}
 
+/** Drain before termination (NodePayloadInput.drain). */
+export interface NodeDrain {
+  readonly kind: DrainKind;
+  /** Seconds of evictions before a worker of this pool goes anyway. */
+  readonly timeoutSeconds: (pool: string) => number;
+  /** AWS: the termination lifecycle hook of every pool's group, completed once drained. */
+  readonly terminationHookName?: string;
 }
 
 export { bootstrapScript, bootstrapScriptSource, fullScript, loaderScript } from "./bootstrap-script";
@@ -141,6 +155,8 @@ export function renderSettings(input: NodePayloadInput): string {
     ...(role.kind === "worker" && input.workerJoinedHook
       ? { LIFECYCLE_HOOK: input.workerJoinedHook.hookName, LIFECYCLE_GROUP: input.workerJoinedHook.groupName(role.pool), LIFECYCLE_REGION: input.workerJoinedHook.region }
       : {}),
+    DRAIN_TIMEOUT: role.kind === "worker" && input.drain ? String(input.drain.timeoutSeconds(role.pool)) : undefined,
+    TERMINATION_HOOK: role.kind === "worker" ? input.drain?.terminationHookName : undefined,
     CP_NODES: role.kind === "worker" ? Array.from({ length: cluster.controlPlane.replicas }, (_, slot) => controlPlaneNodeName(cluster.name, slot)).join(" ") : undefined,
     BOOTSTRAP_TOKEN_TTL: isControlPlane && input.secrets ? String(goDurationSeconds(cluster.bootstrapTokenTtl)) : undefined,
   });

@@ -2,9 +2,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { Annotations, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
-import { fullScript } from "../bootstrap/bootstrap-script";
 import { cniSupportWarning } from "../bootstrap/catalog";
-import { nodeFiles, NodeFile, renderCloudConfig, NodePayloadInput, WorkerJoinedHook } from "../bootstrap/cloud-init";
+import { fullScript } from "../bootstrap/bootstrap-script";
+import { nodeFiles, NodeDrain, NodeFile, renderCloudConfig, NodePayloadInput, WorkerJoinedHook } from "../bootstrap/cloud-init";
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
 import { ExistingCaFiles, hasPkiStore, planPkiStore } from "../bootstrap/pki-store";
@@ -79,6 +79,13 @@ export interface KubeadmClusterProps {
    * code signs the calls). @default none
    */
   readonly workerJoinedHook?: WorkerJoinedHook;
+  /**
+   * Workers drain before their machine goes away (cordon, evictions within the pool's timeout,
+   * PodDisruptionBudgets honoured, the Node deleted); control-plane nodes let nodes delete their own
+   * Node. AWS: a termination lifecycle hook the worker completes; GCE: the shutdown script.
+   * @default no drain
+   */
+  readonly drain?: NodeDrain;
 
   /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
   readonly outputs?: boolean;
@@ -243,6 +250,7 @@ export class KubeadmCluster extends Construct {
       upgradeChannel: this.props.upgradeChannel,
       powerOffFailedWorkerMinutes: this.props.powerOffFailedWorkerMinutes,
       workerJoinedHook: this.props.workerJoinedHook,
+      drain: this.props.drain,
     };
   }
 
@@ -254,7 +262,7 @@ export class KubeadmCluster extends Construct {
   secretBundle(audience: SecretAudience): string {
     const source = this.props.secrets?.[audience];
     // With a source, user data carries the loader and the bundle the audience's full script.
-    const script = source && fullScript({ role: { kind: audience }, secrets: source, upgradeChannel: this.props.upgradeChannel });
+    const script = source && fullScript({ role: { kind: audience }, secrets: source, upgradeChannel: this.props.upgradeChannel, drain: this.props.drain });
     return secretBundleFor(this.pki, audience, script);
   }
 

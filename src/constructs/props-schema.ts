@@ -672,6 +672,12 @@ export const PROPS_SCHEMA: PropsSchema = {
           },
           "optional": true
         },
+        "drainTimeoutSeconds": {
+          "shape": {
+            "kind": "number"
+          },
+          "optional": true
+        },
         "name": {
           "shape": {
             "kind": "string"
@@ -2064,6 +2070,12 @@ export const PROPS_SCHEMA: PropsSchema = {
           "optional": true
         },
         "maxSurge": {
+          "shape": {
+            "kind": "number"
+          },
+          "optional": true
+        },
+        "drainTimeoutSeconds": {
           "shape": {
             "kind": "number"
           },

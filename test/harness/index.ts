@@ -15,7 +15,7 @@ import * as os from "os";
 import * as path from "path";
 import { CONTAINERD_VERSION_PREFIX } from "../../src/bootstrap/catalog";
 import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
-import { scriptForBundle } from "../../src/bootstrap/bootstrap-script";
+import { DrainKind, drainFeatures, scriptForBundle } from "../../src/bootstrap/bootstrap-script";
 import { packScript } from "../../src/bootstrap/pack-script";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER } from "../../src/bootstrap/secret-bundle";
 import { upgradeFeatures } from "../../src/bootstrap/upgrade-channel";
@@ -142,7 +142,16 @@ export interface NodeOptions {
    * channel's reader). Script its answers with `serveDesiredVersion`. @default none
    */
   readonly upgrade?: UpgradeChannelKind;
+  /**
+   * The drain before termination (the script packed with that platform's drain code): workers get
+   * DRAIN_TIMEOUT (and on AWS TERMINATION_HOOK, LIFECYCLE_GROUP, LIFECYCLE_REGION); control-plane
+   * nodes grant nodes their own Node's deletion. Script the node's pods with `setNodePods`. @default none
+   */
+  readonly drain?: DrainKind;
 }
+
+/** The AWS drain's settings (a worker of pool "general" in cluster "prod"). */
+export const AWS_DRAIN_SETTINGS = { DRAIN_TIMEOUT: "300", TERMINATION_HOOK: "cdktf-kubeadm-drain", LIFECYCLE_GROUP: "prod-pool-general", LIFECYCLE_REGION: "eu-west-1" };
 
 export type UpgradeChannelKind = "aws-ssm" | "gce-metadata" | "file";
 export const SSM_PARAMETER = "/cdktf-kubeadm/prod/kubernetes-version";
@@ -256,6 +265,40 @@ export function setNodeRegistered(node: NodeRoot, labels: string | null): void {
 }
 
 /** Whether the DaemonSet kube-system/<name> exists. */
+/** A pod as `kubectl get pods -o json` lists it, bound to the node. */
+export interface StubPod {
+  readonly namespace: string;
+  readonly name: string;
+  /** The kind of its controller (ownerReferences[0]). @default "ReplicaSet" */
+  readonly owner?: string;
+  readonly phase?: string;
+  /** A static pod's mirror (annotation kubernetes.io/config.mirror). */
+  readonly mirror?: boolean;
+}
+
+/**
+ * The pods bound to the node (what `get pods -A --field-selector spec.nodeName=` lists). An
+ * eviction marks a pod terminating; the next list still shows it, the one after that not (its
+ * kubelet finished it).
+ */
+export function setNodePods(node: NodeRoot, pods: readonly StubPod[]): void {
+  setControl(node, "node-pods.json", JSON.stringify({
+    items: pods.map((p) => ({
+      metadata: {
+        namespace: p.namespace, name: p.name,
+        ownerReferences: [{ kind: p.owner ?? "ReplicaSet", name: `${p.name}-owner` }],
+        ...(p.mirror ? { annotations: { "kubernetes.io/config.mirror": "0123" } } : {}),
+      },
+      status: { phase: p.phase ?? "Running" },
+    })),
+  }));
+}
+
+/** The next `times` evictions of the pod are refused as a PodDisruptionBudget refuses them (429); -1: always. */
+export function blockEviction(node: NodeRoot, namespace: string, name: string, times: number): void {
+  setControl(node, `pdb-${namespace}_${name}`, `${times}\n`);
+}
+
 export function setDaemonSet(node: NodeRoot, name: string, exists: boolean): void {
   setControl(node, `ds-${name}`, exists ? "" : null);
 }
@@ -409,9 +452,11 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     if (opts.upgrade === "aws-ssm") Object.assign(settings, { UPGRADE_PARAMETER: SSM_PARAMETER, UPGRADE_REGION: "eu-west-1" });
     if (opts.upgrade === "gce-metadata") Object.assign(settings, { UPGRADE_METADATA_KEY: GCE_UPGRADE_KEY });
   }
+  if (role === "worker" && opts.drain === "aws") Object.assign(settings, AWS_DRAIN_SETTINGS);
+  if (role === "worker" && opts.drain === "gce") Object.assign(settings, { DRAIN_TIMEOUT: "60" });
   // What cloud-init writes on a node of this role: the packed script or, with a secret store, the
   // loader; the full script is then in the bundle, its digest in the settings.
-  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? upgradeFeatures(opts.upgrade) : [])];
+  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? upgradeFeatures(opts.upgrade) : []), ...drainFeatures(role, opts.drain)];
   const source = fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8");
   const full = packScript(source, role, features);
   if (opts.secrets) settings.BOOTSTRAP_SHA256 = sha256(full);

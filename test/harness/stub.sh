@@ -31,6 +31,10 @@
 #                    lease-history gets "<verb> <holderIdentity>" per write
 #   cm-<name>.json   ConfigMaps in kube-system made by `kubectl create configmap`, merged by
 #                    `kubectl patch configmap --type merge -p` (NotFound when absent)
+#   node-pods.json   the pods `kubectl get pods -A --field-selector spec.nodeName=` lists; an eviction
+#                    (`create --raw .../eviction`) marks one terminating, the list after next drops it
+#   pdb-<ns>_<pod>   evictions of that pod a PodDisruptionBudget refuses (HTTP 429): count, -1 = always
+#   sleep-advances-epoch   fake-sleep N adds N to epoch
 # Keys served for Release.key / .../gpg carry their primary fingerprints as "fpr <hex>" lines,
 # which `gpg --show-keys` reports.
 set -uo pipefail
@@ -64,6 +68,9 @@ case $name in
   timedatectl) ctl ntp yes ;;
   date)
     if [[ ${1-} == +%s && -f $C/epoch ]]; then cat "$C/epoch"; else exec /bin/date "$@"; fi ;;
+  fake-sleep)
+    # with a fixed clock (epoch) and sleep-advances-epoch, a sleep moves the clock on
+    if [[ -f $C/epoch && -f $C/sleep-advances-epoch ]]; then echo $(($(<"$C/epoch") + ${1:-0})) >"$C/epoch"; fi ;;
   apt-get)
     for a; do [[ $a != kubeadm=* ]] || { v=${a#kubeadm=}; echo "v${v%%-*}" >"$C/kubeadm-version"; }; done ;;
   apt-cache) [[ ${1-} == madison && -f $C/madison-${2-} ]] && cat "$C/madison-$2" ;;
@@ -185,6 +192,27 @@ case $name in
     esac ;;
   kubectl)
     case " $* " in
+      *" get pods -A --field-selector spec.nodeName="*)
+        f=$C/node-pods.json
+        [[ -f $f ]] || echo '{"items":[]}' >"$f"
+        # the list as it is; pods it shows terminating are gone from the next one
+        python3 -c 'import json,sys
+l=json.load(open(sys.argv[1]));print(json.dumps(l))
+l["items"]=[p for p in l["items"] if "deletionTimestamp" not in p["metadata"]];json.dump(l,open(sys.argv[1],"w"))' "$f" ;;
+      *" create --raw /api/v1/namespaces/"*"/eviction "*)
+        IFS=/ read -r _ _ _ _ ns _ pod _ <<<"$(opt --raw "$@")"
+        cat >/dev/null
+        block=$C/pdb-${ns}_$pod
+        if [[ -f $block && $(<"$block") != 0 ]]; then
+          n=$(<"$block"); [[ $n == -1 ]] || echo $((n - 1)) >"$block"
+          echo "Error from server (TooManyRequests): Cannot evict pod as it would violate the pod's disruption budget." >&2; exit 1
+        fi
+        python3 -c 'import json,sys
+l=json.load(open(sys.argv[1]))
+for p in l["items"]:
+  if (p["metadata"]["namespace"],p["metadata"]["name"])==(sys.argv[2],sys.argv[3]): p["metadata"]["deletionTimestamp"]="2026-12-07T00:00:00Z"
+json.dump(l,open(sys.argv[1],"w"))' "$C/node-pods.json" "$ns" "$pod"
+        echo '{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success"}' ;;
       *" get node "*)
         if [[ -f $C/node-registered ]]; then cat "$C/node-registered"
         elif [[ " $* " != *" --ignore-not-found "* ]]; then echo 'Error from server (NotFound): nodes not found' >&2; exit 1; fi ;;

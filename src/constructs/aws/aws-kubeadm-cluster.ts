@@ -194,6 +194,14 @@ export class AwsKubeadmCluster extends Construct {
         powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
         // With the secret store the worker script can sign the lifecycle calls (its AWS code).
         workerJoinedHook: this.secrets ? { hookName: AWS_DEFAULTS.workerJoinedHookName, region: region.name, groupName: (pool) => workerGroupName(name, pool) } : undefined,
+        // Workers drain in Terminating:Wait (the group's drain hook), with the same signed calls.
+        drain: this.secrets
+          ? {
+              kind: "aws",
+              timeoutSeconds: (pool) => resolved.nodePools.find((p) => p.pool.name === pool)!.drainTimeoutSeconds,
+              terminationHookName: AWS_DEFAULTS.workerDrainHookName,
+            }
+          : undefined,
       });
       this.secrets?.storeBundles(this.kubeadm);
       this.apiEndpoint = this.kubeadm.apiEndpoint;

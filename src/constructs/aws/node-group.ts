@@ -85,8 +85,9 @@ export interface WorkerPoolGroupProps {
   readonly dependsOn?: ITerraformDependable[];
   /**
    * The pool's instance role (its name): with it, a launch lifecycle hook holds each new worker
-   * until the worker reports it has joined, and the role may report that for this group only.
-   * @default no hook (workers count as in service once they run)
+   * until the worker reports it has joined, a termination lifecycle hook holds a terminating worker
+   * while it drains, and the role may complete and heartbeat them for this group only.
+   * @default no hooks (workers count as in service once they run and are terminated undrained)
    */
   readonly joinedHookRole?: string;
 }
@@ -151,8 +152,18 @@ export class WorkerPoolGroup extends Construct {
       // A new worker stays in Pending:Wait until it has joined, so an instance refresh replaces
       // old workers only as fast as new ones join: they wait for the upgraded control plane. One
       // that cannot join abandons (or times out): the group terminates and replaces it.
+      // Before a worker is terminated (instance refresh, scale-in), it drains in Terminating:Wait
+      // and completes the drain hook (CONTINUE, also when the hook times out).
       initialLifecycleHook: props.joinedHookRole
-        ? [{ name: AWS_DEFAULTS.workerJoinedHookName, lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING", defaultResult: "ABANDON", heartbeatTimeout: AWS_DEFAULTS.workerJoinedHookHeartbeatSeconds }]
+        ? [
+            { name: AWS_DEFAULTS.workerJoinedHookName, lifecycleTransition: "autoscaling:EC2_INSTANCE_LAUNCHING", defaultResult: "ABANDON", heartbeatTimeout: AWS_DEFAULTS.workerJoinedHookHeartbeatSeconds },
+            {
+              name: AWS_DEFAULTS.workerDrainHookName,
+              lifecycleTransition: "autoscaling:EC2_INSTANCE_TERMINATING",
+              defaultResult: "CONTINUE",
+              heartbeatTimeout: pool.drainTimeoutSeconds + AWS_DEFAULTS.workerDrainHookMarginSeconds,
+            },
+          ]
         : undefined,
       tag: asgTags(tags),
       // cluster-autoscaler owns the size after creation (Terraform attribute names, snake_case).
@@ -165,7 +176,7 @@ export class WorkerPoolGroup extends Construct {
         role: props.joinedHookRole,
         policy: Fn.jsonencode({
           Version: "2012-10-17",
-          Statement: [{ Sid: "ReportJoined", Effect: "Allow", Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], Resource: this.group.arn }],
+          Statement: [{ Sid: "WorkerLifecycleHooks", Effect: "Allow", Action: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"], Resource: this.group.arn }],
         }),
       });
     }

@@ -91,6 +91,14 @@ export interface AwsNodePoolSpec extends NodePoolSpec, AwsMachineOptions {
    * @default true
    */
   readonly instanceRefresh?: boolean;
+  /**
+   * Before the group terminates a worker (instance refresh, scale-in) its termination lifecycle hook
+   * holds it while the worker cordons itself and evicts its pods (PodDisruptionBudgets honoured) for
+   * at most this many seconds, then deletes its Node. A Spot interruption gives two minutes: the
+   * drain takes at most 90 s of them. 30 to 3600. With the secret store only (its code signs the
+   * lifecycle calls). @default 300
+   */
+  readonly drainTimeoutSeconds?: number;
 }
 
 /** Create a VPC for the cluster. */
@@ -225,5 +233,10 @@ export const AWS_DEFAULTS = {
   workerJoinedHookName: "cdktf-kubeadm-joined",
   /** The worker heartbeats when it starts waiting for the control plane (each heartbeat resets this). */
   workerJoinedHookHeartbeatSeconds: 3600,
+  /** Termination lifecycle hook that holds a worker in Terminating:Wait while it drains. */
+  workerDrainHookName: "cdktf-kubeadm-drain",
+  workerDrainTimeoutSeconds: 300,
+  /** Past the drain: stopping the kubelet, deleting the Node, completing the hook (with retries). */
+  workerDrainHookMarginSeconds: 120,
   deregistrationDelaySeconds: 30,
 } as const;

@@ -55,6 +55,7 @@ export interface ResolvedAwsPool extends ResolvedMachineGroup {
   readonly mixed: boolean;
   readonly clusterAutoscaler: boolean;
   readonly instanceRefresh: boolean;
+  readonly drainTimeoutSeconds: number;
 }
 
 export type ResolvedAwsNetwork =
@@ -99,7 +100,7 @@ const POLICY_ARN = /^arn:aws[a-z-]*:iam::(aws|\d{12}):policy\/[\w+=,.@\/-]+$/;
 const AZ_NAME = /^[a-z]{2}(-[a-z0-9]+)+[a-z]$/;
 const SPOT_STRATEGIES: SpotAllocationStrategy[] = ["price-capacity-optimized", "capacity-optimized", "capacity-optimized-prioritized", "lowest-price"];
 const CONTROL_PLANE_AWS_KEYS = ["instanceType", "rootVolume", "iam", "imageId"] as const;
-const POOL_AWS_KEYS = ["instanceType", "instanceTypes", "spot", "clusterAutoscaler", "instanceRefresh", "rootVolume", "iam", "imageId"] as const;
+const POOL_AWS_KEYS = ["instanceType", "instanceTypes", "spot", "clusterAutoscaler", "instanceRefresh", "drainTimeoutSeconds", "rootVolume", "iam", "imageId"] as const;
 
 /** Validates `props` (cluster model and AWS fields); throws one ClusterSpecError listing every problem. */
 /** What synth knows beyond the props. */
@@ -401,6 +402,10 @@ function resolvePool(p: Problems, field: string, spec: AwsNodePoolSpec, pool: Re
   }
   const machine = resolveMachine(p, field, spec, types, typesField, clusterImageId);
   const spot = spec.spot ? resolveSpot(p, `${field}.spot`, spec.spot, pool) : undefined;
+  const drainTimeoutSeconds = spec.drainTimeoutSeconds ?? AWS_DEFAULTS.workerDrainTimeoutSeconds;
+  // The hook's heartbeat timeout (at most 7200 s) is the drain plus a margin.
+  p.check(Number.isInteger(drainTimeoutSeconds) && drainTimeoutSeconds >= 30 && drainTimeoutSeconds <= 3600, `${field}.drainTimeoutSeconds`, drainTimeoutSeconds,
+    "must be a whole number of seconds from 30 to 3600 (how long a terminating worker evicts its pods)", "use e.g. 300, or more for pods with long termination grace periods");
   return {
     ...machine,
     pool,
@@ -408,6 +413,7 @@ function resolvePool(p: Problems, field: string, spec: AwsNodePoolSpec, pool: Re
     mixed: spot !== undefined || machine.instanceTypes.length > 1,
     clusterAutoscaler: spec.clusterAutoscaler ?? pool.minSize < pool.maxSize,
     instanceRefresh: spec.instanceRefresh ?? true,
+    drainTimeoutSeconds,
   };
 }
 

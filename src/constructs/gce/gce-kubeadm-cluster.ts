@@ -36,7 +36,7 @@ import { ClusterAddresses } from "./addresses";
 import { ApiLoadBalancer } from "./api-load-balancer";
 import { GceDesiredVersion } from "./desired-version";
 import { ClusterFirewall } from "./firewall";
-import { NodeInstanceTemplate } from "./instance-template";
+import { NodeInstanceTemplate, WORKER_SHUTDOWN_SCRIPT } from "./instance-template";
 import { fitName, labelValue, nodeTags, resourceLabels } from "./names";
 import { GceClusterNetwork } from "./network";
 import { GceBootstrapSecrets, gceSecretSources } from "./secrets";
@@ -194,6 +194,8 @@ export class GceKubeadmCluster extends Construct {
         secrets: resolved.secretStore ? gceSecretSources(project, name) : undefined,
         upgradeChannel: this.desiredVersion.channel,
         powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
+        // A deleted worker's shutdown script drains it (WORKER_SHUTDOWN_SCRIPT).
+        drain: { kind: "gce", timeoutSeconds: (pool) => resolved.nodePools.find((p) => p.pool.name === pool)!.drainTimeoutSeconds },
       });
       this.apiEndpoint = this.kubeadm.apiEndpoint;
       if (resolved.secretStore) {
@@ -323,6 +325,7 @@ export class GceKubeadmCluster extends Construct {
           networkTags: workerTags,
           labels,
           spot: pool.spot,
+          shutdownScript: WORKER_SHUTDOWN_SCRIPT,
         }).template;
         const group = new WorkerPoolGroup(this, `pool-${poolName}`, {
           project,

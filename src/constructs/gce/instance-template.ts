@@ -19,10 +19,16 @@ export const NODE_METADATA = {
 
 export const SHIELDED_VM = { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true } as const;
 
-/** The metadata map of a node: user data plus NODE_METADATA. */
-export function nodeMetadata(userData: string): Record<string, string> {
-  return { "user-data": userData, ...NODE_METADATA };
+/** The metadata map of a node: user data plus NODE_METADATA (and a worker's shutdown script). */
+export function nodeMetadata(userData: string, shutdownScript?: string): Record<string, string> {
+  return { "user-data": userData, ...NODE_METADATA, ...(shutdownScript ? { "shutdown-script": shutdownScript } : {}) };
 }
+
+/**
+ * A worker's shutdown script (the guest agent runs it as root when the VM is stopped or deleted):
+ * the bootstrap's drain. On a VM whose bootstrap has not finished it does nothing.
+ */
+export const WORKER_SHUTDOWN_SCRIPT = "#!/bin/bash\nexec /usr/local/sbin/cdktf-kubeadm-bootstrap drain\n";
 
 /** The scheduling fields shared by instance templates and instances. */
 export interface NodeScheduling {
@@ -55,6 +61,8 @@ export interface NodeInstanceTemplateProps {
   readonly networkTags: string[];
   readonly labels: Record<string, string>;
   readonly spot?: ResolvedGcePool["spot"];
+  /** The `shutdown-script` metadata value. @default none */
+  readonly shutdownScript?: string;
 }
 
 export class NodeInstanceTemplate extends Construct {
@@ -72,7 +80,7 @@ export class NodeInstanceTemplate extends Construct {
       canIpForward: false,
       tags: props.networkTags,
       labels: props.labels,
-      metadata: nodeMetadata(props.userData),
+      metadata: nodeMetadata(props.userData, props.shutdownScript),
       disk: [
         {
           boot: true,

@@ -87,6 +87,13 @@ export interface GceNodePoolSpec extends NodePoolSpec, GceMachineOptions {
   readonly zones?: string[];
   /** Extra VMs during a rolling replacement; at least the number of zones (GCE rule). @default the number of zones */
   readonly maxSurge?: number;
+  /**
+   * When a VM of the pool is deleted (rolling update, scale-in, Spot reclaim), its shutdown script
+   * cordons the node and evicts its pods (PodDisruptionBudgets honoured) for at most this many
+   * seconds, then deletes its Node. Compute Engine gives a shutdown script about 90 s on standard
+   * VMs and 30 s on Spot VMs: 10 to 90, on Spot 10 to 20. @default 60 (Spot: 20)
+   */
+  readonly drainTimeoutSeconds?: number;
 }
 
 /** Create a custom-mode VPC network for the cluster. */
@@ -214,4 +221,9 @@ export const GCE_DEFAULTS = {
   autoscalerCpuTarget: 0.6,
   autoscalerCooldownSeconds: 300,
   connectionDrainingSeconds: 30,
+  /** A deleted VM's shutdown script has about 90 s (standard) or 30 s (Spot): the drain's share of them. */
+  drainTimeoutSeconds: 60,
+  spotDrainTimeoutSeconds: 20,
+  maxDrainTimeoutSeconds: 90,
+  maxSpotDrainTimeoutSeconds: 20,
 } as const;

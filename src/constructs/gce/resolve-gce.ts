@@ -41,6 +41,7 @@ export interface ResolvedGcePool extends ResolvedGceMachineGroup {
   readonly zones?: string[];
   readonly zoneCount: number;
   readonly maxSurge: number;
+  readonly drainTimeoutSeconds: number;
 }
 
 export type ResolvedGceNetwork =
@@ -95,7 +96,7 @@ const TOO_SMALL = /^(f1-micro|g1-small|e2-micro|e2-small|n1-standard-1|e2-standa
 /** Arm series. */
 const ARM = /^(t2a|c4a|n4a)-/;
 const CONTROL_PLANE_GCE_KEYS = ["machineType", "zones", "autoHealing", "bootDisk", "serviceAccount", "image"] as const;
-const POOL_GCE_KEYS = ["machineType", "spot", "autoscaling", "zones", "maxSurge", "bootDisk", "serviceAccount", "image"] as const;
+const POOL_GCE_KEYS = ["machineType", "spot", "autoscaling", "zones", "maxSurge", "drainTimeoutSeconds", "bootDisk", "serviceAccount", "image"] as const;
 /** Label keys the construct sets. */
 const OWN_LABEL = /^cdktf-kubeadm-/;
 
@@ -379,7 +380,12 @@ function resolvePool(p: Problems, field: string, spec: GceNodePoolSpec, pool: Re
   const zoneCount = zones?.length ?? GCE_DEFAULTS.zoneCount;
   const maxSurge = spec.maxSurge ?? zoneCount;
   p.check(Number.isInteger(maxSurge) && maxSurge >= zoneCount && maxSurge <= 1000, `${field}.maxSurge`, maxSurge, `must be a whole number of at least the group's ${zoneCount} zones (GCE: 0 or at least the zone count for regional groups; 0 would mean unavailable nodes)`, `use ${zoneCount}`);
-  return { ...machine, pool, spot, autoscaling, clusterAutoscaler: !autoscaling && pool.minSize < pool.maxSize, zones, zoneCount, maxSurge };
+  const drainTimeoutSeconds = spec.drainTimeoutSeconds ?? (spot ? GCE_DEFAULTS.spotDrainTimeoutSeconds : GCE_DEFAULTS.drainTimeoutSeconds);
+  const maxDrain = spot ? GCE_DEFAULTS.maxSpotDrainTimeoutSeconds : GCE_DEFAULTS.maxDrainTimeoutSeconds;
+  p.check(Number.isInteger(drainTimeoutSeconds) && drainTimeoutSeconds >= 10 && drainTimeoutSeconds <= maxDrain, `${field}.drainTimeoutSeconds`, drainTimeoutSeconds,
+    `must be a whole number of seconds from 10 to ${maxDrain}: Compute Engine gives a deleted ${spot ? "Spot " : ""}VM's shutdown script about ${spot ? 30 : 90} s, and the drain needs time left to delete its Node`,
+    `use ${spot ? GCE_DEFAULTS.spotDrainTimeoutSeconds : GCE_DEFAULTS.drainTimeoutSeconds}`);
+  return { ...machine, pool, spot, autoscaling, clusterAutoscaler: !autoscaling && pool.minSize < pool.maxSize, zones, zoneCount, maxSurge, drainTimeoutSeconds };
 }
 
 function resolveTags(p: Problems, tags: string[], cluster: string): string[] {
