@@ -436,7 +436,7 @@ describe("a real control plane on the node", () => {
       expect(verifyJws(info.data[`jws-kubeconfig-${newId}`], info.data.kubeconfig, rotated)).toBe("valid");
     });
 
-    test("with a token lifetime (BOOTSTRAP_TOKEN_TTL, set with a secret store) kubeadm sees the expiry", () => {
+    test("with a token lifetime (BOOTSTRAP_TOKEN_TTL, every control plane's setting) kubeadm sees the expiry", () => {
       const third = generateBootstrapToken();
       const settingsFile = NODE_LAYOUT.settings;
       const settings = node.readFile(settingsFile);

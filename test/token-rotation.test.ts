@@ -11,6 +11,7 @@ import { goDurationSeconds, resolveCluster } from "../src/bootstrap/resolve-clus
 import { ClusterSpecError } from "../src/bootstrap/validation-error";
 import * as aws from "./support/aws-fixtures";
 import * as gce from "./support/gce-fixtures";
+import * as metal from "./support/baremetal-fixtures";
 import { changesBetween, settingsOf, synthJson, tempDir } from "./support/stack-json";
 
 const tmp = tempDir("token-rotation-");
@@ -81,6 +82,15 @@ describe.each([
       [`resource.${versionType}.${Object.keys(diff).find((k) => k.includes("worker"))!.split(".")[2]}`]: [versionField],
     });
   });
+});
+
+test("bare metal too: the SSH provisioner's token agent registers a rotated token with bootstrapTokenTtl, not without expiry", () => {
+  const dir = path.join(tmp, "metal-ttl");
+  const { cluster } = metal.build(metal.baseProps({ pki: path.join(dir, "pki"), seeds: path.join(dir, "seeds") }, { bootstrapTokenTtl: "12h" }));
+  const cp = cluster.kubeadm.cloudConfig({ kind: "control-plane", slot: 0 });
+  const worker = cluster.kubeadm.cloudConfig({ kind: "worker", pool: "general" });
+  expect(settingsOf(cp, "/etc/cdktf-kubeadm/bootstrap.env").BOOTSTRAP_TOKEN_TTL).toBe("43200");
+  expect(settingsOf(worker, "/etc/cdktf-kubeadm/bootstrap.env").BOOTSTRAP_TOKEN_TTL).toBeUndefined();
 });
 
 test("control-plane user data tells the token agent the token lifetime (seconds); workers have no such setting", () => {

@@ -149,16 +149,17 @@ export function renderSettings(input: NodePayloadInput): string {
     // The loader installs the full script from the bundle only if it has this digest.
     BOOTSTRAP_SHA256: input.secrets ? scriptSha256(fullScript(input)) : undefined,
     ...(isControlPlane ? upgradeSettings(input.upgradeChannel) : {}),
-    // The token agent registers a rotated token with this lifetime (0: never expires).
     POWEROFF_MINUTES: role.kind === "worker" && input.powerOffFailedWorkerMinutes ? String(input.powerOffFailedWorkerMinutes) : undefined,
-    // Workers join only once every control-plane Node runs their minor (a rolling upgrade of the control plane).
     ...(role.kind === "worker" && input.workerJoinedHook
       ? { LIFECYCLE_HOOK: input.workerJoinedHook.hookName, LIFECYCLE_GROUP: input.workerJoinedHook.groupName(role.pool), LIFECYCLE_REGION: input.workerJoinedHook.region }
       : {}),
     DRAIN_TIMEOUT: role.kind === "worker" && input.drain ? String(input.drain.timeoutSeconds(role.pool)) : undefined,
     TERMINATION_HOOK: role.kind === "worker" ? input.drain?.terminationHookName : undefined,
+    // Workers join only once every control-plane Node runs their minor (a rolling upgrade of the control plane).
     CP_NODES: role.kind === "worker" ? Array.from({ length: cluster.controlPlane.replicas }, (_, slot) => controlPlaneNodeName(cluster.name, slot)).join(" ") : undefined,
-    BOOTSTRAP_TOKEN_TTL: isControlPlane && input.secrets ? String(goDurationSeconds(cluster.bootstrapTokenTtl)) : undefined,
+    // The token agent registers a rotated token with this lifetime (0: never expires): the secret
+    // store's timer and bare metal's SSH provisioner run it alike.
+    BOOTSTRAP_TOKEN_TTL: isControlPlane ? String(goDurationSeconds(cluster.bootstrapTokenTtl)) : undefined,
   });
 }
 
