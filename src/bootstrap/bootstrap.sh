@@ -21,15 +21,20 @@
 #  control-plane, optional UPGRADE_CHANNEL(aws-ssm|gce-metadata|file): where the upgrade agent reads
 #   the desired Kubernetes version; aws-ssm UPGRADE_PARAMETER UPGRADE_REGION, gce-metadata
 #   UPGRADE_METADATA_KEY (a project metadata key), file: /etc/cdktf-kubeadm/desired-version
-# Arguments: none (bootstrap); on control-plane nodes 'upgrade' (the upgrade agent) or 'certs' (renews
-#   certificates close to expiry), each run by a systemd timer the bootstrap installs; on AWS and
-#   GCE workers 'drain' (GCE's shutdown script) and 'drain-watch' (AWS: the cdktf-kubeadm-drain service)
+#  control-plane, optional BOOTSTRAP_TOKEN_TTL (seconds; 0: never expires): the lifetime of a
+#   rotated join token the token agent registers
+#  with a secret store: BOOTSTRAP_SHA256, the digest the loader checks the full script against
+# Arguments: none (bootstrap); on control-plane nodes 'upgrade' (the upgrade agent), 'certs' (renews
+#   certificates close to expiry) or 'token' (registers the current join token), run by systemd
+#   timers the bootstrap installs (on bare metal, 'token' by the SSH provisioner); on AWS and GCE
+#   workers 'drain' (GCE's shutdown script) and 'drain-watch' (AWS: the cdktf-kubeadm-drain service)
 # Test seams: BOOTSTRAP_{ROOT,SLEEP,RETRIES,WAIT_RETRIES,PROBE_RETRIES,BACKOFF,MAX_BACKOFF,
-#   IMDS_ENDPOINT,SECRETS_ENDPOINT,SSM_ENDPOINT}
+#   IMDS_ENDPOINT,SECRETS_ENDPOINT,SSM_ENDPOINT,AUTOSCALING_ENDPOINT}
 # Nodes run a packed copy (src/bootstrap/pack-script.ts): no comments or indentation, workers'
 # copies leave out the sections between '# @control-plane-only' and '# @end' (control-plane copies
 # those between '# @worker-only' and '# @end'), and a section
-# '# @only FEATURE...' stays only in copies for that SECRETS_SOURCE (or upgrade-UPGRADE_CHANNEL).
+# '# @only FEATURE...' stays only in copies for that SECRETS_SOURCE (or upgrade-UPGRADE_CHANNEL,
+# drain-aws, drain-gce, node-drain-rbac: src/bootstrap/bootstrap-script.ts).
 # @stage1
 set -Eeuo pipefail
 umask 022
@@ -845,7 +850,7 @@ print("\n".join(n for n,d in ((s["metadata"]["name"],s.get("data",{})) for s in 
     log "deleted join token ${n#bootstrap-token-}, replaced by $id"
   done
 }
-# agent upgrade|certs: a run of the timer's job on a bootstrapped control-plane node
+# agent upgrade|certs|token: a run of the timer's job on a bootstrapped control-plane node
 agent() {
   WHAT=$1 STEP=$1 LOGN=/var/log/cdktf-kubeadm-$1.log
   mkdir -p "$ST" "$RUN" "$R/var/log"

@@ -43,7 +43,7 @@ export const SECRET_BUNDLE_VERSION = 1;
 /** Largest secret value of AWS Secrets Manager and GCE Secret Manager (64 KiB). */
 export const SECRET_BUNDLE_LIMIT = 65536;
 
-/** One file of a bundle, written by the node's `secrets` step (always under /etc/kubernetes/pki). */
+/** One file of a bundle, written by the node's `secrets` step (kubeadm's PKI files; a worker's CA certificate under /etc/cdktf-kubeadm/pki). */
 export interface SecretBundleFile {
   readonly path: string;
   /** Octal mode, e.g. "0600". */

@@ -15,7 +15,7 @@ bash "$here/build.sh" "v$KUBERNETES_NEXT_VERSION" kubeadm >/dev/null
 bash "$here/build.sh" "v$KUBERNETES_OLDEST_VERSION" kubeadm >/dev/null
 # containerd, ctr, the runc shim, crictl, distribution's registry, crane, CoreDNS and our pause.
 bash "$here/build-tools.sh" airgap >/dev/null
-# The nodes' runtime for the VM end-to-end: containerd 2.2 (what the library installs), runc, CNI plugins.
+# The nodes' runtime for the VM end-to-end: containerd 2.3 (what the library installs), runc, CNI plugins.
 bash "$here/build-tools.sh" node >/dev/null
 # flanneld, install-conf and the flannel CNI plugin: the VM end-to-end's CNI (its images are built from them).
 bash "$here/build-tools.sh" flannel >/dev/null

@@ -1,6 +1,7 @@
 /**
- * Instance role + instance profile of a node group. Nodes call no AWS API (no cloud controller
- * manager, no AWS-based join): the role has no permissions unless the user adds them.
+ * Instance role + instance profile of a node group, with what the user's `iam` options add. The
+ * permissions the bootstrap needs are attached by the constructs that own the resource, scoped to
+ * it: the bootstrap secret, the desired-version parameter, the group's lifecycle hooks.
  */
 import { Construct } from "constructs";
 import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
