@@ -224,10 +224,25 @@ describe("failures leave the Lease released and a clear status", () => {
     const r = agent(n);
     expectFailure(r, "control-plane", /kubeadm upgrade apply v1\.37\.1 failed/);
     const calls = readCalls(n);
+    expect(calls.filter((c) => c === upgradeApply(n, "1.37.1"))).toHaveLength(3); // tried 3 times
     expect(callIndex(calls, " drain ")).toBe(-1);
     expect(callIndex(calls, " uncordon ")).toBe(-1);
-    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace "]);
+    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
     expect(readUpgradeStatus(n)).toMatchObject({ from: "1.36.4", to: "1.37.1", phase: "control-plane", result: "failed", error: "kubeadm upgrade apply v1.37.1 failed" });
+  });
+
+  test("kubeadm upgrade apply failing once (an addon's request timing out on a slow API server) is run again, the Lease renewed first: kubeadm upgrade is idempotent", () => {
+    const n = controlPlane("aws-ssm");
+    serveDesiredVersion(n, "1.37.1");
+    failCommand(n, "kubeadm upgrade apply -y", 1, 'error: error execution phase addon/coredns: unable to create a new DNS service: Post "https://10.0.0.11:6443/api/v1/namespaces/kube-system/services?timeout=10s": net/http: request canceled (Client.Timeout exceeded while awaiting headers)');
+    const r = agent(n);
+    expect(r.code).toBe(0);
+    const calls = readCalls(n);
+    expect(calls.filter((c) => c === upgradeApply(n, "1.37.1"))).toHaveLength(2);
+    expect(r.output).toMatch(/attempt 1\/3 failed: kupgrade apply -y/);
+    // take, the renewal before the retry, the renewals after the upgrade and the drain, the release
+    expect(leaseHistory(n)).toEqual(["create prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace prod-cp-0", "replace "]);
+    expect(readUpgradeStatus(n)).toMatchObject({ from: "1.36.4", to: "1.37.1", phase: "done", result: "succeeded" });
   });
 
   test("a failure after the drain uncordons the node (the old kubelet still runs) and releases the Lease", () => {

@@ -926,6 +926,14 @@ vnum() { local a b c; IFS=. read -r a b c <<<"$1"; echo $((a * 1000000 + b * 100
 # upgrade apply` (first node: the cluster is not at that version yet) or `kubeadm upgrade node`,
 # drain, kubelet and kubectl, kubelet restart, uncordon. An interrupted upgrade resumes
 # ($ST/upgrade.todo); after a failure the node is uncordoned and the Lease released.
+# kubeadm upgrade ARGS...: kubeadm upgrade is idempotent (its docs: run it again after a failure),
+# so a run that fails on a slow API server is tried again (the VM e2e of 2026-12-07: addon/coredns's
+# request timed out after the control plane had been upgraded), the Lease renewed before each retry
+kupgrade() {
+  [[ -z ${KTRIED:-} ]] || renew
+  KTRIED=1
+  kubeadm upgrade "$@"
+}
 upgrade() {
   local m=$ST/upgrade.todo u=$E/kubeadm-upgrade.yaml
   STATUS=ustatus STEP=check
@@ -948,9 +956,9 @@ upgrade() {
   # them) and kubeadmTimeouts (upgradeManifests: how long kubeadm waits before it rolls back).
   [[ -s $u ]] || die "$u is missing: it is delivered with this node's files"
   if kc -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' | grep -qE "^kubernetesVersion: v?$DES\$"; then
-    kubeadm upgrade node --config "$u" || die "kubeadm upgrade node failed"
+    RETRIES=3 retry kupgrade node --config "$u" || die "kubeadm upgrade node failed"
   else
-    kubeadm upgrade apply -y --config "$u" "v$DES" || die "kubeadm upgrade apply v$DES failed"
+    RETRIES=3 retry kupgrade apply -y --config "$u" "v$DES" || die "kubeadm upgrade apply v$DES failed"
   fi
   renew
   STEP=drain; ustatus drain running
