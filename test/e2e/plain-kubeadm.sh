@@ -27,6 +27,7 @@ packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "kubelet=$version-1.1" "kubeadm=$version-1.1" "kubectl=$version-1.1" containerd.io
 }
 runtime() {
+  mkdir -p /etc/containerd
   containerd config default >/etc/containerd/config.toml
   sed -i -E 's/^(\s*SystemdCgroup\s*=).*/\1 true/' /etc/containerd/config.toml
   sed -i -E "s#^(\\s*config_path\\s*=\\s*)(\"\"|'')\\s*\$#\\1\"/etc/containerd/certs.d\"#" /etc/containerd/config.toml
@@ -34,12 +35,13 @@ runtime() {
   printf 'server = "https://registry.k8s.io"\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$registry" >/etc/containerd/certs.d/registry.k8s.io/hosts.toml
   systemctl restart containerd
 }
-# The same two TCG settings as the e2e's cluster: kubeadm's API timeout, no leader election.
+# The same TCG settings as the e2e's cluster: kubeadm's API and control-plane health timeouts, no
+# leader election.
 init() {
   cat >/root/kubeadm.yaml <<YAML
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
-timeouts: { kubernetesAPICall: 5m }
+timeouts: { kubernetesAPICall: 5m, controlPlaneComponentHealthCheck: 10m }
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
