@@ -221,6 +221,19 @@ function nodes(): [string, string][] {
   return kubectlJson<{ items: NodeItem[] }>(["get", "nodes"]).items.map((n) => [n.metadata.name, n.status.nodeInfo.kubeletVersion]);
 }
 
+/**
+ * Waits until the API server lists exactly `expected` (name, kubelet version), sorted. kubeadm join
+ * returns once the kubelet has its client certificate; the kubelet registers its Node a moment
+ * later (seconds under TCG, once over a minute in CI), so a single look right after the bootstrap
+ * races it. Returns ms waited.
+ */
+function waitForNodes(expected: [string, string][]): number {
+  const want = JSON.stringify([...expected].sort());
+  return waitFor(`nodes ${want}`, () => JSON.stringify(nodes().sort()) === want, {
+    timeoutMs: 5 * 60_000, intervalMs: 3000, tolerateErrors: true, diagnostics: () => JSON.stringify(nodes().sort()),
+  });
+}
+
 /** Boots a host from its seed and waits for the bootstrap's last line; returns the VM. */
 function bootHost(host: { name: string; address: string }, version: string, memoryMiB: number, timing: string): Vm {
   const started = Date.now();
@@ -297,7 +310,7 @@ describe("a control plane and a worker from their unmodified seeds", () => {
 
   test("the worker boots and joins through discovery with the CA pin", () => {
     workerVm = bootHost(WORKER, VERSION, 2048, "workerBootToDoneMs");
-    expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${VERSION}`], [WORKER.name, `v${VERSION}`]]);
+    timings.workerRegisteredAfterDoneMs = waitForNodes([[CONTROL_PLANE_NODE, `v${VERSION}`], [WORKER.name, `v${VERSION}`]]);
   });
 
   test("kubeadm patches reached the nodes: the API server's liveness probe, the worker pool's maxPods", () => {
@@ -441,6 +454,7 @@ describe("upgrade to the next minor through the bare-metal desired-version chann
     workerVm?.stop();
     worker = bootHost(WORKER, NEXT, 2048, "workerReplaceBootToDoneMs");
     workerVm = worker;
+    waitForNodes([[CONTROL_PLANE_NODE, `v${NEXT}`], [WORKER.name, `v${NEXT}`]]);
     waitFor("both nodes Ready after the upgrade", allReady, { timeoutMs: 15 * 60_000, intervalMs: 5000, tolerateErrors: true, diagnostics: () => kubectl(["get", "pods", "-A", "-o", "wide"]).stdout });
     timings.workerReplaceMs = Date.now() - started;
     expect(nodes().sort()).toEqual([[CONTROL_PLANE_NODE, `v${NEXT}`], [WORKER.name, `v${NEXT}`]]);
