@@ -79,6 +79,14 @@ describe("bare-metal inventory validation", () => {
     ["a seed directory with ${VAR}", props({ seedFiles: { directory: "/srv/${SITE}/seeds" } }), "seedFiles.directory", /shell expansion/, /os\.homedir/],
     ["an empty PKI store path", props({ pkiDirectory: " " }), "pkiDirectory", /not a non-empty path/, /directory path/],
     ["no delivery at all", props({ ssh: undefined, seedFiles: { enabled: false } }), "seedFiles.enabled", /no delivery at all \(no ssh either\)/, /set ssh, or leave seedFiles enabled/],
+    ["a backup interval under 5 minutes", props({ etcdBackup: { intervalMinutes: 1 } }), "etcdBackup.intervalMinutes", /not a whole number from 5 to 1440/, /every 5 minutes to once a day/],
+    ["a fractional backup interval", props({ etcdBackup: { intervalMinutes: 7.5 } }), "etcdBackup.intervalMinutes", /not a whole number from 5 to 1440/, /every 5 minutes/],
+    ["no hourly snapshots kept", props({ etcdBackup: { retention: { hourlyDays: 0 } } }), "etcdBackup.retention.hourlyDays", /not a whole number from 1 to 365/, /1 to 365 days/],
+    ["daily snapshots kept too long", props({ etcdBackup: { retention: { dailyDays: 5000 } } }), "etcdBackup.retention.dailyDays", /from 1 to 3650/, /1 to 3650 days/],
+    ["recent snapshots kept shorter than the interval", props({ etcdBackup: { intervalMinutes: 120, retention: { recentHours: 1 } } }), "etcdBackup.retention.recentHours", /keeps no snapshot taken every 120 minutes/, /at least one interval/],
+    ["a relative backup directory", props({ etcdBackup: { directory: "backups" } }), "etcdBackup.directory", /not an absolute path/, /\/var\/lib\/cdktf-kubeadm\/etcd-backups/],
+    ["a backup directory with ..", props({ etcdBackup: { directory: "/var/lib/../etc" } }), "etcdBackup.directory", /not an absolute path/, /etcd-backups/],
+    ["a backup directory with a space", props({ etcdBackup: { directory: "/srv/etcd backups" } }), "etcdBackup.directory", /not an absolute path/, /etcd-backups/],
   ];
 
   test.each(cases)("%s", (_name, spec, field, problem, fix) => {

@@ -17,7 +17,7 @@ import { bootstrapScript } from "../src/bootstrap/bootstrap-script";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { generateBootstrapToken, isSignedBy } from "../src/bootstrap/pki";
 import {
-  CommandResult, exampleRoles, KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, RoleConfigs, run,
+  CommandResult, etcdTool, exampleRoles, KUBERNETES_TEST_VERSION, kubernetesCommand, outcome, RoleConfigs, run,
 } from "./support/kubernetes";
 import { NodeNamespace } from "./support/node-namespace";
 import { waitFor } from "./support/wait";
@@ -376,6 +376,138 @@ describe("a real control plane on the node", () => {
       for (const name of ["free", "guarded", "elsewhere"]) admin("delete", "pod", name, "--grace-period=0", "--force");
       admin("delete", "pdb", "guarded");
       admin("delete", "node", OTHER);
+    });
+  });
+
+  describe("etcd backups: the backup agent snapshots the real etcd, checks and stores the snapshot, and records it", () => {
+    // the example's own settings and script: bare metal backs up by default, into this directory
+    const LOCATION = "/var/lib/cdktf-kubeadm/etcd-backups";
+    const STUB = "/run/cdktf-kubeadm/stub";
+    const admin = (...args: string[]) => kubectl(node, ADMIN, ...args);
+    /** The timer's run: `cdktf-kubeadm-bootstrap backup` on a bootstrapped node ($ST/done). */
+    const backup = (before = "") => scriptFunctions(node, `${before}agent backup`, { PATH: `${STUB}:${NODE_PATH}` });
+    const nodeName = /^NODE_NAME='([^']+)'$/m.exec(first.files[NODE_LAYOUT.settings])![1];
+    const status = () => json(admin("-n", "kube-system", "get", "configmap", "cdktf-kubeadm-etcd-backup", "-o", "json")).data as Record<string, string>;
+    const stored = (dir: string) => fs.readdirSync(node.hostPath(`${LOCATION}/${dir}`)).sort();
+    let firstRun: CommandResult;
+    let secondRun: CommandResult;
+    /** What the first run left: the directories' listings, the status ConfigMap. */
+    let afterFirst: { recent: string[]; hourly: string[]; daily: string[]; status: Record<string, string> };
+
+    beforeAll(() => {
+      // ctr on a node runs etcdctl/etcdutl from the etcd image kubeadm's manifest names, with the
+      // etcd PKI and the scratch directory mounted at their own paths: here the double runs our
+      // build of the same etcd release on the node, and records the call.
+      node.writeFile("/var/lib/cdktf-kubeadm/done", "", 0o644);
+      node.writeFile(`${STUB}/ctr`, [
+        "#!/bin/bash",
+        `echo "ctr $*" >>/run/cdktf-kubeadm/ctr.calls`,
+        '[[ $1 == -n && $3 == run ]] || { echo "ctr double: unexpected $*" >&2; exit 2; }',
+        "shift 3",
+        'while [[ $1 == -* ]]; do case $1 in --mount) shift 2 ;; *) shift ;; esac; done',
+        "shift 2 # the image and the container id",
+        `tool=$1; shift; exec "${path.dirname(etcdTool("etcdctl"))}/$tool" "$@"`,
+        "",
+      ].join("\n"), 0o755);
+      expect(outcome(admin("create", "configmap", "before-the-snapshot", "--from-literal=k=v"))).toBe("exit 0");
+      firstRun = backup();
+      afterFirst = { recent: stored("recent"), hourly: stored("hourly"), daily: stored("daily"), status: status() };
+      expect(outcome(admin("create", "configmap", "after-the-snapshot", "--from-literal=k=v"))).toBe("exit 0");
+      // outdated copies of each kind, and a daily one still within its 90 days
+      const old: [string, string][] = [["recent", "etcd-20260101T000000Z.db"], ["hourly", "etcd-20260101T00.db"], ["daily", "etcd-20260101.db"]];
+      for (const [dir, name] of old) node.writeFile(`${LOCATION}/${dir}/${name}`, "old", 0o600);
+      secondRun = backup();
+    }, 180_000);
+
+    test("the example's control plane backs up by default: every 15 minutes into the directory, kept 24 hours, 7 days, 90 days", () => {
+      expect(first.files[NODE_LAYOUT.settings]).toContain(["BACKUP_TARGET='file'", `BACKUP_LOCATION='${LOCATION}'`, "BACKUP_INTERVAL='15'",
+        "BACKUP_RECENT_HOURS='24'", "BACKUP_HOURLY_DAYS='7'", "BACKUP_DAILY_DAYS='90'"].join("\n"));
+    });
+
+    test("the first run takes the Lease, stores a snapshot the real etcdutl accepts as recent, hourly and daily copies (0600 in 0700 directories)", () => {
+      expect(outcome(firstRun)).toBe("exit 0");
+      expect(firstRun.output).toContain("take of the backup Lease kube-system/cdktf-kubeadm-etcd-backup");
+      const { recent } = afterFirst;
+      expect(recent).toHaveLength(1);
+      expect(recent[0]).toMatch(/^etcd-\d{8}T\d{6}Z\.db$/);
+      const file = node.hostPath(`${LOCATION}/recent/${recent[0]}`);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      for (const dir of ["", "/recent", "/hourly", "/daily"]) expect({ dir, mode: fs.statSync(node.hostPath(`${LOCATION}${dir}`)).mode & 0o777 }).toEqual({ dir, mode: 0o700 });
+      const checked = JSON.parse(run(etcdTool("etcdutl"), ["snapshot", "status", file, "-w", "json"]).stdout);
+      const last = JSON.parse(afterFirst.status.lastSnapshot);
+      expect(last).toEqual({
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), node: nodeName, revision: checked.revision, sizeBytes: checked.totalSize,
+        hash: checked.hash, location: `${LOCATION}/recent/${recent[0]}`,
+      });
+      expect(checked.revision).toBeGreaterThan(1);
+      const hour = recent[0].slice(5, 16);
+      expect(afterFirst.hourly).toEqual([`etcd-${hour}.db`]);
+      expect(fs.readFileSync(node.hostPath(`${LOCATION}/hourly/etcd-${hour}.db`)).equals(fs.readFileSync(file))).toBe(true);
+      expect(afterFirst.daily).toEqual([`etcd-${hour.slice(0, 8)}.db`]);
+      expect(afterFirst.status).toMatchObject({ lastHourly: hour, lastDaily: hour.slice(0, 8), lastError: "" });
+      const lease = json(admin("-n", "kube-system", "get", "lease", "cdktf-kubeadm-etcd-backup", "-o", "json")).spec;
+      expect(lease).toMatchObject({ holderIdentity: nodeName, leaseDurationSeconds: 1800 });
+    });
+
+    test("ctr ran etcdctl and etcdutl from the image of kubeadm's etcd manifest, with the etcd PKI read-only", () => {
+      const image = (yaml.load(node.readFile("/etc/kubernetes/manifests/etcd.yaml")) as { spec: { containers: { image: string }[] } }).spec.containers[0].image;
+      const calls = node.readFile("/run/cdktf-kubeadm/ctr.calls").trim().split("\n");
+      expect(calls.slice(0, 3).map((c) => c.replace(/cdktf-kubeadm-etcd-\d+/, "ID").replace(/ --(cacert|cert|key)=\S+/g, ""))).toEqual([
+        `ctr -n k8s.io run --rm --net-host --mount type=bind,src=/etc/kubernetes/pki/etcd,dst=/etc/kubernetes/pki/etcd,options=rbind:ro --mount type=bind,src=/var/lib/cdktf-kubeadm/etcd-backup,dst=/var/lib/cdktf-kubeadm/etcd-backup,options=rbind:rw ${image} ID etcdctl --endpoints=https://127.0.0.1:2379 --command-timeout=30s endpoint status`,
+        `ctr -n k8s.io run --rm --net-host --mount type=bind,src=/etc/kubernetes/pki/etcd,dst=/etc/kubernetes/pki/etcd,options=rbind:ro --mount type=bind,src=/var/lib/cdktf-kubeadm/etcd-backup,dst=/var/lib/cdktf-kubeadm/etcd-backup,options=rbind:rw ${image} ID etcdctl --endpoints=https://127.0.0.1:2379 --command-timeout=10m snapshot save /var/lib/cdktf-kubeadm/etcd-backup/snapshot.db`,
+        `ctr -n k8s.io run --rm --net-host --mount type=bind,src=/etc/kubernetes/pki/etcd,dst=/etc/kubernetes/pki/etcd,options=rbind:ro --mount type=bind,src=/var/lib/cdktf-kubeadm/etcd-backup,dst=/var/lib/cdktf-kubeadm/etcd-backup,options=rbind:rw ${image} ID etcdutl snapshot status /var/lib/cdktf-kubeadm/etcd-backup/snapshot.db -w json`,
+      ]);
+      expect(image).toMatch(/\/etcd:3\.6\.\d+-0$/);
+    });
+
+    test("the next run within the hour renews the Lease and stores a recent copy only; expired copies of each kind are pruned", () => {
+      expect(outcome(secondRun)).toBe("exit 0");
+      expect(secondRun.output).toContain("renewed the backup Lease");
+      expect(stored("recent")).toHaveLength(2);
+      expect(stored("recent")).not.toContain("etcd-20260101T000000Z.db");
+      expect(stored("hourly")).toHaveLength(1);
+      expect(stored("daily")).toHaveLength(1);
+      expect(secondRun.output).toContain("deleted the expired snapshot hourly/etcd-20260101T00.db");
+      // nothing left in the scratch directory: the snapshot holds every Secret
+      expect(fs.existsSync(node.hostPath("/var/lib/cdktf-kubeadm/etcd-backup"))).toBe(false);
+    });
+
+    test("the snapshot restores with etcdutl: a real etcd started on it has the objects made before it, not those made after", () => {
+      // the first run's snapshot: taken before after-the-snapshot was created
+      const file = node.hostPath(JSON.parse(afterFirst.status.lastSnapshot).location);
+      const dataDir = path.join(node.dir, "restored");
+      const restored = run(etcdTool("etcdutl"), ["snapshot", "restore", file, "--data-dir", dataDir, "--name", "restored", "--initial-cluster", "restored=http://127.0.0.1:23800", "--initial-advertise-peer-urls", "http://127.0.0.1:23800"]);
+      expect(outcome(restored)).toBe("exit 0");
+      node.start("restored-etcd", bin("etcd"), ["--name", "restored", "--data-dir", dataDir, "--listen-client-urls", "http://127.0.0.1:23790", "--advertise-client-urls", "http://127.0.0.1:23790",
+        "--listen-peer-urls", "http://127.0.0.1:23800", "--initial-advertise-peer-urls", "http://127.0.0.1:23800", "--initial-cluster", "restored=http://127.0.0.1:23800"]);
+      const keys = () => node.exec(etcdTool("etcdctl"), ["--endpoints=http://127.0.0.1:23790", "get", "--prefix", "--keys-only", "/registry/configmaps/default/"]);
+      waitFor("the restored etcd answers", () => keys().code === 0, { timeoutMs: 60_000, diagnostics: () => node.log("restored-etcd", 20) });
+      const names = keys().stdout.split("\n").filter(Boolean);
+      expect(names).toContain("/registry/configmaps/default/before-the-snapshot");
+      expect(names).not.toContain("/registry/configmaps/default/after-the-snapshot");
+    });
+
+    test("while another node holds the Lease, nothing is taken", () => {
+      const lease = json(admin("-n", "kube-system", "get", "lease", "cdktf-kubeadm-etcd-backup", "-o", "json"));
+      lease.spec.holderIdentity = "bm-cp-1";
+      lease.spec.renewTime = new Date().toISOString().replace(/\.\d+Z$/, ".000000Z");
+      expect(outcome(node.exec(bin("kubectl"), ["--kubeconfig", ADMIN, "replace", "-f", "-"], { input: JSON.stringify(lease) }))).toBe("exit 0");
+      const before = stored("recent");
+      const r = backup();
+      expect(outcome(r)).toBe("exit 0");
+      expect(r.output).toMatch(/bm-cp-1 holds the backup Lease for \d+s more: trying again at the next run/);
+      expect(stored("recent")).toEqual(before);
+      expect(outcome(admin("-n", "kube-system", "delete", "lease", "cdktf-kubeadm-etcd-backup"))).toBe("exit 0");
+    });
+
+    test("a snapshot etcd refuses fails in one line naming the step and the fix, recorded in the ConfigMap; the Lease is let go", () => {
+      // a client certificate of another CA (the front proxy's): etcd refuses the TLS handshake
+      const r = backup(`PKI=${path.join(node.dir, "wrong-pki")}; cp -a /etc/kubernetes/pki $PKI; cp $PKI/front-proxy-client.crt $PKI/etcd/healthcheck-client.crt; cp $PKI/front-proxy-client.key $PKI/etcd/healthcheck-client.key; `);
+      expect(r.code).toBe(1);
+      const line = "cdktf-kubeadm backup FAILED in step snapshot: etcdctl snapshot save failed: check this node's etcd (crictl ps --name etcd; crictl logs)";
+      expect(r.output).toContain(line);
+      expect(status().lastError).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ ${nodeName}, step snapshot: etcdctl snapshot save failed`));
+      expect(json(admin("-n", "kube-system", "get", "lease", "cdktf-kubeadm-etcd-backup", "-o", "json")).spec.holderIdentity).toBeUndefined();
     });
   });
 

@@ -9,6 +9,7 @@ import * as path from "path";
 import * as zlib from "zlib";
 import { packScript, ScriptRole } from "./pack-script";
 import type { SecretSourceKind } from "./secret-bundle";
+import { backupFeatures, EtcdBackupTarget } from "./etcd-backup";
 import { UpgradeChannel, upgradeFeatures } from "./upgrade-channel";
 
 let scriptSource: string | undefined;
@@ -30,10 +31,12 @@ function pack(role: ScriptRole, features: string[], stage: "full" | "loader"): s
  * What a node of this role runs: the packed script, with the code that reads secrets from
  * `secrets` (a SecretSource kind) and nothing for other sources, on control-plane roles the
  * reader of the upgrade channel `upgrade` (workers never carry the upgrade agent), and with
- * `drain` the drain before termination.
+ * `drain` the drain before termination, and on control-plane roles the etcd backup agent that
+ * stores snapshots in a `backup` target.
  */
-export function bootstrapScript(role: ScriptRole, secrets?: SecretSourceKind, upgrade?: UpgradeChannel["kind"], drain?: DrainKind): string {
-  return pack(role, [...(secrets ? [secrets] : []), ...(role === "control-plane" ? upgradeFeatures(upgrade) : []), ...drainFeatures(role, drain)], "full");
+export function bootstrapScript(role: ScriptRole, secrets?: SecretSourceKind, upgrade?: UpgradeChannel["kind"], drain?: DrainKind, backup?: EtcdBackupTarget["kind"]): string {
+  const controlPlane = role === "control-plane" ? [...upgradeFeatures(upgrade), ...backupFeatures(backup)] : [];
+  return pack(role, [...(secrets ? [secrets] : []), ...controlPlane, ...drainFeatures(role, drain)], "full");
 }
 
 /**
@@ -54,8 +57,9 @@ export function fullScript(input: {
   readonly secrets?: { readonly kind: SecretSourceKind };
   readonly upgradeChannel?: { readonly kind: UpgradeChannel["kind"] };
   readonly drain?: { readonly kind: DrainKind };
+  readonly etcdBackup?: { readonly target: { readonly kind: EtcdBackupTarget["kind"] } };
 }): string {
-  return bootstrapScript(input.role.kind, input.secrets?.kind, input.upgradeChannel?.kind, input.drain?.kind);
+  return bootstrapScript(input.role.kind, input.secrets?.kind, input.upgradeChannel?.kind, input.drain?.kind, input.etcdBackup?.target.kind);
 }
 
 /**

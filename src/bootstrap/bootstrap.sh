@@ -128,6 +128,7 @@ settings() {
       esac
       files+=("$INIT_CONFIG") pki=$CA_FILES
       [[ -z ${UPGRADE_CHANNEL:-} ]] || { declare -F usettings >/dev/null || die "this copy of the script has no upgrade agent (UPGRADE_CHANNEL '$UPGRADE_CHANNEL')"; usettings; }
+      [[ -z ${BACKUP_TARGET:-} ]] || { declare -F bsettings >/dev/null || die "this copy of the script has no backup agent (BACKUP_TARGET '$BACKUP_TARGET')"; bsettings; }
       ;;
     # kubeadm join refuses a worker with $PKI/ca.crt: its copy of the CA lives in $E/pki
     worker) CA=$E/pki/ca.crt ;;
@@ -188,7 +189,7 @@ ssettings() {
   [[ $SECRETS_SOURCE != aws* ]] || need SECRETS_REGION
 }
 # @end
-# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm upgrade-gce-metadata
+# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm upgrade-gce-metadata backup-aws-s3 backup-gce-gcs
 # hq CURL-ARGS... URL: one HTTP request. Tokens and credentials come as a curl config on stdin
 # (-K -), never on a command line; the body goes to $SB, the status to HS (000: no answer).
 hq() { HS=$(curl -sS --connect-timeout 5 --max-time 30 -o "$SB" -w '%{http_code}' -K - "$@") || HS=000; }
@@ -197,8 +198,8 @@ soft() { WHY=$1; warn "$1"; return 1; }
 # kcfg FORMAT FIELD...: a curl config ($S/k) from string fields of the JSON answer
 kcfg() { python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));print(sys.argv[2]%tuple(c[k] for k in sys.argv[3:]))' "$SB" "$@" >"$S/k" 2>/dev/null; }
 # @end
-# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm
-# sm WHAT DENIED-MESSAGE MISSING-FIX: a cloud API's answer: 0 success, 1 retry (throttled, server
+# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm backup-aws-s3 backup-gce-gcs
+# sm WHAT DENIED-MESSAGE MISSING-FIX [VERB]: a cloud API's answer: 0 success, 1 retry (throttled, server
 # error, credentials not yet valid or a denial: IAM is eventually consistent, a grant made just
 # before this node booted may not be visible yet), dies if WHAT is missing or the request is refused
 sm() {
@@ -212,10 +213,10 @@ sm() {
     401/* | 429/* | *Throttling* | *ExpiredToken* | *UnrecognizedClient* | *InvalidClientTokenId*) ;;
     4??/*) die "$1: the request is refused ($e)" ;;
   esac
-  soft "reading $1: $e"
+  soft "${4:-reading} $1: $e"
 }
 # @end
-# @only aws-secretsmanager upgrade-aws-ssm
+# @only aws-secretsmanager upgrade-aws-ssm backup-aws-s3
 # IMDSv2 token -> the instance role (AROLE) -> its credentials as a curl config in $S/k, for a
 # request signed with them (--aws-sigv4)
 aws_creds() {
@@ -761,6 +762,8 @@ step_timers() {
   for n in "${t[@]:1}"; do
     printf '[Timer]\nOnBootSec=5min\nOnUnitInactiveSec=5min\nRandomizedDelaySec=2min\n[Install]\nWantedBy=timers.target\n' >"$u$n.timer"
   done
+  # the Lease's holder snapshots every BACKUP_INTERVAL minutes, counted from each run's start
+  [[ -z ${BACKUP_TARGET:-} ]] || { t+=(backup); printf '[Timer]\nOnBootSec=%smin\nOnUnitActiveSec=%smin\nAccuracySec=10s\n[Install]\nWantedBy=timers.target\n' "$BACKUP_INTERVAL" "$BACKUP_INTERVAL" >"${u}backup.timer"; }
   for n in "${t[@]}"; do
     printf '[Service]\nType=oneshot\nExecStart=/usr/local/sbin/cdktf-kubeadm-bootstrap %s\n' "$n" >"$u$n.service"
     on+=("cdktf-kubeadm-$n.timer")
@@ -769,26 +772,32 @@ step_timers() {
   systemctl enable --now "${on[@]}"
 }
 kc() { kubectl --kubeconfig "$K/admin.conf" --request-timeout 20s "$@"; }
-# lease take|release: Lease kube-system/cdktf-kubeadm-upgrade, one control-plane node at a time
-# upgrades or restarts its static pods. Writes carry the resourceVersion read: of two nodes racing,
-# one gets a conflict. Returns 1 when another node holds it (or won the race).
+# cmput CONFIGMAP PATCH: merges PATCH into ConfigMap kube-system/CONFIGMAP, created on first use
+cmput() {
+  local c=(kc -n kube-system patch configmap "$1" --type merge -p)
+  "${c[@]}" "$2" >/dev/null 2>&1 || { kc -n kube-system create configmap "$1" >/dev/null 2>&1; "${c[@]}" "$2" >/dev/null; }
+}
+# lease take|release: Lease kube-system/$LEASE (default cdktf-kubeadm-upgrade: one control-plane
+# node at a time upgrades or restarts its static pods; the backup agent's cdktf-kubeadm-etcd-backup:
+# one node takes the snapshots), held LEASE_SECONDS. Writes carry the resourceVersion read: of two
+# nodes racing, one gets a conflict. Returns 1 when another node holds it (or won the race).
 lease() {
-  local v h r d t j
+  local v h r d t j n=${LEASE:-cdktf-kubeadm-upgrade} w=${LEASE_FOR:-upgrade}
   t=$(date +%s)
-  j=$(kc -n kube-system get lease cdktf-kubeadm-upgrade --ignore-not-found \
+  j=$(kc -n kube-system get lease "$n" --ignore-not-found \
     -o jsonpath='{.metadata.resourceVersion}|{.spec.holderIdentity}|{.spec.renewTime}|{.spec.leaseDurationSeconds}') || return
   IFS='|' read -r v h r d <<<"$j"
   if [[ -n $h && $h != "$NODE" ]]; then
     [[ $1 == take ]] || return 0
     r=$(($(date -d "${r:-@0}" +%s) + ${d:-0} - t))
-    if ((r > 0)); then log "$h holds the upgrade Lease for ${r}s more: trying again at the next run"; return 1; fi
+    if ((r > 0)); then log "$h holds the $w Lease for ${r}s more: trying again at the next run"; return 1; fi
   fi
   j=
-  [[ $1 == release ]] || j="\"holderIdentity\":\"$NODE\",\"leaseDurationSeconds\":3600,\"acquireTime\":\"$(date -u -d "@$t" +%FT%T.000000Z)\",\"renewTime\":\"$(date -u -d "@$t" +%FT%T.000000Z)\""
-  j="{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"cdktf-kubeadm-upgrade\",\"namespace\":\"kube-system\"${v:+,\"resourceVersion\":\"$v\"}},\"spec\":{$j}}"
+  [[ $1 == release ]] || j="\"holderIdentity\":\"$NODE\",\"leaseDurationSeconds\":${LEASE_SECONDS:-3600},\"acquireTime\":\"$(date -u -d "@$t" +%FT%T.000000Z)\",\"renewTime\":\"$(date -u -d "@$t" +%FT%T.000000Z)\""
+  j="{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"$n\",\"namespace\":\"kube-system\"${v:+,\"resourceVersion\":\"$v\"}},\"spec\":{$j}}"
   if [[ -n $v ]]; then v=replace; else v=create; fi
-  kc "$v" -f - <<<"$j" >/dev/null || { log "another node wrote the upgrade Lease first: trying again at the next run"; return 1; }
-  if [[ $1 == take && $h == "$NODE" ]]; then log "renewed the upgrade Lease"; else log "$1 of the upgrade Lease kube-system/cdktf-kubeadm-upgrade"; fi
+  kc "$v" -f - <<<"$j" >/dev/null || { log "another node wrote the $w Lease first: trying again at the next run"; return 1; }
+  if [[ $1 == take && $h == "$NODE" ]]; then log "renewed the $w Lease"; else log "$1 of the $w Lease kube-system/$n"; fi
 }
 # between the long steps (upgrade apply, drain): the Lease stays ours for another hour
 renew() { lease take || die "cannot renew the upgrade Lease (another node took it over): stopping before the next step"; }
@@ -850,7 +859,7 @@ print("\n".join(n for n,d in ((s["metadata"]["name"],s.get("data",{})) for s in 
     log "deleted join token ${n#bootstrap-token-}, replaced by $id"
   done
 }
-# agent upgrade|certs|token: a run of the timer's job on a bootstrapped control-plane node
+# agent upgrade|certs|token|backup: a run of the timer's job on a bootstrapped control-plane node
 agent() {
   WHAT=$1 STEP=$1 LOGN=/var/log/cdktf-kubeadm-$1.log
   mkdir -p "$ST" "$RUN" "$R/var/log"
@@ -859,6 +868,7 @@ agent() {
   exec 9>>"$ST/agent.lock"
   flock -n 9 || { log "another run holds $ST/agent.lock"; exit 0; }
   settings
+  if [[ $1 == backup && -z ${BACKUP_TARGET:-} ]]; then log "no BACKUP_TARGET: nothing to do"; exit 0; fi
   if [[ $1 == upgrade && -z ${UPGRADE_CHANNEL:-} ]] || ! declare -F "$1" >/dev/null; then log "no UPGRADE_CHANNEL: nothing to do"; exit 0; fi
   "$1"
 }
@@ -897,11 +907,7 @@ ustatus() {
   retry uput "{\"data\":{$(js "$NODE"):$(js "$j")}}" ||
     warn "cannot record the upgrade status in ConfigMap kube-system/cdktf-kubeadm-upgrade-status (this node's copy: $ST/upgrade.json)"
 }
-# uput PATCH: merges a node's status into the ConfigMap, created on first use
-uput() {
-  local c=(kc -n kube-system patch configmap cdktf-kubeadm-upgrade-status --type merge -p)
-  "${c[@]}" "$1" >/dev/null 2>&1 || { kc -n kube-system create configmap cdktf-kubeadm-upgrade-status >/dev/null 2>&1; "${c[@]}" "$1" >/dev/null; }
-}
+uput() { cmput cdktf-kubeadm-upgrade-status "$1"; }
 desired_file() {
   [[ -s $E/desired-version ]] || { log "$E/desired-version does not exist: nothing to do"; exit 0; }
   DES=$(<"$E/desired-version")
@@ -981,6 +987,140 @@ upgrade() {
   log "upgraded $NODE to $DES"
 }
 # @end
+# @only backup
+# etcd backups (timer cdktf-kubeadm-backup, every BACKUP_INTERVAL minutes on each control-plane
+# node). The holder of Lease kube-system/cdktf-kubeadm-etcd-backup (kept for two intervals, so a
+# dead holder's place is taken) snapshots its etcd with etcdctl, checks the file with etcdutl
+# snapshot status and stores it at BACKUP_LOCATION as recent/etcd-<UTC time>.db, and the first
+# snapshot of each hour and day as hourly/etcd-<hour>.db and daily/etcd-<day>.db. Clouds expire
+# them with lifecycle rules; a directory is pruned here (BACKUP_RECENT_HOURS, BACKUP_HOURLY_DAYS,
+# BACKUP_DAILY_DAYS). The outcome, or one line of why not, goes to ConfigMap
+# kube-system/cdktf-kubeadm-etcd-backup.
+bsettings() {
+  need BACKUP_LOCATION BACKUP_INTERVAL
+  case $BACKUP_TARGET in
+    file) need BACKUP_RECENT_HOURS BACKUP_HOURLY_DAYS BACKUP_DAILY_DAYS ;; aws-s3) need BACKUP_REGION ;; gce-gcs) ;;
+    *) die "BACKUP_TARGET '$BACKUP_TARGET' is not one of file, aws-s3, gce-gcs" ;;
+  esac
+  declare -F "bput_${BACKUP_TARGET%%-*}" >/dev/null || die "this copy of the script cannot store backups in BACKUP_TARGET '$BACKUP_TARGET'"
+  BK=$ST/etcd-backup
+}
+# etcdtool etcdctl|etcdutl ARGS...: the tool from this node's etcd image (the version that wrote
+# the data; kubeadm's etcd images carry both), on the host network, with the etcd PKI (read-only)
+# and $BK mounted at their own paths
+etcdtool() {
+  local image
+  image=$(sed -nE 's/^ *image: *"?([^" ]+)"?$/\1/p' "$K/manifests/etcd.yaml" 2>/dev/null | head -n1)
+  [[ -n $image ]] || die "no image in $K/manifests/etcd.yaml: backups need the local etcd kubeadm runs"
+  ctr -n k8s.io run --rm --net-host --mount "type=bind,src=$PKI/etcd,dst=$PKI/etcd,options=rbind:ro" \
+    --mount "type=bind,src=$BK,dst=$BK,options=rbind:rw" "$image" "cdktf-kubeadm-etcd-$$" "$@"
+}
+# bstatus (die's STATUS while backing up): a failure's one line in the ConfigMap
+bstatus() { [[ $2 != failed ]] || cmput cdktf-kubeadm-etcd-backup "{\"data\":{\"lastError\":$(js "$(now) $NODE, step $1: $3")}}"; }
+bfailed() { rm -rf "$BK"; lease release || :; }
+bprune() { # DIR PREFIX-OF-THE-OLDEST-TO-KEEP: deletes the snapshots in DIR named before it
+  local f
+  for f in "$BACKUP_LOCATION/$1"/etcd-*.db; do
+    [[ -e $f && ${f##*/} < "etcd-$2" ]] || continue
+    rm -f "$f" && log "deleted the expired snapshot $1/${f##*/}"
+  done
+}
+backup() {
+  local f j rev size hash t stamp hour day names n done=() old kept='' ec
+  LEASE=cdktf-kubeadm-etcd-backup LEASE_FOR=backup LEASE_SECONDS=$((BACKUP_INTERVAL * 120)) STATUS=bstatus
+  lease take || return 0
+  # a node that cannot snapshot lets another one take the next
+  CLEANUP=bfailed
+  STEP=snapshot f=$BK/snapshot.db
+  rm -rf "$BK" && mkdir -m 700 "$BK"
+  local ec=(etcdctl --endpoints=https://127.0.0.1:2379 --cacert="$PKI/etcd/ca.crt" --cert="$PKI/etcd/healthcheck-client.crt" --key="$PKI/etcd/healthcheck-client.key")
+  # etcdctl retries a refused connection until its command timeout: a short check first, then the
+  # snapshot with the time a large database needs
+  if ! etcdtool "${ec[@]}" --command-timeout=30s endpoint status >/dev/null || ! etcdtool "${ec[@]}" --command-timeout=10m snapshot save "$f" >/dev/null; then
+    die "etcdctl snapshot save failed: check this node's etcd (crictl ps --name etcd; crictl logs)"
+  fi
+  STEP=check
+  j=$(etcdtool etcdutl snapshot status "$f" -w json) ||
+    die "etcdutl snapshot status refuses the snapshot (not stored): check the disk under $BK"
+  read -r hash rev size < <(python3 -c 'import json,sys;s=json.loads(sys.argv[1]);print(s["hash"],s["revision"],s["totalSize"])' "$j") ||
+    die "etcdutl snapshot status printed no hash, revision and size: $j"
+  chmod 600 "$f"
+  t=$(date +%s)
+  stamp=$(date -u -d "@$t" +%Y%m%dT%H%M%SZ) hour=${stamp:0:11} day=${stamp:0:8}
+  old=$(kc -n kube-system get configmap cdktf-kubeadm-etcd-backup --ignore-not-found -o jsonpath='{.data.lastHourly} {.data.lastDaily}') || old=''
+  names=("recent/etcd-$stamp.db")
+  [[ " $old " == *" $hour "* ]] || names+=("hourly/etcd-$hour.db")
+  [[ " $old " == *" $day "* ]] || names+=("daily/etcd-$day.db")
+  STEP=store
+  for n in "${names[@]}"; do
+    WHY=''
+    retry "bput_${BACKUP_TARGET%%-*}" "$f" "$n" || die "cannot store the snapshot as $BACKUP_LOCATION/$n${WHY:+: $WHY}"
+    done+=("$n")
+  done
+  rm -rf "$BK"
+  if [[ $BACKUP_TARGET == file ]]; then
+    bprune recent "$(date -u -d "@$((t - BACKUP_RECENT_HOURS * 3600))" +%Y%m%dT%H%M%SZ)"
+    bprune hourly "$(date -u -d "@$((t - BACKUP_HOURLY_DAYS * 86400))" +%Y%m%dT%H)"
+    bprune daily "$(date -u -d "@$((t - BACKUP_DAILY_DAYS * 86400))" +%Y%m%d)"
+  fi
+  STEP=status
+  j="{\"time\":$(js "$(date -u -d "@$t" +%FT%TZ)"),\"node\":$(js "$NODE"),\"revision\":$rev,\"sizeBytes\":$size,\"hash\":$hash,\"location\":$(js "$BACKUP_LOCATION/${done[0]}")}"
+  [[ " ${done[*]} " != *" hourly/"* ]] || kept+="\"lastHourly\":$(js "$hour"),"
+  [[ " ${done[*]} " != *" daily/"* ]] || kept+="\"lastDaily\":$(js "$day"),"
+  retry cmput cdktf-kubeadm-etcd-backup "{\"data\":{$kept\"lastSnapshot\":$(js "$j"),\"lastError\":\"\"}}" ||
+    warn "cannot record the snapshot in ConfigMap kube-system/cdktf-kubeadm-etcd-backup"
+  CLEANUP=:
+  log "snapshot of revision $rev ($size bytes) stored as ${done[*]} at $BACKUP_LOCATION"
+}
+# @end
+# @only backup-file
+# bput_file SNAPSHOT NAME: a copy (0600, directories 0700) at BACKUP_LOCATION/NAME
+bput_file() {
+  local d=$BACKUP_LOCATION/${2%/*} t
+  t=$d/.${2##*/}.tmp
+  if (umask 077 && mkdir -p "$d") && cp "$1" "$t" && chmod 600 "$t" && mv -f "$t" "$BACKUP_LOCATION/$2"; then return; fi
+  rm -f "$t"
+  soft "cannot write $BACKUP_LOCATION/$2 (disk full?)"
+}
+# @end
+# @only backup-aws-s3
+# bput_aws SNAPSHOT NAME: PutObject s3://BUCKET/PREFIX/NAME signed with the instance role (the
+# bucket's default encryption applies its KMS key); the payload's sha256 is signed too
+bput_aws() {
+  local S=$RUN/b SB=$RUN/b/r b=${BACKUP_LOCATION#s3://} p
+  p=${b#*/} b=${b%%/*}
+  [[ $p != "$b" ]] || p=''
+  rm -rf "$S" && mkdir -m 700 "$S" || return
+  aws_creds || { rm -rf "$S"; return 1; }
+  hq --max-time 3600 --aws-sigv4 "aws:amz:$BACKUP_REGION:s3" -H "x-amz-content-sha256: $(sha256sum "$1" | cut -d' ' -f1)" -T "$1" \
+    "${BOOTSTRAP_S3_ENDPOINT:-https://s3.$BACKUP_REGION.amazonaws.com}/$b/${p:+${p%/}/}$2" <"$S/k"
+  sm "bucket $b" "the instance role $AROLE may not s3:PutObject into $BACKUP_LOCATION: check its IAM policy and the bucket policy" "check the backup bucket" "writing to"
+  local rc=$?
+  rm -rf "$S"
+  return $rc
+}
+# @end
+# @only backup-gce-gcs
+# bput_gce SNAPSHOT NAME: a new object gs://BUCKET/PREFIX/NAME (ifGenerationMatch=0: an object of
+# that name is never replaced, so creating objects is the only permission needed; 412: it exists)
+bput_gce() {
+  local S=$RUN/b SB=$RUN/b/r b=${BACKUP_LOCATION#gs://} p
+  p=${b#*/} b=${b%%/*}
+  [[ $p != "$b" ]] || p=''
+  rm -rf "$S" && mkdir -m 700 "$S" || return
+  hq --noproxy '*' -H 'Metadata-Flavor: Google' \
+    "${BOOTSTRAP_IMDS_ENDPOINT:-http://metadata.google.internal}/computeMetadata/v1/instance/service-accounts/default/token" </dev/null
+  if [[ $HS != 200 ]] || ! kcfg 'header = "Authorization: Bearer %s"' access_token; then rm -rf "$S"; soft "no access token from the metadata server (HTTP $HS)"; return; fi
+  p=${p:+${p%/}/}$2
+  hq --max-time 3600 -X POST -H 'Content-Type: application/octet-stream' -T "$1" \
+    "${BOOTSTRAP_GCS_ENDPOINT:-https://storage.googleapis.com}/upload/storage/v1/b/$b/o?uploadType=media&ifGenerationMatch=0&name=${p//\//%2F}" <"$S/k"
+  [[ $HS != 412 ]] || HS=200
+  sm "bucket $b" "the node's service account may not create objects in $BACKUP_LOCATION: grant it roles/storage.objectCreator on the bucket" "check the backup bucket" "writing to"
+  local rc=$?
+  rm -rf "$S"
+  return $rc
+}
+# @end
 # @only upgrade-aws-ssm
 # SSM GetParameter signed with the instance role's credentials
 ssm_get() {
@@ -1017,9 +1157,9 @@ main() {
   [[ $(id -u) == 0 ]] || die "must run as root: run it with sudo"
   case ${1:-} in
     '') ;;
-    upgrade | certs | token) declare -F agent >/dev/null || die "'$1' runs on control-plane nodes only"; agent "$1"; return ;;
+    upgrade | certs | token | backup) declare -F agent >/dev/null || die "'$1' runs on control-plane nodes only"; agent "$1"; return ;;
     drain | drain-watch) declare -F drain_agent >/dev/null || die "'$1' runs on workers of AWS and GCE node pools only"; drain_agent "$1"; return ;;
-    *) die "unknown argument '$1': run it without arguments (bootstrap), or with upgrade, certs, token, drain or drain-watch" ;;
+    *) die "unknown argument '$1': run it without arguments (bootstrap), or with upgrade, certs, token, backup, drain or drain-watch" ;;
   esac
   STEP=start
   mkdir -p "$ST" "$RUN" "$R/var/log"

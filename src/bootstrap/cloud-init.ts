@@ -17,6 +17,7 @@ import type { ClusterPki } from "./pki";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER, pkiFiles, SecretSource, secretAudience, secretSettings } from "./secret-bundle";
 import type { NodeRole, ResolvedCluster } from "./spec";
 import { controlPlaneNodeName } from "./spec";
+import { backupSettings, EtcdBackup } from "./etcd-backup";
 import { UpgradeChannel, upgradeSettings } from "./upgrade-channel";
 
 export interface NodePayloadInput {
@@ -67,6 +68,11 @@ export interface NodePayloadInput {
    * delete their own Node. @default no drain (bare metal: nothing terminates a host)
    */
   readonly drain?: NodeDrain;
+  /**
+   * Control-plane roles: scheduled etcd snapshots (the backup agent's timer), stored in its target.
+   * @default no backups
+   */
+  readonly etcdBackup?: EtcdBackup;
 }
 
 /** Drain before termination (NodePayloadInput.drain). */
@@ -149,6 +155,7 @@ export function renderSettings(input: NodePayloadInput): string {
     // The loader installs the full script from the bundle only if it has this digest.
     BOOTSTRAP_SHA256: input.secrets ? scriptSha256(fullScript(input)) : undefined,
     ...(isControlPlane ? upgradeSettings(input.upgradeChannel) : {}),
+    ...(isControlPlane ? backupSettings(input.etcdBackup) : {}),
     POWEROFF_MINUTES: role.kind === "worker" && input.powerOffFailedWorkerMinutes ? String(input.powerOffFailedWorkerMinutes) : undefined,
     ...(role.kind === "worker" && input.workerJoinedHook
       ? { LIFECYCLE_HOOK: input.workerJoinedHook.hookName, LIFECYCLE_GROUP: input.workerJoinedHook.groupName(role.pool), LIFECYCLE_REGION: input.workerJoinedHook.region }

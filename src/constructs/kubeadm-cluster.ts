@@ -4,6 +4,7 @@ import { Annotations, TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
 import { cniSupportWarning } from "../bootstrap/catalog";
 import { fullScript } from "../bootstrap/bootstrap-script";
+import { backupLocation, EtcdBackup } from "../bootstrap/etcd-backup";
 import { nodeFiles, NodeDrain, NodeFile, renderCloudConfig, NodePayloadInput, WorkerJoinedHook } from "../bootstrap/cloud-init";
 import { renderKubeconfig } from "../bootstrap/kubeconfig";
 import { caCertHash, certificateExpiry, ClusterPki } from "../bootstrap/pki";
@@ -86,6 +87,12 @@ export interface KubeadmClusterProps {
    * @default no drain
    */
   readonly drain?: NodeDrain;
+  /**
+   * Scheduled etcd snapshots by the control plane's backup agent, stored in the platform's target
+   * (a bucket, a directory on each control-plane host); the `etcd_backup_location` output names it.
+   * @default no backups
+   */
+  readonly etcdBackup?: EtcdBackup;
 
   /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
   readonly outputs?: boolean;
@@ -251,6 +258,7 @@ export class KubeadmCluster extends Construct {
       powerOffFailedWorkerMinutes: this.props.powerOffFailedWorkerMinutes,
       workerJoinedHook: this.props.workerJoinedHook,
       drain: this.props.drain,
+      etcdBackup: this.props.etcdBackup,
     };
   }
 
@@ -262,7 +270,7 @@ export class KubeadmCluster extends Construct {
   secretBundle(audience: SecretAudience): string {
     const source = this.props.secrets?.[audience];
     // With a source, user data carries the loader and the bundle the audience's full script.
-    const script = source && fullScript({ role: { kind: audience }, secrets: source, upgradeChannel: this.props.upgradeChannel, drain: this.props.drain });
+    const script = source && fullScript({ role: { kind: audience }, secrets: source, upgradeChannel: this.props.upgradeChannel, drain: this.props.drain, etcdBackup: this.props.etcdBackup });
     return secretBundleFor(this.pki, audience, script);
   }
 
@@ -303,6 +311,13 @@ export class KubeadmCluster extends Construct {
     });
     output("ca_cert_hash", { value: this.caCertHash, description: "kubeadm discovery CA pin" });
     output("certificate_expiry", { value: this.certificateExpiry, description: "notAfter of the generated certificates" });
+    if (this.props.etcdBackup) {
+      const location = backupLocation(this.props.etcdBackup.target);
+      output("etcd_backup_location", {
+        value: hasTokens(location) ? toTerraformString(location) : location,
+        description: "Where the control plane stores etcd snapshots (recent/, hourly/, daily/; status: ConfigMap kube-system/cdktf-kubeadm-etcd-backup)",
+      });
+    }
   }
 }
 

@@ -855,6 +855,35 @@ export const PROPS_SCHEMA: PropsSchema = {
         }
       }
     },
+    "BaremetalEtcdBackupOptions": {
+      "properties": {
+        "directory": {
+          "shape": {
+            "kind": "string"
+          },
+          "optional": true
+        },
+        "enabled": {
+          "shape": {
+            "kind": "boolean"
+          },
+          "optional": true
+        },
+        "intervalMinutes": {
+          "shape": {
+            "kind": "number"
+          },
+          "optional": true
+        },
+        "retention": {
+          "shape": {
+            "kind": "object",
+            "name": "EtcdBackupRetention"
+          },
+          "optional": true
+        }
+      }
+    },
     "BaremetalHost": {
       "properties": {
         "name": {
@@ -1013,6 +1042,13 @@ export const PROPS_SCHEMA: PropsSchema = {
         "outputs": {
           "shape": {
             "kind": "boolean"
+          },
+          "optional": true
+        },
+        "etcdBackup": {
+          "shape": {
+            "kind": "object",
+            "name": "BaremetalEtcdBackupOptions"
           },
           "optional": true
         },
@@ -1432,6 +1468,28 @@ export const PROPS_SCHEMA: PropsSchema = {
         "allowPlainHttp": {
           "shape": {
             "kind": "boolean"
+          },
+          "optional": true
+        }
+      }
+    },
+    "EtcdBackupRetention": {
+      "properties": {
+        "recentHours": {
+          "shape": {
+            "kind": "number"
+          },
+          "optional": true
+        },
+        "hourlyDays": {
+          "shape": {
+            "kind": "number"
+          },
+          "optional": true
+        },
+        "dailyDays": {
+          "shape": {
+            "kind": "number"
           },
           "optional": true
         }

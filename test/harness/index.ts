@@ -17,6 +17,7 @@ import { CONTAINERD_VERSION_PREFIX } from "../../src/bootstrap/catalog";
 import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
 import { DrainKind, drainFeatures, scriptForBundle } from "../../src/bootstrap/bootstrap-script";
 import { packScript } from "../../src/bootstrap/pack-script";
+import { backupFeatures, backupSettings, EtcdBackup } from "../../src/bootstrap/etcd-backup";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER } from "../../src/bootstrap/secret-bundle";
 import { upgradeFeatures } from "../../src/bootstrap/upgrade-channel";
 
@@ -31,7 +32,7 @@ export const STUB_SCRIPT = path.resolve(__dirname, "stub.sh");
 /** Commands the stubs stand in for. */
 export const STUB_COMMANDS = [
   "id", "uname", "hostname", "swapoff", "modprobe", "sysctl", "ss", "timedatectl", "date", "apt-get",
-  "apt-cache", "apt-mark", "gpg", "curl", "systemctl", "containerd", "kubeadm", "kubectl", "cilium",
+  "apt-cache", "apt-mark", "gpg", "curl", "systemctl", "containerd", "ctr", "kubeadm", "kubectl", "cilium",
   "iptables", "ip", "shutdown", "fake-sleep",
 ] as const;
 
@@ -148,6 +149,8 @@ export interface NodeOptions {
    * nodes grant nodes their own Node's deletion. Script the node's pods with `setNodePods`. @default none
    */
   readonly drain?: DrainKind;
+  /** Control-plane nodes: the etcd backup agent (BACKUP_* settings, the script packed with its target's code). @default none */
+  readonly backup?: EtcdBackup;
 }
 
 /** The AWS drain's settings (a worker of pool "general" in cluster "prod"). */
@@ -452,11 +455,14 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     if (opts.upgrade === "aws-ssm") Object.assign(settings, { UPGRADE_PARAMETER: SSM_PARAMETER, UPGRADE_REGION: "eu-west-1" });
     if (opts.upgrade === "gce-metadata") Object.assign(settings, { UPGRADE_METADATA_KEY: GCE_UPGRADE_KEY });
   }
+  if (role === "control-plane" && opts.backup) {
+    for (const [key, value] of Object.entries(backupSettings(opts.backup))) if (value !== undefined) settings[key] = value;
+  }
   if (role === "worker" && opts.drain === "aws") Object.assign(settings, AWS_DRAIN_SETTINGS);
   if (role === "worker" && opts.drain === "gce") Object.assign(settings, { DRAIN_TIMEOUT: "60" });
   // What cloud-init writes on a node of this role: the packed script or, with a secret store, the
   // loader; the full script is then in the bundle, its digest in the settings.
-  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? upgradeFeatures(opts.upgrade) : []), ...drainFeatures(role, opts.drain)];
+  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? [...upgradeFeatures(opts.upgrade), ...backupFeatures(opts.backup?.target.kind)] : []), ...drainFeatures(role, opts.drain)];
   const source = fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8");
   const full = packScript(source, role, features);
   if (opts.secrets) settings.BOOTSTRAP_SHA256 = sha256(full);
@@ -632,6 +638,40 @@ export function serveDesiredVersion(node: NodeRoot, version: string | null): Sec
     else write(file, `${version}\n`);
   } else {
     throw new Error("serveDesiredVersion: create the node with the upgrade option");
+  }
+  return { ...f, values: Object.values(f) };
+}
+
+export const S3_ENDPOINT = "https://s3.stub";
+export const GCS_ENDPOINT = "https://storage.stub";
+/** Env that points the backup agent at the stub metadata server and buckets. */
+export const BACKUP_SEAMS = { BOOTSTRAP_IMDS_ENDPOINT: IMDS_ENDPOINT, BOOTSTRAP_S3_ENDPOINT: S3_ENDPOINT, BOOTSTRAP_GCS_ENDPOINT: GCS_ENDPOINT };
+
+/**
+ * The backup bucket of the node's BACKUP_TARGET answering `status` to every upload: S3 PutObject
+ * (SigV4 with the instance role's IMDSv2 credentials, the payload's sha256 signed, `x-amz-content-sha256`)
+ * or a GCS media upload with the service account's token. Uploads must carry `snapshot`'s sha256.
+ */
+export function serveBackupBucket(node: NodeRoot, snapshot: string, status = 200): SecretFixture {
+  const f = serveSecretsFixture();
+  fs.rmSync(path.join(node.ctl, "http"), { recursive: true, force: true });
+  const digest = sha256(snapshot);
+  const location = node.settings.BACKUP_LOCATION;
+  if (node.settings.BACKUP_TARGET === "aws-s3") {
+    serveImdsCredentials(node, f);
+    httpRespond(node, `PUT ${S3_ENDPOINT}/${location.slice("s3://".length)}/`, status, status === 200 ? "" : `<Error><Code>${status === 403 ? "AccessDenied" : "NoSuchBucket"}</Code></Error>`, {
+      require: [`user ${f.accessKeyId}:${f.secretAccessKey}`, `x-amz-security-token: ${f.sessionToken}`, "aws-sigv4 aws:amz:eu-west-1:s3", `x-amz-content-sha256: ${digest}`, `upload-sha256 ${digest}`],
+    });
+  } else if (node.settings.BACKUP_TARGET === "gce-gcs") {
+    httpRespond(node, `GET ${IMDS_ENDPOINT}/computeMetadata/v1/instance/service-accounts/default/token`, 200,
+      JSON.stringify({ access_token: f.accessToken, expires_in: 3599, token_type: "Bearer" }), { require: ["Metadata-Flavor: Google"] });
+    const [bucket, ...prefix] = location.slice("gs://".length).split("/");
+    httpRespond(node, `POST ${GCS_ENDPOINT}/upload/storage/v1/b/${bucket}/o?uploadType=media&ifGenerationMatch=0&name=${[...prefix, ""].join("%2F")}`, status,
+      status === 200 ? "{}" : JSON.stringify({ error: { code: status, message: "stub", status: status === 403 ? "PERMISSION_DENIED" : "NOT_FOUND" } }), {
+        require: [`Authorization: Bearer ${f.accessToken}`, "Content-Type: application/octet-stream", `upload-sha256 ${digest}`],
+      });
+  } else {
+    throw new Error("serveBackupBucket: create the node with an aws-s3 or gce-gcs backup");
   }
   return { ...f, values: Object.values(f) };
 }

@@ -35,6 +35,8 @@
 #                    (`create --raw .../eviction`) marks one terminating, the list after next drops it
 #   pdb-<ns>_<pod>   evictions of that pod a PodDisruptionBudget refuses (HTTP 429): count, -1 = always
 #   sleep-advances-epoch   fake-sleep N adds N to epoch
+#   snapshot         what `ctr ... etcdctl snapshot save FILE` writes (default "stub etcd snapshot");
+#                    snapshot-status what `ctr ... etcdutl snapshot status FILE -w json` prints
 # Keys served for Release.key / .../gpg carry their primary fingerprints as "fpr <hex>" lines,
 # which `gpg --show-keys` reports.
 set -uo pipefail
@@ -100,6 +102,7 @@ case $name in
         case $prev in
           -X) method=$a ;; -H) have+=("$a") ;; -u | --user) have+=("user $a") ;; --aws-sigv4) have+=("aws-sigv4 $a") ;;
           --data) have+=("data $a") && [[ $method != GET ]] || method=POST ;;
+          -T) have+=("upload-sha256 $(sha256sum <"$a" | cut -d' ' -f1)") && [[ $method != GET ]] || method=PUT ;;
         esac
         prev=$a
       done
@@ -148,6 +151,15 @@ case $name in
       */gpg) emit "$C/docker.key" ;;
       *)
         if [[ -f $C/download ]]; then emit "$C/download"; else echo "curl: (22) The requested URL returned error: 404" >&2; exit 22; fi ;;
+    esac ;;
+  ctr)
+    # ctr -n k8s.io run [--options] IMAGE ID etcdctl|etcdutl ARGS...
+    while (($#)) && [[ $1 != etcdctl && $1 != etcdutl ]]; do shift; done
+    case "$*" in
+      "etcdctl "*" endpoint status") echo "https://127.0.0.1:2379, 8e9e05c52164694d, 3.6.8, 2.5 MB, true, false, 2, 4242, 4242, " ;;
+      "etcdctl "*" snapshot save "*) if [[ -f $C/snapshot ]]; then cat "$C/snapshot"; else printf 'stub etcd snapshot'; fi >"${!#}" ;;
+      "etcdutl snapshot status "*) ctl snapshot-status '{"hash":3135210123,"revision":4242,"totalKey":917,"totalSize":2461696,"version":"3.6.0"}' ;;
+      *) echo "stub ctr: unexpected $*" >&2; exit 1 ;;
     esac ;;
   kubeadm)
     K=$R/etc/kubernetes
@@ -262,6 +274,11 @@ EOF
         python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));c["data"].update(json.loads(sys.argv[2])["data"]);json.dump(c,open(sys.argv[1],"w"))' "$cm" "$(opt -p "$@")" ;;
       *" get configmap kubeadm-config "*)
         printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: %s\n' "$(ctl cluster-version v1.36.4)" ;;
+      *" get configmap "*)
+        # -o jsonpath of {.data.KEY} fields (absent keys print nothing, as kubectl does)
+        cm=$C/cm-$(opt configmap "$@").json
+        if [[ -f $cm ]]; then python3 -c 'import json,re,sys;d=json.load(open(sys.argv[1]))["data"];print(re.sub(r"\{\.data\.(\w+)\}",lambda m:d.get(m.group(1),""),sys.argv[2]),end="")' "$cm" "$(opt -o "$@" | sed 's/^jsonpath=//')"
+        elif [[ " $* " != *" --ignore-not-found "* ]]; then echo "Error from server (NotFound): configmaps \"$(opt configmap "$@")\" not found" >&2; exit 1; fi ;;
       *" get secret "*)
         sec=$C/secrets/$(opt secret "$@").json
         if [[ -f $sec ]]; then echo "secret/$(opt secret "$@")"

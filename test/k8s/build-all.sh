@@ -13,6 +13,8 @@ bash "$here/build.sh" "v$KUBERNETES_TEST_VERSION" >/dev/null
 # The newest and the oldest minor built here: kubeadm only, for config validation.
 bash "$here/build.sh" "v$KUBERNETES_NEXT_VERSION" kubeadm >/dev/null
 bash "$here/build.sh" "v$KUBERNETES_OLDEST_VERSION" kubeadm >/dev/null
+# etcdctl and etcdutl of the etcd release the test version pins (the backup agent's tools): about 35 s cold.
+bash "$here/build-tools.sh" etcd >/dev/null
 # containerd, ctr, the runc shim, crictl, distribution's registry, crane, CoreDNS and our pause.
 bash "$here/build-tools.sh" airgap >/dev/null
 # The nodes' runtime for the VM end-to-end: containerd 2.3 (what the library installs), runc, CNI plugins.

@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as os from "os";
-import { CommandResult, kubernetesCommand, outcome, run } from "./kubernetes";
+import { CommandResult, etcdTool, kubernetesCommand, outcome, run } from "./kubernetes";
 import { NodeNamespace } from "./node-namespace";
 import { waitFor } from "./wait";
 
@@ -152,6 +152,8 @@ export const IMAGE_PATH = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
  */
 export function pushKubeadmImage(node: NodeNamespace, registry: string, version: string, image: string): void {
   const content = kubeadmImageContent(version, image);
-  const files = image.includes("/kube-proxy:") ? imageFiles([content], iptablesUserland()) : [content];
+  // etcd's image carries etcdctl and etcdutl too (the backup agent and the janitor run them)
+  const etcdTools = image.includes("/etcd:") ? (["etcdctl", "etcdutl"] as const).map((t) => ({ source: etcdTool(t), path: `/usr/local/bin/${t}` })) : [];
+  const files = image.includes("/kube-proxy:") ? imageFiles([content], iptablesUserland()) : [content, ...etcdTools];
   mustPushImage(node, image.replace(/^registry\.k8s\.io\//, `${registry}/`), files, { entrypoint: [content.path], env: IMAGE_PATH });
 }

@@ -40,6 +40,13 @@ export function kubernetesCommand(version: string, tool: string): string {
   return file;
 }
 
+/** etcdctl or etcdutl (test/k8s/etcd: the etcd release the test version's kubeadm pins), built by build-all.sh. */
+export function etcdTool(tool: "etcdctl" | "etcdutl"): string {
+  const file = path.join(KUBERNETES_CACHE, "etcd", "bin", tool);
+  if (!fs.existsSync(file)) throw new Error(`${tool} is not built: run \`bash test/k8s/build-tools.sh etcd\` (npm test does it first)`);
+  return file;
+}
+
 export interface CommandResult {
   readonly code: number | null;
   readonly stdout: string;

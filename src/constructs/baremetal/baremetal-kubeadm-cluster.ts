@@ -1,3 +1,4 @@
+import { DEFAULT_BACKUP_DIRECTORY, EtcdBackup, EtcdBackupOptions, resolveEtcdBackup } from "../../bootstrap/etcd-backup";
 import * as fs from "fs";
 import * as path from "path";
 import { Annotations, AssetType, DataResource, TerraformAsset, TerraformOutput } from "cdktf";
@@ -56,6 +57,18 @@ export interface BaremetalKubeadmClusterProps extends Omit<ClusterSpec, "control
   readonly requireExistingPkiStore?: boolean;
   /** Create the cluster outputs (API endpoint, admin kubeconfig, CA pin, nodes). @default true */
   readonly outputs?: boolean;
+  /**
+   * Scheduled etcd snapshots, kept in a directory on each control-plane host (the one holding the
+   * backup Lease takes them; copy them off the hosts for disaster recovery).
+   * @default every 15 minutes into /var/lib/cdktf-kubeadm/etcd-backups: every snapshot for 24 hours, hourly ones for 7 days, daily ones for 90
+   */
+  readonly etcdBackup?: BaremetalEtcdBackupOptions;
+}
+
+/** etcd snapshots on bare metal: EtcdBackupOptions and the directory. */
+export interface BaremetalEtcdBackupOptions extends EtcdBackupOptions {
+  /** Absolute directory on each control-plane host (made 0700, snapshots 0600). @default "/var/lib/cdktf-kubeadm/etcd-backups" */
+  readonly directory?: string;
 }
 
 /**
@@ -85,7 +98,7 @@ export class BaremetalKubeadmCluster extends Construct {
     // Cheap token creation stacks while the resources are built (token-stacks.ts: most of a synth under ts-node).
     const restoreStacks = shallowTokenStacks();
     try {
-      const { inventory, cluster } = validate(props);
+      const { inventory, cluster, etcdBackup } = validate(props);
       this.inventory = inventory;
       this.cluster = cluster;
       const endpoint = inventory.apiEndpoint;
@@ -110,6 +123,7 @@ export class BaremetalKubeadmCluster extends Construct {
         // bump re-runs their provisioners, which start the agent.
         extraFiles: (role: NodeRole) => [...(kubeVip ? kubeVipFiles(role, kubeVip) : []), ...desiredVersionFiles(role, cluster.kubernetesVersion)],
         upgradeChannel: BAREMETAL_UPGRADE_CHANNEL,
+        etcdBackup,
         outputs: props.outputs,
       });
       this.apiEndpoint = this.kubeadm.apiEndpoint;
@@ -238,14 +252,15 @@ const SIZE_HINTS = {
 };
 
 /** Inventory + cluster model, every problem of both reported in one ClusterSpecError. */
-function validate(props: BaremetalKubeadmClusterProps): { inventory: ResolvedInventory; cluster: ResolvedCluster } {
+function validate(props: BaremetalKubeadmClusterProps): { inventory: ResolvedInventory; cluster: ResolvedCluster; etcdBackup?: EtcdBackup } {
   // Keys and types first: nothing below computes with a value of the wrong type.
   const shapeProblems = propsShapeProblems(PROPS_SCHEMA, "baremetal", props, SIZE_HINTS);
   if (shapeProblems.length > 0) throw new ClusterSpecError(String(props?.name), shapeProblems);
   const p = new Problems();
   const inventory = resolveInventory(p, props);
+  const etcdBackup = resolveEtcdBackup(p, props.etcdBackup, { kind: "file", directory: props.etcdBackup?.directory ?? DEFAULT_BACKUP_DIRECTORY });
   const replicas = inventory.controlPlaneCount;
-  const { hosts: _h, nodeCidr: _n, apiEndpoint: _a, ssh: _s, seedFiles: _f, pkiDirectory: _p, existingCa: _e, requireExistingPkiStore: _r, outputs: _o, ...spec } = props;
+  const { hosts: _h, nodeCidr: _n, apiEndpoint: _a, ssh: _s, seedFiles: _f, pkiDirectory: _p, existingCa: _e, requireExistingPkiStore: _r, outputs: _o, etcdBackup: _b, ...spec } = props;
   const problems: SpecProblem[] = [...p.list];
   problems.push(...pkiStoreProblems(String(props.name), props));
   const unexpandedSeeds = unexpandedPathProblem("seedFiles.directory", props.seedFiles?.directory);
@@ -269,5 +284,5 @@ function validate(props: BaremetalKubeadmClusterProps): { inventory: ResolvedInv
     problems.push(...error.problems);
   }
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(props.name), problems);
-  return { inventory, cluster };
+  return { inventory, cluster, etcdBackup };
 }
