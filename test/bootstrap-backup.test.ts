@@ -56,7 +56,7 @@ describe("the backup timer", () => {
     expect(runBootstrap(plain).code).toBe(0);
     expect(fs.existsSync(inRoot(plain, "/etc/systemd/system/cdktf-kubeadm-backup.timer"))).toBe(false);
     expect(fs.readFileSync(plain.script, "utf8")).not.toMatch(/etcdctl snapshot|bput_/);
-    expect(runBootstrap(plain, {}, ["backup"]).output).toContain("no BACKUP_TARGET: nothing to do");
+    expect(runBootstrap(plain, {}, ["backup"]).output).toContain("this node has no backup agent (no UPGRADE_CHANNEL or BACKUP_TARGET): nothing to do");
     expect(runBootstrap(worker).code).toBe(0);
     const r = runBootstrap(worker, {}, ["backup"]);
     expect(r.code).not.toBe(0);

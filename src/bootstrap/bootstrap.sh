@@ -117,19 +117,7 @@ settings() {
     die "CONTAINERD_VERSION_PREFIX '$CONTAINERD_VERSION_PREFIX': Kubernetes $K8S_MINOR needs containerd 2.0 or later"
   local f files=("$JOIN_CONFIG") pki=''
   case $NODE_ROLE in
-    control-plane)
-      need CP_SLOT NODE_NAME CNI_PLUGIN
-      case $CNI_PLUGIN in
-        none) ;; calico) need CNI_URL CNI_SHA256 ;; flannel) need CNI_URL CNI_SHA256 POD_CIDR ;;
-        cilium)
-          need CNI_URL CNI_SHA256 CNI_VERSION POD_CIDR
-          if [[ $(uname -m) == aarch64 ]]; then need CNI_URL_ARM64 CNI_SHA256_ARM64; CNI_URL=$CNI_URL_ARM64 CNI_SHA256=$CNI_SHA256_ARM64; fi ;;
-        *) die "CNI_PLUGIN '$CNI_PLUGIN' is not one of calico, flannel, cilium, none" ;;
-      esac
-      files+=("$INIT_CONFIG") pki=$CA_FILES
-      [[ -z ${UPGRADE_CHANNEL:-} ]] || { declare -F usettings >/dev/null || die "this copy of the script has no upgrade agent (UPGRADE_CHANNEL '$UPGRADE_CHANNEL')"; usettings; }
-      [[ -z ${BACKUP_TARGET:-} ]] || { declare -F bsettings >/dev/null || die "this copy of the script has no backup agent (BACKUP_TARGET '$BACKUP_TARGET')"; bsettings; }
-      ;;
+    control-plane) declare -F cpsettings >/dev/null || die "this is a worker's copy of the script: NODE_ROLE control-plane needs its own"; cpsettings ;;
     # kubeadm join refuses a worker with $PKI/ca.crt: its copy of the CA lives in $E/pki
     worker) CA=$E/pki/ca.crt ;;
     *) die "NODE_ROLE '$NODE_ROLE' must be control-plane or worker" ;;
@@ -145,6 +133,22 @@ settings() {
   export http_proxy=$HTTP_PROXY https_proxy=$HTTPS_PROXY no_proxy=$NO_PROXY
 }
 
+# @control-plane-only
+# the control-plane settings (part of settings: adds the init config and the CA files to its checks)
+cpsettings() {
+  need CP_SLOT NODE_NAME CNI_PLUGIN
+  case $CNI_PLUGIN in
+    none) ;; calico) need CNI_URL CNI_SHA256 ;; flannel) need CNI_URL CNI_SHA256 POD_CIDR ;;
+    cilium)
+      need CNI_URL CNI_SHA256 CNI_VERSION POD_CIDR
+      if [[ $(uname -m) == aarch64 ]]; then need CNI_URL_ARM64 CNI_SHA256_ARM64; CNI_URL=$CNI_URL_ARM64 CNI_SHA256=$CNI_SHA256_ARM64; fi ;;
+    *) die "CNI_PLUGIN '$CNI_PLUGIN' is not one of calico, flannel, cilium, none" ;;
+  esac
+  files+=("$INIT_CONFIG") pki=$CA_FILES
+  [[ -z ${UPGRADE_CHANNEL:-} ]] || { declare -F usettings >/dev/null || die "this copy of the script has no upgrade agent (UPGRADE_CHANNEL '$UPGRADE_CHANNEL')"; usettings; }
+  [[ -z ${BACKUP_TARGET:-} ]] || { declare -F bsettings >/dev/null || die "this copy of the script has no backup agent (BACKUP_TARGET '$BACKUP_TARGET')"; bsettings; }
+}
+# @end
 osv() { sed -n -E "s/^$1=\"?([^\"]*)\"?$/\\1/p" "$R/etc/os-release" 2>/dev/null; }
 step_preflight() {
   local os a m p ports used sc=(net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables)
@@ -199,7 +203,7 @@ soft() { WHY=$1; warn "$1"; return 1; }
 kcfg() { python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));print(sys.argv[2]%tuple(c[k] for k in sys.argv[3:]))' "$SB" "$@" >"$S/k" 2>/dev/null; }
 # @end
 # @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm backup-aws-s3 backup-gce-gcs
-# sm WHAT DENIED-MESSAGE MISSING-FIX [VERB]: a cloud API's answer: 0 success, 1 retry (throttled, server
+# sm WHAT DENIED-MESSAGE MISSING-FIX: a cloud API's answer: 0 success, 1 retry (throttled, server
 # error, credentials not yet valid or a denial: IAM is eventually consistent, a grant made just
 # before this node booted may not be visible yet), dies if WHAT is missing or the request is refused
 sm() {
@@ -213,7 +217,7 @@ sm() {
     401/* | 429/* | *Throttling* | *ExpiredToken* | *UnrecognizedClient* | *InvalidClientTokenId*) ;;
     4??/*) die "$1: the request is refused ($e)" ;;
   esac
-  soft "${4:-reading} $1: $e"
+  soft "reading $1: $e"
 }
 # @end
 # @only aws-secretsmanager upgrade-aws-ssm backup-aws-s3
@@ -762,8 +766,7 @@ step_timers() {
   for n in "${t[@]:1}"; do
     printf '[Timer]\nOnBootSec=5min\nOnUnitInactiveSec=5min\nRandomizedDelaySec=2min\n[Install]\nWantedBy=timers.target\n' >"$u$n.timer"
   done
-  # the Lease's holder snapshots every BACKUP_INTERVAL minutes, counted from each run's start
-  [[ -z ${BACKUP_TARGET:-} ]] || { t+=(backup); printf '[Timer]\nOnBootSec=%smin\nOnUnitActiveSec=%smin\nAccuracySec=10s\n[Install]\nWantedBy=timers.target\n' "$BACKUP_INTERVAL" "$BACKUP_INTERVAL" >"${u}backup.timer"; }
+  [[ -z ${BACKUP_TARGET:-} ]] || { t+=(backup); btimer >"${u}backup.timer"; }
   for n in "${t[@]}"; do
     printf '[Service]\nType=oneshot\nExecStart=/usr/local/sbin/cdktf-kubeadm-bootstrap %s\n' "$n" >"$u$n.service"
     on+=("cdktf-kubeadm-$n.timer")
@@ -772,11 +775,6 @@ step_timers() {
   systemctl enable --now "${on[@]}"
 }
 kc() { kubectl --kubeconfig "$K/admin.conf" --request-timeout 20s "$@"; }
-# cmput CONFIGMAP PATCH: merges PATCH into ConfigMap kube-system/CONFIGMAP, created on first use
-cmput() {
-  local c=(kc -n kube-system patch configmap "$1" --type merge -p)
-  "${c[@]}" "$2" >/dev/null 2>&1 || { kc -n kube-system create configmap "$1" >/dev/null 2>&1; "${c[@]}" "$2" >/dev/null; }
-}
 # lease take|release: Lease kube-system/$LEASE (default cdktf-kubeadm-upgrade: one control-plane
 # node at a time upgrades or restarts its static pods; the backup agent's cdktf-kubeadm-etcd-backup:
 # one node takes the snapshots), held LEASE_SECONDS. Writes carry the resourceVersion read: of two
@@ -868,8 +866,7 @@ agent() {
   exec 9>>"$ST/agent.lock"
   flock -n 9 || { log "another run holds $ST/agent.lock"; exit 0; }
   settings
-  if [[ $1 == backup && -z ${BACKUP_TARGET:-} ]]; then log "no BACKUP_TARGET: nothing to do"; exit 0; fi
-  if [[ $1 == upgrade && -z ${UPGRADE_CHANNEL:-} ]] || ! declare -F "$1" >/dev/null; then log "no UPGRADE_CHANNEL: nothing to do"; exit 0; fi
+  if [[ $1 == upgrade && -z ${UPGRADE_CHANNEL:-} || $1 == backup && -z ${BACKUP_TARGET:-} ]] || ! declare -F "$1" >/dev/null; then log "this node has no $1 agent (no UPGRADE_CHANNEL or BACKUP_TARGET): nothing to do"; exit 0; fi
   "$1"
 }
 # @end
@@ -885,6 +882,13 @@ node_rbac() {
 step_node_rbac() {
   retry node_rbac || die "cannot apply ClusterRole cdktf-kubeadm:node-self-delete (nodes may delete their own Node when they drain)"
   log "nodes may delete their own Node when they drain (ClusterRole cdktf-kubeadm:node-self-delete, bound to system:nodes)"
+}
+# @end
+# @only upgrade backup
+# cmput CONFIGMAP PATCH: merges PATCH into ConfigMap kube-system/CONFIGMAP, created on first use
+cmput() {
+  local c=(kc -n kube-system patch configmap "$1" --type merge -p)
+  "${c[@]}" "$2" >/dev/null 2>&1 || { kc -n kube-system create configmap "$1" >/dev/null 2>&1; "${c[@]}" "$2" >/dev/null; }
 }
 # @end
 # @only upgrade
@@ -1018,6 +1022,8 @@ etcdtool() {
 # bstatus (die's STATUS while backing up): a failure's one line in the ConfigMap
 bstatus() { [[ $2 != failed ]] || cmput cdktf-kubeadm-etcd-backup "{\"data\":{\"lastError\":$(js "$(now) $NODE, step $1: $3")}}"; }
 bfailed() { rm -rf "$BK"; lease release || :; }
+# the timer: the Lease's holder snapshots every BACKUP_INTERVAL minutes, counted from each run's start
+btimer() { printf '[Timer]\nOnBootSec=%smin\nOnUnitActiveSec=%smin\nAccuracySec=10s\n[Install]\nWantedBy=timers.target\n' "$BACKUP_INTERVAL" "$BACKUP_INTERVAL"; }
 bprune() { # DIR PREFIX-OF-THE-OLDEST-TO-KEEP: deletes the snapshots in DIR named before it
   local f
   for f in "$BACKUP_LOCATION/$1"/etcd-*.db; do
@@ -1094,8 +1100,9 @@ bput_aws() {
   aws_creds || { rm -rf "$S"; return 1; }
   hq --max-time 3600 --aws-sigv4 "aws:amz:$BACKUP_REGION:s3" -H "x-amz-content-sha256: $(sha256sum "$1" | cut -d' ' -f1)" -T "$1" \
     "${BOOTSTRAP_S3_ENDPOINT:-https://s3.$BACKUP_REGION.amazonaws.com}/$b/${p:+${p%/}/}$2" <"$S/k"
-  sm "bucket $b" "the instance role $AROLE may not s3:PutObject into $BACKUP_LOCATION: check its IAM policy and the bucket policy" "check the backup bucket" "writing to"
+  sm "bucket $b" "the instance role $AROLE may not s3:PutObject into $BACKUP_LOCATION: check its IAM policy and the bucket policy" "check the backup bucket"
   local rc=$?
+  WHY=${WHY/#reading /writing to }
   rm -rf "$S"
   return $rc
 }
@@ -1115,8 +1122,9 @@ bput_gce() {
   hq --max-time 3600 -X POST -H 'Content-Type: application/octet-stream' -T "$1" \
     "${BOOTSTRAP_GCS_ENDPOINT:-https://storage.googleapis.com}/upload/storage/v1/b/$b/o?uploadType=media&ifGenerationMatch=0&name=${p//\//%2F}" <"$S/k"
   [[ $HS != 412 ]] || HS=200
-  sm "bucket $b" "the node's service account may not create objects in $BACKUP_LOCATION: grant it roles/storage.objectCreator on the bucket" "check the backup bucket" "writing to"
+  sm "bucket $b" "the node's service account may not create objects in $BACKUP_LOCATION: grant it roles/storage.objectCreator on the bucket" "check the backup bucket"
   local rc=$?
+  WHY=${WHY/#reading /writing to }
   rm -rf "$S"
   return $rc
 }
