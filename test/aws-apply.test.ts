@@ -7,11 +7,14 @@
  * Manager, readable by their audience's roles only, and no private key or join token is in any user
  * data, launch template version, cdktf.out or the state (but the sensitive admin kubeconfig output).
  */
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as zlib from "zlib";
 import { NODE_LAYOUT } from "../src/bootstrap/node-layout";
 import { cloudInitSchema } from "./support/cloud-init-schema";
+import { startImdsDouble } from "./support/imds";
 import { Json, settingsOf, synthAwsExample, tempDir } from "./support/aws-fixtures";
 import { boto, MOTO_REGION, MotoServer, motoQuirkOverrides, startMoto, writeMotoOverride } from "./support/moto";
 import { ENGINE_NAME, terraform, terraformOk } from "./support/terraform";
@@ -169,6 +172,83 @@ test("a second synth is byte-identical", () => {
   expect(fs.readFileSync(path.join(again.dir, "cdk.tf.json"), "utf8")).toEqual(fs.readFileSync(path.join(dir, "cdk.tf.json"), "utf8"));
 });
 
+describe("etcd backups", () => {
+  const bucketName = () => JSON.parse(terraformOk(dir, ["output", "-json"], AWS_ENV)).demo_etcd_backup_location.value.replace(/^s3:\/\//, "").split("/")[0] as string;
+
+  test("the bucket as stored: versioned, SSE-KMS with a bucket key, public access blocked, TLS only, lifecycle rules per kind, only the control plane may put snapshots", () => {
+    const bucket = bucketName();
+    expect(bucket).toMatch(/^demo-etcd-backups-/);
+    const s3 = (operation: string) => ({ service: "s3", operation, params: { Bucket: bucket } });
+    const [versioning, encryption, block, lifecycle, policy] = boto(moto.endpoint, [
+      s3("get_bucket_versioning"), s3("get_bucket_encryption"), s3("get_public_access_block"), s3("get_bucket_lifecycle_configuration"), s3("get_bucket_policy"),
+    ]);
+    expect(versioning.Status).toBe("Enabled");
+    expect(encryption.ServerSideEncryptionConfiguration.Rules).toEqual([{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms" }, BucketKeyEnabled: true }]);
+    expect(block.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
+    const rules = lifecycle.Rules.map((r: Json) => [r.Filter.Prefix, r.Expiration.Days, r.NoncurrentVersionExpiration.NoncurrentDays]);
+    expect(rules.sort()).toEqual([["demo/daily/", 90, 30], ["demo/hourly/", 7, 30], ["demo/recent/", 1, 30]]);
+    const statements = JSON.parse(policy.Policy).Statement;
+    const [{ Role: role }] = boto(moto.endpoint, [{ service: "iam", operation: "get_role", params: { RoleName: "demo-control-plane" } }]);
+    expect(statements).toEqual([
+      expect.objectContaining({ Sid: "TlsOnly", Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+      expect.objectContaining({ Sid: "OnlyTheControlPlaneWritesSnapshots", Effect: "Deny", Action: "s3:PutObject", Resource: `arn:aws:s3:::${bucket}/demo/*`, Condition: { ArnNotEquals: { "aws:PrincipalArn": role.Arn } } }),
+    ]);
+    const [writer] = boto(moto.endpoint, [{ service: "iam", operation: "get_role_policy", params: { RoleName: "demo-control-plane", PolicyName: "cdktf-kubeadm-etcd-backup" } }]);
+    expect(writer.PolicyDocument.Statement).toEqual([{ Sid: "PutEtcdSnapshots", Effect: "Allow", Action: "s3:PutObject", Resource: `arn:aws:s3:::${bucket}/demo/*` }]);
+    // workers cannot write backups
+    for (const pool of ["demo-pool-general"]) {
+      const [{ PolicyNames: names }] = boto(moto.endpoint, [{ service: "iam", operation: "list_role_policies", params: { RoleName: pool } }]);
+      expect(names).not.toContain("cdktf-kubeadm-etcd-backup");
+    }
+  });
+
+  test("the control plane's user data names the bucket; the agent's upload (real curl, SigV4 with the role's IMDSv2 credentials) lands there byte for byte, encrypted", async () => {
+    const bucket = bucketName();
+    const cp = instances.find((i) => tag(i, "cdktf-kubeadm/node-role") === "control-plane")!;
+    const settings = settingsOf(userDataOf(cp.InstanceId), NODE_LAYOUT.settings);
+    expect(settings).toMatchObject({ BACKUP_TARGET: "aws-s3", BACKUP_LOCATION: `s3://${bucket}/demo`, BACKUP_REGION: MOTO_REGION, BACKUP_INTERVAL: "15" });
+    // the full control-plane script, as the secret bundle carries it (base64 of gzip)
+    const script = zlib.gunzipSync(Buffer.from(JSON.parse(bundleOf("control-plane")).script, "base64")).toString("utf8");
+    const functions = path.join(tmp, "functions.sh");
+    fs.writeFileSync(functions, script.trimEnd().replace(/main "\$@"$/, ""));
+    // IMDS hands the node its instance role's session credentials: here moto's STS for that role
+    const roleCredentials = (role: string) => boto(moto.endpoint, [
+      { service: "iam", operation: "get_role", params: { RoleName: role } },
+    ]).map((r) => boto(moto.endpoint, [{ service: "sts", operation: "assume_role", params: { RoleArn: r.Role.Arn, RoleSessionName: "i-0123456789abcdef0" } }])[0].Credentials)[0];
+    const snapshot = path.join(tmp, "snapshot.db");
+    fs.writeFileSync(snapshot, crypto.randomBytes(100_000));
+    const upload = async (role: string, key: string) => {
+      const c = roleCredentials(role);
+      const imds = await startImdsDouble({ role, accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, token: c.SessionToken });
+      try {
+        const r = spawnSync("bash", ["-c", `. ${functions}\nRUN=${tmp}/run; mkdir -p $RUN; BACKUP_LOCATION=${settings.BACKUP_LOCATION} BACKUP_REGION=${MOTO_REGION} RETRIES=1; bput_aws ${snapshot} ${key} && echo "uploaded: $HS"`], {
+          encoding: "utf8", env: { PATH: process.env.PATH, BOOTSTRAP_IMDS_ENDPOINT: imds.endpoint, BOOTSTRAP_S3_ENDPOINT: moto.endpoint },
+        });
+        return `${r.stdout}${r.stderr}`;
+      } finally {
+        imds.stop();
+      }
+    };
+    // moto judges a bucket policy by action and resource only (moto/s3/models.py get_permission: no
+    // Principal, no Condition), so its Denies (TLS only; nobody but the control plane puts) deny
+    // everything: the policy, checked above, is set aside here and put back for the later plans.
+    const [{ Policy: policy }] = boto(moto.endpoint, [{ service: "s3", operation: "get_bucket_policy", params: { Bucket: bucket } }]);
+    boto(moto.endpoint, [{ service: "s3", operation: "delete_bucket_policy", params: { Bucket: bucket } }]);
+    try {
+      expect(await upload("demo-control-plane", "recent/etcd-20261207T120000Z.db")).toContain("uploaded: 200");
+      const [object, listed] = boto(moto.endpoint, [
+        { service: "s3", operation: "get_object", params: { Bucket: bucket, Key: "demo/recent/etcd-20261207T120000Z.db" } },
+        { service: "s3", operation: "list_objects_v2", params: { Bucket: bucket } },
+      ]);
+      expect(Buffer.from(object.Body, "base64").equals(fs.readFileSync(snapshot))).toBe(true);
+      expect(object.ServerSideEncryption).toBe("aws:kms");
+      expect(listed.Contents.map((o: Json) => o.Key)).toEqual(["demo/recent/etcd-20261207T120000Z.db"]);
+    } finally {
+      boto(moto.endpoint, [{ service: "s3", operation: "put_bucket_policy", params: { Bucket: bucket, Policy: policy } }]);
+    }
+  });
+});
+
 describe("secrets", () => {
   const token = () => JSON.parse(bundleOf("worker")).bootstrapToken as string;
   const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
@@ -207,6 +287,9 @@ describe("secrets", () => {
       // only complete its own group's lifecycle actions (joined or abandoned at launch, drained at termination).
       if (audience === "control-plane") {
         expected.push({ Sid: "ReadDesiredVersion", Effect: "Allow", Action: "ssm:GetParameter", Resource: "arn:aws:ssm:eu-west-1:123456789012:parameter/cdktf-kubeadm/demo/kubernetes-version" });
+        // and puts etcd snapshots under its prefix of the backup bucket (nothing else of it)
+        const bucket = JSON.parse(terraformOk(dir, ["output", "-json"], AWS_ENV)).demo_etcd_backup_location.value.replace(/^s3:\/\//, "").split("/")[0];
+        expected.push({ Sid: "PutEtcdSnapshots", Effect: "Allow", Action: "s3:PutObject", Resource: `arn:aws:s3:::${bucket}/demo/*` });
       } else {
         const [{ AutoScalingGroups: [group] }] = boto(moto.endpoint, [{ service: "autoscaling", operation: "describe_auto_scaling_groups", params: { AutoScalingGroupNames: [roleName] } }]);
         expect(group.AutoScalingGroupARN).toMatch(/^arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:[0-9a-f-]+:autoScalingGroupName\/demo-pool-general$/);

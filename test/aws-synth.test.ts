@@ -317,6 +317,15 @@ describe.each(variants)("properties: %s", (label, overrides) => {
         });
       }
     }
+    // With the secret store (its bundle carries the backup agent), the control plane may put etcd snapshots under its prefix, nothing else.
+    if (secretsOn) {
+      const [[bucketId]] = resourcesOf(json, "aws_s3_bucket");
+      const [partitionId] = Object.keys(json.data.aws_partition);
+      expected.push({
+        role: `\${aws_iam_role.${roleId("prod-control-plane")}.name}`,
+        policy: `\${jsonencode({"Version" = "2012-10-17", "Statement" = [{"Sid" = "PutEtcdSnapshots", "Effect" = "Allow", "Action" = "s3:PutObject", "Resource" = "arn:\${data.aws_partition.${partitionId}.partition}:s3:::\${aws_s3_bucket.${bucketId}.id}/prod/*"}]})}`,
+      });
+    }
     const policies = resourcesOf(json, "aws_iam_role_policy").map(([, x]) => ({ role: x.role, policy: x.policy }));
     const order = (a: { role: string; policy: string }, b: { role: string; policy: string }) => (a.role + a.policy).localeCompare(b.role + b.policy);
     expect(policies.sort(order)).toEqual(expected.sort(order));
@@ -423,7 +432,7 @@ describe.each(variants)("properties: %s", (label, overrides) => {
   });
 
   test("outputs: endpoint, sensitive kubeconfig, CA pin, expiry; no key material in a plain output", () => {
-    expect(Object.keys(json.output).sort()).toEqual(["prod_admin_kubeconfig", "prod_api_endpoint", "prod_ca_cert_hash", "prod_certificate_expiry"]);
+    expect(Object.keys(json.output).sort()).toEqual(["prod_admin_kubeconfig", "prod_api_endpoint", "prod_ca_cert_hash", "prod_certificate_expiry", ...(secretsOn ? ["prod_etcd_backup_location"] : [])]);
     expect(json.output.prod_admin_kubeconfig.sensitive).toBe(true);
     expect(json.output.prod_api_endpoint.value).toMatch(/^https:\/\/\$\{aws_lb\..*\.dns_name\}:6443$/);
     for (const out of Object.values<Json>(json.output)) if (!out.sensitive) expect(JSON.stringify(out.value)).not.toMatch(/PRIVATE KEY|client-key-data/);

@@ -1102,7 +1102,7 @@ bput_aws() {
     "${BOOTSTRAP_S3_ENDPOINT:-https://s3.$BACKUP_REGION.amazonaws.com}/$b/${p:+${p%/}/}$2" <"$S/k"
   sm "bucket $b" "the instance role $AROLE may not s3:PutObject into $BACKUP_LOCATION: check its IAM policy and the bucket policy" "check the backup bucket"
   local rc=$?
-  WHY=${WHY/#reading /writing to }
+  ((rc == 0)) || WHY=${WHY/#reading /writing to }
   rm -rf "$S"
   return $rc
 }
@@ -1124,7 +1124,7 @@ bput_gce() {
   [[ $HS != 412 ]] || HS=200
   sm "bucket $b" "the node's service account may not create objects in $BACKUP_LOCATION: grant it roles/storage.objectCreator on the bucket" "check the backup bucket"
   local rc=$?
-  WHY=${WHY/#reading /writing to }
+  ((rc == 0)) || WHY=${WHY/#reading /writing to }
   rm -rf "$S"
   return $rc
 }

@@ -12,3 +12,4 @@ export * from "./pki-store";
 export * from "./kubeconfig";
 export * from "./upgrade-channel";
 export * from "./version-history";
+export * from "./etcd-backup";

@@ -152,6 +152,53 @@ export const PROPS_SCHEMA: PropsSchema = {
         }
       }
     },
+    "AwsEtcdBackupOptions": {
+      "properties": {
+        "bucketName": {
+          "shape": {
+            "kind": "string"
+          },
+          "optional": true
+        },
+        "prefix": {
+          "shape": {
+            "kind": "string"
+          },
+          "optional": true
+        },
+        "kmsKeyArn": {
+          "shape": {
+            "kind": "string"
+          },
+          "optional": true
+        },
+        "forceDestroy": {
+          "shape": {
+            "kind": "boolean"
+          },
+          "optional": true
+        },
+        "enabled": {
+          "shape": {
+            "kind": "boolean"
+          },
+          "optional": true
+        },
+        "intervalMinutes": {
+          "shape": {
+            "kind": "number"
+          },
+          "optional": true
+        },
+        "retention": {
+          "shape": {
+            "kind": "object",
+            "name": "EtcdBackupRetention"
+          },
+          "optional": true
+        }
+      }
+    },
     "AwsExistingNetworkOptions": {
       "properties": {
         "vpcId": {
@@ -374,6 +421,13 @@ export const PROPS_SCHEMA: PropsSchema = {
           "shape": {
             "kind": "object",
             "name": "AwsSecretStoreOptions"
+          },
+          "optional": true
+        },
+        "etcdBackup": {
+          "shape": {
+            "kind": "object",
+            "name": "AwsEtcdBackupOptions"
           },
           "optional": true
         },

@@ -15,7 +15,7 @@ export const MOTO_REGION = "eu-west-1";
 export const MOTO_CREDENTIALS = { AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_DEFAULT_REGION: MOTO_REGION } as const;
 
 /** The services the AWS stacks use, by their Terraform `endpoints` keys. */
-export const MOTO_SERVICES = ["ec2", "elbv2", "elb", "autoscaling", "iam", "sts", "secretsmanager", "ssm"] as const;
+export const MOTO_SERVICES = ["ec2", "elbv2", "elb", "autoscaling", "iam", "sts", "secretsmanager", "ssm", "s3"] as const;
 
 export interface MotoServer {
   readonly endpoint: string;
@@ -152,6 +152,8 @@ export function motoProviderOverride(endpoint: string): object {
           skip_requesting_account_id: true,
           skip_metadata_api_check: true,
           skip_region_validation: true,
+          // moto serves buckets at <endpoint>/<bucket>, not at <bucket>.<endpoint>
+          s3_use_path_style: true,
           endpoints: [Object.fromEntries(MOTO_SERVICES.map((s) => [s, endpoint]))],
         },
       ],
@@ -174,7 +176,7 @@ export interface BotoCall {
 }
 
 const BOTO_SCRIPT = `
-import json, sys, boto3
+import base64, json, sys, boto3
 calls = json.load(sys.stdin)
 endpoint, region = sys.argv[1], sys.argv[2]
 out = []
@@ -190,6 +192,8 @@ for c in calls:
     else:
         r = getattr(client, c["operation"])(**params)
         r.pop("ResponseMetadata", None)
+        if hasattr(r.get("Body"), "read"):
+            r["Body"] = base64.b64encode(r["Body"].read()).decode()  # get_object: the content, base64
         out.append(r)
 print(json.dumps(out, default=str))
 `;

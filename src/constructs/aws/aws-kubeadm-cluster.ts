@@ -28,6 +28,7 @@ import { fitName, NAME_LIMITS, resourceTags } from "./names";
 import { AwsClusterNetwork } from "./network";
 import { ControlPlaneGroup, WorkerPoolGroup } from "./node-group";
 import { DesiredVersion } from "./desired-version";
+import { EtcdBackupBucket } from "./etcd-backup-bucket";
 import { NodeIam } from "./node-iam";
 import { NodeSecrets } from "./node-secrets";
 import { AWS_DEFAULTS, type AwsKubeadmClusterProps } from "./props";
@@ -74,6 +75,8 @@ export class AwsKubeadmCluster extends Construct {
   readonly controlPlaneIam: NodeIam;
   /** SSM parameter with the desired Kubernetes version, read by the control plane's upgrade agent. */
   readonly desiredVersion: DesiredVersion;
+  /** The etcd snapshots' bucket (or the existing one) and the control plane's permission to write them; undefined without backups. */
+  readonly etcdBackupBucket?: EtcdBackupBucket;
   /** Secrets Manager secrets of the nodes' bootstrap material; undefined with secretStore.enabled false. */
   readonly secrets?: NodeSecrets;
   /** Instance roles: "control-plane" and one per pool name. */
@@ -181,6 +184,12 @@ export class AwsKubeadmCluster extends Construct {
         tags: userTags,
       });
 
+      if (resolved.etcdBackup) {
+        this.etcdBackupBucket = new EtcdBackupBucket(this, "etcd-backup", {
+          clusterName: name, backup: resolved.etcdBackup, writer: this.controlPlaneIam.role, region, partition: this.partition(), tags: userTags,
+        });
+      }
+
       this.kubeadm = new KubeadmCluster(this, "kubeadm", {
         cluster,
         controlPlaneEndpointHost: this.apiLoadBalancer.dnsName,
@@ -191,6 +200,7 @@ export class AwsKubeadmCluster extends Construct {
         outputs: props.outputs,
         secrets: this.secrets?.sources,
         upgradeChannel: this.desiredVersion.channel,
+        etcdBackup: this.etcdBackupBucket?.etcdBackup,
         powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
         // With the secret store the worker script can sign the lifecycle calls (its AWS code).
         workerJoinedHook: this.secrets ? { hookName: AWS_DEFAULTS.workerJoinedHookName, region: region.name, groupName: (pool) => workerGroupName(name, pool) } : undefined,
@@ -214,6 +224,7 @@ export class AwsKubeadmCluster extends Construct {
         ...Object.values(this.securityGroups.egressRules),
         ...(this.secrets?.bootDependencies ?? []),
         this.desiredVersion.readerPolicy,
+        ...(this.etcdBackupBucket ? [this.etcdBackupBucket.writerPolicy] : []),
       ];
 
       for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {

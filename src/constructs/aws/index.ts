@@ -14,3 +14,4 @@ export * from "./launch-template";
 export * from "./node-group";
 export * from "./node-secrets";
 export * from "./desired-version";
+export * from "./etcd-backup-bucket";

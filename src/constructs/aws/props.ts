@@ -3,6 +3,7 @@
  * (network, API load balancer, machines, IAM, images). Types only; defaults and validation live in
  * resolve-aws.ts.
  */
+import type { EtcdBackupOptions } from "../../bootstrap/etcd-backup";
 import type { ClusterSpec, ControlPlaneSpec, NodePoolSpec } from "../../bootstrap/spec";
 import type { KubeadmClusterProps } from "../kubeadm-cluster";
 
@@ -186,6 +187,26 @@ export interface AwsSecretStoreOptions {
   readonly kmsKeyArn?: string;
 }
 
+/** etcd snapshots on AWS: EtcdBackupOptions and the S3 bucket they go to. */
+export interface AwsEtcdBackupOptions extends EtcdBackupOptions {
+  /**
+   * An existing bucket (its name) instead of one the construct creates. Its encryption, versioning,
+   * lifecycle rules and policy are yours; the control-plane role gets s3:PutObject under `prefix`.
+   * @default a new bucket: versioned, SSE-KMS, public access blocked, TLS only, lifecycle rules for the retention
+   */
+  readonly bucketName?: string;
+  /** Key prefix of the snapshots: "" or ending in "/". @default "<cluster name>/" */
+  readonly prefix?: string;
+  /**
+   * KMS key ARN the bucket encrypts snapshots with (SSE-KMS); the control-plane role gets
+   * kms:GenerateDataKey on it. With `bucketName`, the key that bucket's default encryption uses.
+   * @default the AWS managed key aws/s3
+   */
+  readonly kmsKeyArn?: string;
+  /** `terraform destroy` deletes a created bucket with every snapshot in it. @default false (destroy fails while snapshots exist) */
+  readonly forceDestroy?: boolean;
+}
+
 export interface AwsKubeadmClusterProps extends Omit<ClusterSpec, "name" | "controlPlane" | "nodePools"> {
   /** @default the construct id, when it is a valid cluster name */
   readonly name?: string;
@@ -199,6 +220,12 @@ export interface AwsKubeadmClusterProps extends Omit<ClusterSpec, "name" | "cont
   readonly image?: AwsImageOptions;
   /** @default Secrets Manager (AwsSecretStoreOptions defaults) */
   readonly secretStore?: AwsSecretStoreOptions;
+  /**
+   * Scheduled etcd snapshots from the control plane to S3 (the backup agent's code travels in the
+   * secret store's bundle: backups need the secret store).
+   * @default every 15 minutes into a new bucket: every snapshot for 24 hours, hourly ones for 7 days, daily ones for 90
+   */
+  readonly etcdBackup?: AwsEtcdBackupOptions;
   /** EC2 key pair for SSH. @default none (use SSM Session Manager: iam.ssmSessionManager) */
   readonly keyName?: string;
   /** Extra tags on every resource (and instance/volume) the construct creates. @default {} */

@@ -2,6 +2,7 @@
  * Applies the AWS defaults and validates every AWS field together with the cluster model
  * (`resolveCluster`), reporting all problems in one ClusterSpecError before any construct exists.
  */
+import { EtcdBackup, resolveEtcdBackup } from "../../bootstrap/etcd-backup";
 import { Token } from "cdktf";
 import { cidrHost, Ipv4Cidr, parseCidr } from "../../bootstrap/cidr";
 import { apiClientCidrs, cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
@@ -89,7 +90,19 @@ export interface ResolvedAws {
   readonly keyName?: string;
   readonly tags: Record<string, string>;
   readonly secretStore: { readonly enabled: boolean; readonly kmsKeyArn?: string };
+  /** Validated backup options (the target's bucket is the construct's); undefined: no backups. */
+  readonly etcdBackup?: ResolvedAwsEtcdBackup;
 }
+
+export interface ResolvedAwsEtcdBackup {
+  readonly options: EtcdBackup;
+  readonly bucketName?: string;
+  readonly prefix: string;
+  readonly kmsKeyArn?: string;
+  readonly forceDestroy: boolean;
+}
+
+const S3_BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 // A key ARN, not an alias: the nodes' kms:Decrypt permission names the key itself.
 // Key ids are UUIDs, multi-Region keys "mrk-" and 32 hex digits.
@@ -143,6 +156,8 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps, context: A
     checkKmsRegion(p, "secretStore.kmsKeyArn", secretStore.kmsKeyArn, context.providerRegion, "Secrets Manager");
   }
 
+  const etcdBackup = resolveAwsEtcdBackup(p, props, String(name), secretStore.enabled, context.providerRegion);
+
   const spec = toClusterSpec(String(name), props);
   // Only ranges that passed their own checks go to the overlap checks (one problem per mistake).
   const nodeCidrs =
@@ -173,7 +188,33 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps, context: A
   }
   problems.push(...q.list);
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(name), problems);
-  return { cluster, network, apiLoadBalancer, security, image, controlPlane, nodePools, keyName: props.keyName, tags, secretStore };
+  return { cluster, network, apiLoadBalancer, security, image, controlPlane, nodePools, keyName: props.keyName, tags, secretStore, etcdBackup };
+}
+
+/** Backups default to on with the secret store (its bundle carries the agent), and off without it. */
+function resolveAwsEtcdBackup(p: Problems, props: AwsKubeadmClusterProps, name: string, secretStore: boolean, providerRegion: string | undefined): ResolvedAwsEtcdBackup | undefined {
+  const options = props.etcdBackup;
+  if (options?.enabled === false) return undefined;
+  if (!secretStore) {
+    // off by default without the secret store; asked for explicitly, it cannot be had
+    p.check(options === undefined, "etcdBackup", options, "needs the secret store: the backup agent travels in its bundle (user data has no room for it)",
+      "leave secretStore enabled, or set etcdBackup.enabled to false");
+    return undefined;
+  }
+  const prefix = options?.prefix ?? `${name}/`;
+  const bucketName = options?.bucketName;
+  if (bucketName !== undefined && !Token.isUnresolved(bucketName)) {
+    p.check(S3_BUCKET_NAME.test(bucketName) && !bucketName.includes(".."), "etcdBackup.bucketName", bucketName, "is not an S3 bucket name", "give the name of an existing bucket (3-63 lowercase letters, digits, '-' and '.'), or leave it unset for a new one");
+  }
+  const kmsKeyArn = options?.kmsKeyArn;
+  if (kmsKeyArn !== undefined && !Token.isUnresolved(kmsKeyArn)) {
+    if (p.check(KMS_KEY_ARN.test(kmsKeyArn), "etcdBackup.kmsKeyArn", kmsKeyArn, "is not a KMS key ARN (aliases cannot be granted kms:GenerateDataKey)", 'give the key\'s ARN ("arn:aws:kms:<region>:<account>:key/<id>")')) {
+      checkKmsRegion(p, "etcdBackup.kmsKeyArn", kmsKeyArn, providerRegion, "S3");
+    }
+  }
+  // the region is the provider's, known at apply: validation needs only the kind
+  const resolved = resolveEtcdBackup(p, options, { kind: "aws-s3", bucket: bucketName ?? "bucket", prefix, region: "region" });
+  return resolved && { options: resolved, bucketName, prefix, kmsKeyArn, forceDestroy: options?.forceDestroy ?? false };
 }
 
 /** The ClusterSpec part of the props, AWS-only fields removed. */
@@ -187,6 +228,7 @@ function toClusterSpec(name: string, props: AwsKubeadmClusterProps): ClusterSpec
     keyName: _k,
     tags: _t,
     secretStore: _s,
+    etcdBackup: _b,
     pkiDirectory: _p,
     existingCa: _e,
     requireExistingPkiStore: _require,
