@@ -201,6 +201,32 @@ describe("other nodes and the Lease", () => {
   });
 });
 
+describe("an API server that does not answer while the Lease is renewed (it restarts after kubeadm upgrade)", () => {
+  const REFUSED = "The connection to the server 10.0.0.10:6443 was refused - did you specify the right host or port?";
+
+  test("is waited for, not taken for a lost Lease: the upgrade goes on (the VM e2e of 2026-12-07 failed there)", () => {
+    const n = controlPlane("aws-ssm");
+    serveDesiredVersion(n, "1.37.1");
+    // kubeadm's first try times out; the renewal before its second meets the restarting API server twice
+    failCommand(n, "kubeadm upgrade apply", 1, "[upgrade/addon] FATAL: context deadline exceeded");
+    failCommand(n, "replace -f -", 2, REFUSED);
+    const r = agent(n);
+    expect(r.code).toBe(0);
+    expect(r.output).toContain("WARNING: cannot write the upgrade Lease: The connection to the server 10.0.0.10:6443 was refused");
+    expect(readCalls(n).filter((c) => c.startsWith("kubeadm upgrade apply"))).toHaveLength(2);
+    expect(readUpgradeStatus(n)).toMatchObject({ phase: "done", result: "succeeded" });
+  });
+
+  test("an API server that never answers ends the upgrade with that reason, not a lost Lease", () => {
+    const n = controlPlane("aws-ssm");
+    serveDesiredVersion(n, "1.37.1");
+    failCommand(n, "replace -f -", "always", REFUSED);
+    const r = runBootstrap(n, { ...UPGRADE_SEAMS, BOOTSTRAP_WAIT_RETRIES: "3" }, ["upgrade"]);
+    expectFailure(r, "control-plane", /cannot renew the upgrade Lease \(the API server did not answer 3 times\): stopping before the next step/);
+    expect(callIndex(readCalls(n), " drain ")).toBe(-1);
+  });
+});
+
 describe("failures leave the Lease released and a clear status", () => {
   test("the Lease cannot be renewed after the control-plane upgrade (taken over): stops before the drain, releases", () => {
     const n = controlPlane("aws-ssm");

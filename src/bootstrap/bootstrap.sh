@@ -783,7 +783,7 @@ lease() {
   local v h r d t j n=${LEASE:-cdktf-kubeadm-upgrade} w=${LEASE_FOR:-upgrade}
   t=$(date +%s)
   j=$(kc -n kube-system get lease "$n" --ignore-not-found \
-    -o jsonpath='{.metadata.resourceVersion}|{.spec.holderIdentity}|{.spec.renewTime}|{.spec.leaseDurationSeconds}') || return
+    -o jsonpath='{.metadata.resourceVersion}|{.spec.holderIdentity}|{.spec.renewTime}|{.spec.leaseDurationSeconds}') || return 2
   IFS='|' read -r v h r d <<<"$j"
   if [[ -n $h && $h != "$NODE" ]]; then
     [[ $1 == take ]] || return 0
@@ -794,11 +794,25 @@ lease() {
   [[ $1 == release ]] || j="\"holderIdentity\":\"$NODE\",\"leaseDurationSeconds\":${LEASE_SECONDS:-3600},\"acquireTime\":\"$(date -u -d "@$t" +%FT%T.000000Z)\",\"renewTime\":\"$(date -u -d "@$t" +%FT%T.000000Z)\""
   j="{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\",\"metadata\":{\"name\":\"$n\",\"namespace\":\"kube-system\"${v:+,\"resourceVersion\":\"$v\"}},\"spec\":{$j}}"
   if [[ -n $v ]]; then v=replace; else v=create; fi
-  kc "$v" -f - <<<"$j" >/dev/null || { log "another node wrote the $w Lease first: trying again at the next run"; return 1; }
+  if ! kc "$v" -f - <<<"$j" >/dev/null 2>"$RUN/lease.err"; then
+    grep -qE 'Conflict|AlreadyExists' "$RUN/lease.err" || { warn "cannot write the $w Lease: $(head -c 300 "$RUN/lease.err")"; return 2; }
+    log "another node wrote the $w Lease first: trying again at the next run"
+    return 1
+  fi
   if [[ $1 == take && $h == "$NODE" ]]; then log "renewed the $w Lease"; else log "$1 of the $w Lease kube-system/$n"; fi
 }
-# between the long steps (upgrade apply, drain): the Lease stays ours for another hour
-renew() { lease take || die "cannot renew the upgrade Lease (another node took it over): stopping before the next step"; }
+# between the long steps (upgrade apply, drain): the Lease stays ours for another hour. An API server
+# that does not answer (restarting after `kubeadm upgrade`) is waited for, not taken for a lost Lease
+# (the VM e2e of 2026-12-07: the renewal before kubeadm's second try met the restarting API server).
+renew() {
+  local n=0 rc
+  until lease take; do
+    rc=$?
+    ((rc == 2)) || die "cannot renew the upgrade Lease (another node took it over): stopping before the next step"
+    ((++n < WAITS)) || die "cannot renew the upgrade Lease (the API server did not answer $n times): stopping before the next step"
+    "$SLEEP" 5
+  done
+}
 # after a failure: the node back in service if it was drained, the Lease released
 ucleanup() {
   [[ -z ${DRAINED:-} ]] || kc uncordon "$NODE" || warn "cannot uncordon $NODE"

@@ -192,8 +192,8 @@ const kubeconfig = () => {
 };
 
 /** kubectl (the test version) from the site, with the stack's admin kubeconfig. */
-function kubectl(args: readonly string[], input?: string): ReturnType<typeof run> {
-  return site.ns.exec(kubernetesCommand(VERSION, "kubectl"), ["--kubeconfig", kubeconfig(), "--request-timeout=30s", ...args], { input });
+function kubectl(args: readonly string[], input?: string, timeoutMs?: number): ReturnType<typeof run> {
+  return site.ns.exec(kubernetesCommand(VERSION, "kubectl"), ["--kubeconfig", kubeconfig(), "--request-timeout=30s", ...args], { input, timeoutMs });
 }
 
 function kubectlJson<T>(args: readonly string[]): T {
@@ -449,7 +449,8 @@ describe("upgrade to the next minor through the bare-metal desired-version chann
 
   test("the worker is replaced: drained, deleted, and a new machine boots from its new seed", () => {
     const started = Date.now();
-    expect(outcome(kubectl(["drain", WORKER.name, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=10m"]))).toBe("exit 0");
+    // kubectl's own --timeout, not the exec's default of 2 minutes, bounds the drain
+    expect(outcome(kubectl(["drain", WORKER.name, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=10m"], undefined, 11 * 60_000))).toBe("exit 0");
     expect(outcome(kubectl(["delete", "node", WORKER.name]))).toBe("exit 0");
     workerVm?.stop();
     worker = bootHost(WORKER, NEXT, 2048, "workerReplaceBootToDoneMs");
