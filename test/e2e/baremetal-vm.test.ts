@@ -376,6 +376,29 @@ describe("a control plane and a worker from their unmodified seeds", () => {
       expect({ node, phase: status.phase, result: status.result, error: status.error }).toEqual({ node, phase: "done", result: "succeeded", error: null });
     }
   });
+
+  test("the control plane's backup agent (on by default) takes a snapshot with the etcd image's own etcdctl and etcdutl (real ctr), stored and recorded", () => {
+    const started = Date.now();
+    const run = controlPlaneVm!.ssh(sshKey.privateKeyPath, [
+      "sudo systemctl is-enabled cdktf-kubeadm-backup.timer",
+      "sudo systemctl start cdktf-kubeadm-backup.service",
+      "sudo systemctl show -p Result --value cdktf-kubeadm-backup.service",
+      "sudo stat -c '%a %n' /var/lib/cdktf-kubeadm/etcd-backups /var/lib/cdktf-kubeadm/etcd-backups/recent/*",
+    ].join(" && "), { timeoutMs: 10 * 60_000 });
+    timings.backupMs = Date.now() - started;
+    const log = () => controlPlaneVm!.ssh(sshKey.privateKeyPath, "sudo tail -n 30 /var/log/cdktf-kubeadm-backup.log").stdout;
+    expect({ outcome: outcome(run), log: run.code === 0 ? "" : log() }).toEqual({ outcome: "exit 0", log: "" });
+    const [enabled, result, directory, ...files] = run.stdout.trim().split("\n");
+    expect([enabled, result, directory]).toEqual(["enabled", "success", "700 /var/lib/cdktf-kubeadm/etcd-backups"]);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(file).toMatch(/^600 \/var\/lib\/cdktf-kubeadm\/etcd-backups\/recent\/etcd-\d{8}T\d{6}Z\.db$/);
+    const status = kubectlJson<{ data: Record<string, string> }>(["-n", "kube-system", "get", "configmap", "cdktf-kubeadm-etcd-backup"]).data;
+    expect(status.lastError).toBe("");
+    const last = JSON.parse(status.lastSnapshot) as { node: string; revision: number; sizeBytes: number; location: string };
+    expect(last).toMatchObject({ node: CONTROL_PLANE_NODE, location: expect.stringMatching(/^\/var\/lib\/cdktf-kubeadm\/etcd-backups\/recent\/etcd-\d{8}T\d{6}Z\.db$/) });
+    expect(last.revision).toBeGreaterThan(100);
+    expect(last.sizeBytes).toBeGreaterThan(100_000);
+  });
 });
 
 const NEXT = KUBERNETES_NEXT_VERSION;
