@@ -357,7 +357,7 @@ describe.each(CONFIGS)("properties: %s", (_name, makeProps) => {
   });
 
   test("outputs: API endpoint, sensitive admin kubeconfig, CA pin, certificate expiry", () => {
-    expect(Object.keys(json.output).sort()).toEqual(["prod_admin_kubeconfig", "prod_api_endpoint", "prod_ca_cert_hash", "prod_certificate_expiry"]);
+    expect(Object.keys(json.output).sort()).toEqual(["prod_admin_kubeconfig", "prod_api_endpoint", "prod_ca_cert_hash", "prod_certificate_expiry", "prod_etcd_backup_location"]);
     expect(json.output.prod_admin_kubeconfig.sensitive).toBe(true);
     expect(json.output.prod_ca_cert_hash.value).toMatch(/^sha256:[0-9a-f]{64}$/);
   });

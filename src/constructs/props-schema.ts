@@ -1811,6 +1811,53 @@ export const PROPS_SCHEMA: PropsSchema = {
         }
       }
     },
+    "GceEtcdBackupOptions": {
+      "properties": {
+        "bucketName": {
+          "shape": {
+            "kind": "string"
+          },
+          "optional": true
+        },
+        "prefix": {
+          "shape": {
+            "kind": "string"
+          },
+          "optional": true
+        },
+        "kmsKeyName": {
+          "shape": {
+            "kind": "string"
+          },
+          "optional": true
+        },
+        "forceDestroy": {
+          "shape": {
+            "kind": "boolean"
+          },
+          "optional": true
+        },
+        "enabled": {
+          "shape": {
+            "kind": "boolean"
+          },
+          "optional": true
+        },
+        "intervalMinutes": {
+          "shape": {
+            "kind": "number"
+          },
+          "optional": true
+        },
+        "retention": {
+          "shape": {
+            "kind": "object",
+            "name": "EtcdBackupRetention"
+          },
+          "optional": true
+        }
+      }
+    },
     "GceExistingNetworkOptions": {
       "properties": {
         "network": {
@@ -1975,6 +2022,13 @@ export const PROPS_SCHEMA: PropsSchema = {
         "secretStore": {
           "shape": {
             "kind": "boolean"
+          },
+          "optional": true
+        },
+        "etcdBackup": {
+          "shape": {
+            "kind": "object",
+            "name": "GceEtcdBackupOptions"
           },
           "optional": true
         },

@@ -8,6 +8,7 @@
  * back into user data). The control plane upgrades itself in place to the version in a project
  * metadata key (desired-version.ts); workers roll to new templates.
  */
+import { GceEtcdBackupBucket } from "./etcd-backup-bucket";
 import { Annotations, Fn, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
 import type { ComputeAddress } from "@cdktf/provider-google/lib/compute-address";
@@ -111,6 +112,8 @@ export class GceKubeadmCluster extends Construct {
    * every VM in the project can read project metadata).
    */
   readonly desiredVersion: GceDesiredVersion;
+  /** The etcd snapshots' bucket (or the existing one) and the control plane's grant; undefined without backups. */
+  readonly etcdBackupBucket?: GceEtcdBackupBucket;
   /** The bootstrap secrets (undefined with `secretStore: false`). */
   readonly bootstrapSecrets?: GceBootstrapSecrets;
   /** Uncompressed user-data bytes per role name ("control-plane-0", "worker-general"). */
@@ -178,6 +181,10 @@ export class GceKubeadmCluster extends Construct {
       // The key is deterministic: user data names it, and a version bump only updates its value.
       this.desiredVersion = new GceDesiredVersion(this, "desired-version", { clusterName: name, project, kubernetesVersion: cluster.kubernetesVersion });
 
+      if (resolved.etcdBackup) {
+        this.etcdBackupBucket = new GceEtcdBackupBucket(this, "etcd-backup", { clusterName: name, project, region, backup: resolved.etcdBackup, labels: userLabels });
+      }
+
       const port = cluster.controlPlane.apiServerPort;
       this.kubeadm = new KubeadmCluster(this, "kubeadm", {
         cluster,
@@ -193,6 +200,7 @@ export class GceKubeadmCluster extends Construct {
         // The secret ids are deterministic: user data names them before the secrets exist.
         secrets: resolved.secretStore ? gceSecretSources(project, name) : undefined,
         upgradeChannel: this.desiredVersion.channel,
+        etcdBackup: this.etcdBackupBucket?.etcdBackup,
         powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
         // A deleted worker's shutdown script drains it (WORKER_SHUTDOWN_SCRIPT).
         drain: { kind: "gce", timeoutSeconds: (pool) => resolved.nodePools.find((p) => p.pool.name === pool)!.drainTimeoutSeconds },
@@ -233,7 +241,8 @@ export class GceKubeadmCluster extends Construct {
       // A node boots once it can read its secret: a denial makes the bootstrap stop at once.
       this.bootstrapSecrets?.grant("control-plane", "control-plane", cpAccount.member);
       // The upgrade agent reads the desired version from the first run on: the key exists before any control-plane VM.
-      const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? []), this.desiredVersion.item];
+      const backupWriter = this.etcdBackupBucket?.grantWriter(cpAccount.member);
+      const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? []), this.desiredVersion.item, ...(backupWriter ? [backupWriter] : [])];
       const cpTags = [this.controlPlaneTag, ...resolved.tags];
       const backendGroups: string[] = [];
       for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {

@@ -14,3 +14,4 @@ export * from "./node-group";
 export * from "./user-data";
 export * from "./secrets";
 export * from "./desired-version";
+export * from "./etcd-backup-bucket";

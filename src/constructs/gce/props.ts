@@ -3,6 +3,7 @@
  * Engine fields (project, region, network, API load balancer, machines, service accounts, image).
  * Types only; defaults and validation live in resolve-gce.ts.
  */
+import type { EtcdBackupOptions } from "../../bootstrap/etcd-backup";
 import type { ClusterSpec, ControlPlaneSpec, NodePoolSpec } from "../../bootstrap/spec";
 import type { KubeadmClusterProps } from "../kubeadm-cluster";
 
@@ -198,6 +199,32 @@ export interface GceKubeadmClusterProps extends Omit<ClusterSpec, "name" | "cont
    * @default true
    */
   readonly secretStore?: boolean;
+  /**
+   * Scheduled etcd snapshots from the control plane to Cloud Storage. The control plane's
+   * service account needs the cloud-platform (or devstorage.read_write) scope.
+   * @default every 15 minutes into a new bucket: every snapshot for 24 hours, hourly ones for 7 days, daily ones for 90
+   */
+  readonly etcdBackup?: GceEtcdBackupOptions;
+}
+
+/** etcd snapshots on GCE: EtcdBackupOptions and the Cloud Storage bucket they go to. */
+export interface GceEtcdBackupOptions extends EtcdBackupOptions {
+  /**
+   * An existing bucket (its name) instead of one the construct creates; the control-plane service
+   * account gets roles/storage.objectCreator on it, conditioned on the prefix.
+   * @default a new regional bucket: versioned, uniform access, public access prevented, lifecycle rules for the retention
+   */
+  readonly bucketName?: string;
+  /** Object name prefix: "" or ending in "/". @default "<cluster name>/" */
+  readonly prefix?: string;
+  /**
+   * Cloud KMS key (`projects/.../cryptoKeys/...`) a created bucket encrypts with by default (CMEK);
+   * the project's Cloud Storage service agent needs roles/cloudkms.cryptoKeyEncrypterDecrypter on it.
+   * @default Google-managed encryption
+   */
+  readonly kmsKeyName?: string;
+  /** `terraform destroy` deletes a created bucket with every snapshot in it. @default false */
+  readonly forceDestroy?: boolean;
 }
 
 export const GCE_DEFAULTS = {

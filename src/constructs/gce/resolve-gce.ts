@@ -2,6 +2,7 @@
  * Applies the GCE defaults and validates every GCE field together with the cluster model
  * (`resolveCluster`), reporting all problems in one ClusterSpecError before any construct exists.
  */
+import { EtcdBackup, resolveEtcdBackup } from "../../bootstrap/etcd-backup";
 import { cidrContains, cidrHost, Ipv4Cidr, parseCidr, parseIpv4 } from "../../bootstrap/cidr";
 import { apiClientCidrs, cidr, cidrList, isToken, resolveClusterModel, withoutPlatformFields } from "../platform-validation";
 import { pkiStoreProblems } from "../kubeadm-cluster";
@@ -76,7 +77,22 @@ export interface ResolvedGce {
   readonly labels: Record<string, string>;
   /** Secrets in Secret Manager (true) or in user data (false). */
   readonly secretStore: boolean;
+  /** Validated backup options (the bucket is the construct's); undefined: no backups. */
+  readonly etcdBackup?: ResolvedGceEtcdBackup;
 }
+
+export interface ResolvedGceEtcdBackup {
+  readonly options: EtcdBackup;
+  readonly bucketName?: string;
+  readonly prefix: string;
+  readonly kmsKeyName?: string;
+  readonly forceDestroy: boolean;
+}
+
+const GCS_BUCKET_NAME = /^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/;
+const KMS_KEY_NAME = /^projects\/[^/]+\/locations\/[a-z0-9-]+\/keyRings\/[\w-]+\/cryptoKeys\/[\w-]+$/;
+/** Scopes that let a node write objects into Cloud Storage. */
+const STORAGE_WRITE_SCOPES = [...["cloud-platform", "devstorage.read_write", "devstorage.full_control"], ...["cloud-platform", "devstorage.read_write", "devstorage.full_control"].map((s) => `https://www.googleapis.com/auth/${s}`)];
 
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const REGION = /^[a-z]+(-[a-z]+)+[0-9]+$/;
@@ -139,6 +155,7 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
   if (secretStore === true) checkSecretScopes(p, "controlPlane", cpGroup);
   const tags = resolveTags(p, props.tags ?? [], String(name));
   const labels = resolveLabels(p, props.labels ?? {});
+  const etcdBackup = resolveGceEtcdBackup(p, props, String(name), cpGroup, secretStore === true);
 
   const spec = toClusterSpec(String(name), props);
   // Only ranges that passed their own checks go to the overlap checks (one problem per mistake).
@@ -167,7 +184,7 @@ export function resolveGce(id: string, props: GceKubeadmClusterProps): ResolvedG
   }
   problems.push(...q.list);
   if (problems.length > 0 || !cluster) throw new ClusterSpecError(String(name), problems);
-  return { cluster, project, region, network, apiLoadBalancer, security, controlPlane, nodePools, tags, labels, secretStore };
+  return { cluster, project, region, network, apiLoadBalancer, security, controlPlane, nodePools, tags, labels, secretStore, etcdBackup };
 }
 
 /** A pool's sizes as the cluster model would default them, for checking GCE fields when the model failed. */
@@ -195,6 +212,7 @@ function toClusterSpec(name: string, props: GceKubeadmClusterProps): ClusterSpec
     requireExistingPkiStore: _require,
     outputs: _o,
     secretStore: _s,
+    etcdBackup: _b,
     controlPlane,
     nodePools,
     ...rest
@@ -415,4 +433,28 @@ function resolveLabels(p: Problems, labels: Record<string, string>): Record<stri
   }
   p.check(entries.length <= 60, "labels", entries.length, "has more than 60 labels (GCE allows 64, the construct sets some)", "drop some labels");
   return labels;
+}
+
+/** Backups are on by default; the control plane's scopes must let it write to Cloud Storage. */
+function resolveGceEtcdBackup(p: Problems, props: GceKubeadmClusterProps, name: string, controlPlane: ResolvedGceMachineGroup, secretStore: boolean): ResolvedGceEtcdBackup | undefined {
+  const options = props.etcdBackup;
+  if (options?.enabled === false) return undefined;
+  const bucketName = options?.bucketName;
+  if (bucketName !== undefined && !isToken(bucketName)) {
+    p.check(GCS_BUCKET_NAME.test(bucketName), "etcdBackup.bucketName", bucketName, "is not a Cloud Storage bucket name", "give the name of an existing bucket (3-63 lowercase letters, digits, '-' and '_'), or leave it unset for a new one");
+  }
+  const kmsKeyName = options?.kmsKeyName;
+  if (kmsKeyName !== undefined && !isToken(kmsKeyName)) {
+    p.check(KMS_KEY_NAME.test(kmsKeyName), "etcdBackup.kmsKeyName", kmsKeyName, "is not a Cloud KMS key name", 'give "projects/<project>/locations/<region>/keyRings/<ring>/cryptoKeys/<key>"');
+  }
+  const scopes = controlPlane.serviceAccount.scopes;
+  // without cloud-platform and with the secret store, checkSecretScopes has reported it (one problem, one fix)
+  const reported = secretStore && !scopes.some((s) => CLOUD_PLATFORM_SCOPES.includes(s));
+  if (!reported && scopes.length > 0 && scopes.every((s) => typeof s === "string" && SCOPE.test(s))) {
+    p.check(scopes.some((s) => STORAGE_WRITE_SCOPES.includes(s)), "controlPlane.serviceAccount.scopes", scopes,
+      "lets the control plane write no Cloud Storage object: its etcd backups (etcdBackup) would fail", 'add "cloud-platform" (IAM roles are what restrict the account), or set etcdBackup.enabled to false');
+  }
+  const prefix = options?.prefix ?? `${name}/`;
+  const resolved = resolveEtcdBackup(p, options, { kind: "gce-gcs", bucket: bucketName ?? "bucket", prefix });
+  return resolved && { options: resolved, bucketName, prefix, kmsKeyName, forceDestroy: options?.forceDestroy ?? false };
 }
