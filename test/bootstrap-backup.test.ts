@@ -176,3 +176,43 @@ test("the snapshot's content is what is uploaded (its digest is signed and check
   serveBackupBucket(n, "another snapshot");
   expect(agent(n).code).toBe(0);
 });
+
+describe("restore (RESTORE_SNAPSHOT on control-plane slot 0)", () => {
+  const SNAPSHOT_PATH = "/var/lib/cdktf-kubeadm/etcd-backups/daily/etcd-20261206.db";
+  function restoringNode(snapshot: string, opts: NodeOptions = {}): NodeRoot {
+    const n = createNodeRoot({ role: "control-plane", restore: snapshot, ...opts });
+    nodes.push(n);
+    return n;
+  }
+
+  test("no API server answers: the snapshot is restored into /var/lib/etcd, then kubeadm init keeps it", () => {
+    const n = restoringNode(SNAPSHOT_PATH);
+    fs.mkdirSync(inRoot(n, "/var/lib/cdktf-kubeadm/etcd-backups/daily"), { recursive: true });
+    fs.writeFileSync(inRoot(n, SNAPSHOT_PATH), SNAPSHOT);
+    const r = runBootstrap(n);
+    expect(r.lastLine).toMatch(/bootstrap succeeded$/);
+    const calls = readCalls(n);
+    const restore = calls.findIndex((c) => c.startsWith("ctr") && c.includes("etcdutl snapshot restore"));
+    const init = calls.findIndex((c) => c.startsWith("kubeadm init"));
+    expect(restore).toBeGreaterThan(-1);
+    expect(init).toBeGreaterThan(restore);
+    expect(calls[init]).toContain("--ignore-preflight-errors=DirAvailable--var-lib-etcd");
+    expect(calls[restore]).toMatch(/ registry\.k8s\.io\/etcd:3\.6\.8-0 cdktf-kubeadm-etcd-\d+ etcdutl snapshot restore \S+\/snapshot\.db --data-dir \S+\/etcd --name \S+ --initial-cluster \S+=https:\/\/[\d.]+:2380 --initial-advertise-peer-urls https:\/\/[\d.]+:2380$/);
+    expect(r.output).toMatch(/restored etcd from \/var\/lib\/cdktf-kubeadm\/etcd-backups\/daily\/etcd-20261206\.db \(revision 4242\)/);
+  });
+
+  test("an API server answers (the cluster runs): slot 0 joins it, nothing is restored", () => {
+    const n = restoringNode(SNAPSHOT_PATH, { apiUp: ["*"] });
+    expect(runBootstrap(n).lastLine).toMatch(/bootstrap succeeded$/);
+    const calls = readCalls(n);
+    expect(calls.some((c) => c.includes("snapshot restore"))).toBe(false);
+    expect(calls.some((c) => c.startsWith("kubeadm join"))).toBe(true);
+  });
+
+  test("a missing snapshot fails in the cluster step, naming the path and the fix; nothing is initialized", () => {
+    const n = restoringNode("/var/lib/cdktf-kubeadm/missing.db");
+    const r = runBootstrap(n);
+    expect(r.lastLine).toMatch(/^cdktf-kubeadm bootstrap FAILED in step cluster: cannot read \/var\/lib\/cdktf-kubeadm\/missing\.db: copy the snapshot to this path on the node\./);
+    expect(readCalls(n).some((c) => c.startsWith("kubeadm init"))).toBe(false);
+  });
+});

@@ -105,20 +105,21 @@ describe("static checks", () => {
       // worker 25.8 / 10.0, GCE worker 22.4 / 9.0, AWS control plane with SSM 34.3 / 12.6, GCE with the
       // upgrade reader 32.3 / 11.9; then kubeadm upgrade tried again (kupgrade): AWS control plane with SSM 33.5 / 12.4
       // 2026-12-07, the etcd backup agent (backup, backup-<target>; the control-plane settings moved to a
-      // control-plane-only cpsettings, which workers no longer carry): control plane 24.4 / 9.35, worker
-      // 16.5 / 6.6, AWS control plane with SSM and drain 34.9 / 12.8 and with backups to S3 39.4 / 14.3,
-      // GCE with backups to GCS 37.8 / 13.7, bare metal with backups to a directory 32.4 / 11.9
-      ["control-plane", 24.5, 9.4, "", "full"], ["worker", 16.6, 6.7, "", "full"],
-      ["worker", 25.4, 9.9, "aws-secretsmanager drain-aws", "full"], ["worker", 22.0, 8.9, "gce-secretmanager drain-gce", "full"],
-      ["control-plane", 35.0, 12.9, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac", "full"],
-      ["control-plane", 33.0, 12.2, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac", "full"],
-      ["control-plane", 39.5, 14.4, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac backup backup-aws-s3", "full"],
-      ["control-plane", 37.9, 13.8, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac backup backup-gce-gcs", "full"],
-      ["control-plane", 32.5, 12.0, "upgrade backup backup-file", "full"],
-      ["control-plane", 29.5, 11.3, "aws-secretsmanager", "full"], ["worker", 21.6, 8.7, "aws-secretsmanager", "full"],
-      ["control-plane", 27.7, 10.7, "gce-secretmanager", "full"], ["worker", 19.8, 8.1, "gce-secretmanager", "full"],
-      ["control-plane", 34.1, 12.7, "aws-secretsmanager upgrade upgrade-aws-ssm", "full"],
-      ["control-plane", 32.0, 12.0, "gce-secretmanager upgrade upgrade-gce-metadata", "full"],
+      // control-plane-only cpsettings, which workers no longer carry), restore (restore, restore-<scheme>)
+      // and the Lease's no-answer case: control plane 24.8 / 9.5, worker 16.6 / 6.7, AWS control plane
+      // with SSM and drain 35.3 / 13.0 and with backups to S3 40.0 / 14.5, GCE with backups to GCS
+      // 38.3 / 13.9, bare metal with backups to a directory 32.9 / 12.1
+      ["control-plane", 24.9, 9.6, "", "full"], ["worker", 16.7, 6.7, "", "full"],
+      ["worker", 25.5, 9.9, "aws-secretsmanager drain-aws", "full"], ["worker", 22.2, 8.9, "gce-secretmanager drain-gce", "full"],
+      ["control-plane", 35.4, 13.1, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac", "full"],
+      ["control-plane", 33.4, 12.4, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac", "full"],
+      ["control-plane", 40.0, 14.6, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac backup backup-aws-s3", "full"],
+      ["control-plane", 38.4, 14.0, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac backup backup-gce-gcs", "full"],
+      ["control-plane", 33.0, 12.2, "upgrade backup backup-file", "full"],
+      ["control-plane", 30.0, 11.5, "aws-secretsmanager", "full"], ["worker", 21.8, 8.7, "aws-secretsmanager", "full"],
+      ["control-plane", 28.2, 10.9, "gce-secretmanager", "full"], ["worker", 19.9, 8.1, "gce-secretmanager", "full"],
+      ["control-plane", 34.5, 12.8, "aws-secretsmanager upgrade upgrade-aws-ssm", "full"],
+      ["control-plane", 32.5, 12.1, "gce-secretmanager upgrade upgrade-gce-metadata", "full"],
       // the loader is the bulk of a worker's user data (goal: 4 KiB for all of it)
       ["worker", 6.5, 3.1, "aws-secretsmanager", "loader"], ["worker", 5.9, 2.9, "gce-secretmanager", "loader"],
     ] as const) {

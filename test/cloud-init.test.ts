@@ -170,7 +170,10 @@ describe("cloud-config per role", () => {
     // secret store user data carries only the loader: 4.6 KB (goal 8 KiB).
     // 2026-12-03, with the GCE hairpin's SNAT and the renewal window: 13.96 KB (85.2%) with the CA
     // keys in user data, the opt-out path (secretStore: false), which warns above 75% anyway.
-    expect(gzipSize(renderCloudConfig(first))).toBeLessThan(USER_DATA_LIMITS.aws * 0.86);
+    // 2026-12-07, restore (kubeadm init on a restored etcd) and the Lease telling a conflict from an
+    // API server that does not answer: 14.15 KB (86.3%); the backup and restore code itself is left
+    // out of copies that do not use it.
+    expect(gzipSize(renderCloudConfig(first))).toBeLessThan(USER_DATA_LIMITS.aws * 0.87);
     const aws = { ...first, secrets: { kind: "aws-secretsmanager", secretId: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod-control-plane-AbCdEf", region: "eu-west-1" },
       upgradeChannel: { kind: "aws-ssm", parameterName: "/cdktf-kubeadm/prod/kubernetes-version", region: "eu-west-1" } } as const;
     expect(gzipSize(renderCloudConfig(aws))).toBeLessThan(8192);

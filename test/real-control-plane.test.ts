@@ -99,6 +99,8 @@ function verifyJws(jws: string, kubeconfig: string, token: string): string {
 }
 
 let node: NodeNamespace;
+/** The backup agent's first snapshot (etcd backups), which the restore tests restore. */
+let firstSnapshot: Buffer = Buffer.alloc(0);
 const phases: Record<string, CommandResult> = {};
 
 beforeAll(() => {
@@ -392,7 +394,7 @@ describe("a real control plane on the node", () => {
     let firstRun: CommandResult;
     let secondRun: CommandResult;
     /** What the first run left: the directories' listings, the status ConfigMap. */
-    let afterFirst: { recent: string[]; hourly: string[]; daily: string[]; status: Record<string, string> };
+    let afterFirst: { recent: string[]; hourly: string[]; daily: string[]; status: Record<string, string>; snapshot: Buffer };
 
     beforeAll(() => {
       // ctr on a node runs etcdctl/etcdutl from the etcd image kubeadm's manifest names, with the
@@ -411,7 +413,9 @@ describe("a real control plane on the node", () => {
       ].join("\n"), 0o755);
       expect(outcome(admin("create", "configmap", "before-the-snapshot", "--from-literal=k=v"))).toBe("exit 0");
       firstRun = backup();
-      afterFirst = { recent: stored("recent"), hourly: stored("hourly"), daily: stored("daily"), status: status() };
+      afterFirst = { recent: stored("recent"), hourly: stored("hourly"), daily: stored("daily"), status: status(), snapshot: Buffer.alloc(0) };
+      afterFirst.snapshot = fs.readFileSync(node.hostPath(JSON.parse(afterFirst.status.lastSnapshot).location));
+      firstSnapshot = afterFirst.snapshot;
       expect(outcome(admin("create", "configmap", "after-the-snapshot", "--from-literal=k=v"))).toBe("exit 0");
       // outdated copies of each kind, and a daily one still within its 90 days
       const old: [string, string][] = [["recent", "etcd-20260101T000000Z.db"], ["hourly", "etcd-20260101T00.db"], ["daily", "etcd-20260101.db"]];
@@ -508,6 +512,67 @@ describe("a real control plane on the node", () => {
       expect(r.output).toContain(line);
       expect(status().lastError).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ ${nodeName}, step snapshot: etcdctl snapshot save failed`));
       expect(json(admin("-n", "kube-system", "get", "lease", "cdktf-kubeadm-etcd-backup", "-o", "json")).spec.holderIdentity).toBeUndefined();
+    });
+  });
+
+  describe("restore: a new control-plane node restores the backup agent's snapshot, and a real control plane starts on it", () => {
+    const SNAPSHOT = "/var/lib/cdktf-kubeadm/restore-from.db";
+    let restoredNode: NodeNamespace;
+    let restore: CommandResult;
+    const restoredAdmin = (...args: string[]) => kubectl(restoredNode, ADMIN, ...args);
+
+    beforeAll(() => {
+      // a machine of its own (its own network, the same address), with slot 0's files, and the
+      // snapshot the backup agent stored on the first node (taken before after-the-snapshot existed)
+      restoredNode = NodeNamespace.create({ address: NODE_ADDRESS, extraAddresses: [VIP] });
+      place(restoredNode, first);
+      expect(firstSnapshot.length).toBeGreaterThan(0);
+      restoredNode.writeFile(SNAPSHOT, "", 0o600);
+      fs.writeFileSync(restoredNode.hostPath(SNAPSHOT), firstSnapshot);
+      restoredNode.writeFile("/run/cdktf-kubeadm/stub/ctr", node.readFile("/run/cdktf-kubeadm/stub/ctr"), 0o755);
+      // kubeadm init's certificate and kubeconfig phases first (its etcd phase comes after the restore)
+      for (const phase of ["certs all", "kubeconfig all"]) expect(outcome(kubeadm(restoredNode, "init", "phase", ...phase.split(" "), "--config", INIT))).toBe("exit 0");
+      restore = scriptFunctions(restoredNode, "restore_etcd", { PATH: `/run/cdktf-kubeadm/stub:${NODE_PATH}`, RESTORE_SNAPSHOT: SNAPSHOT }, first,
+        bootstrapScript("control-plane", undefined, "file", undefined, "file", SNAPSHOT));
+      for (const phase of ["etcd local", "control-plane all"]) expect(outcome(kubeadm(restoredNode, "init", "phase", ...phase.split(" "), "--config", INIT))).toBe("exit 0");
+      for (const component of ["etcd", "kube-apiserver"]) {
+        const pod = yaml.load(restoredNode.readFile(`/etc/kubernetes/manifests/${component}.yaml`)) as { spec: { containers: { command: string[] }[] } };
+        const [, ...args] = pod.spec.containers[0].command;
+        restoredNode.start(component, bin(component), args);
+      }
+      waitFor("the API server on the restored etcd is ready", () => restoredAdmin("get", "--raw", "/readyz").stdout.trim() === "ok", {
+        timeoutMs: 120_000, diagnostics: () => ["etcd", "kube-apiserver"].map((c) => `--- ${c}:\n${restoredNode.log(c, 15)}`).join("\n"),
+      });
+    }, 300_000);
+    afterAll(() => {
+      restoredNode?.stop();
+      restoredNode?.remove();
+    });
+
+    test("the restore step checks the snapshot and makes it the node's etcd data: one member, this node, at its advertise address", () => {
+      expect(outcome(restore)).toBe("exit 0");
+      expect(restore.output).toMatch(new RegExp(`restored etcd from ${SNAPSHOT} \\(revision \\d+\\) as the data of ${/^NODE_NAME='([^']+)'$/m.exec(first.files[NODE_LAYOUT.settings])![1]} at ${NODE_ADDRESS}`));
+      expect(fs.statSync(restoredNode.hostPath("/var/lib/etcd")).mode & 0o777).toBe(0o700);
+      const members = restoredNode.exec(etcdTool("etcdctl"), ["--endpoints=https://127.0.0.1:2379", "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
+        "--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt", "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key", "member", "list", "-w", "json"]);
+      const list = JSON.parse(members.stdout).members as { name: string; peerURLs: string[] }[];
+      expect(list.map((m) => [m.name, m.peerURLs])).toEqual([[/^NODE_NAME='([^']+)'$/m.exec(first.files[NODE_LAYOUT.settings])![1], [`https://${NODE_ADDRESS}:2380`]]]);
+    });
+
+    test("the restored cluster has the objects made before the snapshot, not those made after; the same admin credentials work", () => {
+      expect(restoredAdmin("get", "configmap", "before-the-snapshot", "-o", "name").stdout.trim()).toBe("configmap/before-the-snapshot");
+      expect(restoredAdmin("get", "configmap", "after-the-snapshot", "--ignore-not-found", "-o", "name").stdout.trim()).toBe("");
+      // kubeadm's own objects came back too: its ClusterConfiguration and the join token it registered
+      expect(json(restoredAdmin("-n", "kube-system", "get", "configmap", "kubeadm-config", "-o", "json")).data.ClusterConfiguration).toContain(`controlPlaneEndpoint: ${VIP}:6443`);
+    });
+
+    test("a snapshot that is not one is refused before anything is replaced", () => {
+      restoredNode.writeFile("/var/lib/cdktf-kubeadm/not-a-snapshot.db", "garbage", 0o600);
+      const r = scriptFunctions(restoredNode, "restore_etcd", { PATH: `/run/cdktf-kubeadm/stub:${NODE_PATH}`, RESTORE_SNAPSHOT: "/var/lib/cdktf-kubeadm/not-a-snapshot.db" }, first,
+        bootstrapScript("control-plane", undefined, "file", undefined, "file", SNAPSHOT));
+      expect(r.code).toBe(1);
+      expect(r.output).toContain("etcdutl snapshot status refuses /var/lib/cdktf-kubeadm/not-a-snapshot.db: not a usable etcd snapshot");
+      expect(restoredAdmin("get", "configmap", "before-the-snapshot", "-o", "name").stdout.trim()).toBe("configmap/before-the-snapshot");
     });
   });
 

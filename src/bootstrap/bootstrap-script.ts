@@ -34,8 +34,10 @@ function pack(role: ScriptRole, features: string[], stage: "full" | "loader"): s
  * `drain` the drain before termination, and on control-plane roles the etcd backup agent that
  * stores snapshots in a `backup` target.
  */
-export function bootstrapScript(role: ScriptRole, secrets?: SecretSourceKind, upgrade?: UpgradeChannel["kind"], drain?: DrainKind, backup?: EtcdBackupTarget["kind"]): string {
-  const controlPlane = role === "control-plane" ? [...upgradeFeatures(upgrade), ...backupFeatures(backup)] : [];
+export function bootstrapScript(
+  role: ScriptRole, secrets?: SecretSourceKind, upgrade?: UpgradeChannel["kind"], drain?: DrainKind, backup?: EtcdBackupTarget["kind"], restoreSnapshot?: string,
+): string {
+  const controlPlane = role === "control-plane" ? [...upgradeFeatures(upgrade), ...backupFeatures(backup), ...restoreFeatures(restoreSnapshot)] : [];
   return pack(role, [...(secrets ? [secrets] : []), ...controlPlane, ...drainFeatures(role, drain)], "full");
 }
 
@@ -51,6 +53,13 @@ export function drainFeatures(role: ScriptRole, drain?: DrainKind): string[] {
   return role === "worker" ? [`drain-${drain}`] : ["node-drain-rbac"];
 }
 
+/** A control-plane copy that restores this snapshot: the restore step and the reader of its scheme. */
+export function restoreFeatures(snapshot: string | undefined): string[] {
+  if (snapshot === undefined) return [];
+  const scheme = /^(s3|gs):\/\//.exec(snapshot)?.[1];
+  return ["restore", ...(scheme ? [`restore-${scheme}`] : [])];
+}
+
 /** The full script of a node role (with a secret store it travels in the bundle, not in user data). */
 export function fullScript(input: {
   readonly role: { readonly kind: ScriptRole };
@@ -58,8 +67,9 @@ export function fullScript(input: {
   readonly upgradeChannel?: { readonly kind: UpgradeChannel["kind"] };
   readonly drain?: { readonly kind: DrainKind };
   readonly etcdBackup?: { readonly target: { readonly kind: EtcdBackupTarget["kind"] } };
+  readonly cluster?: { readonly restore?: { readonly snapshot: string } };
 }): string {
-  return bootstrapScript(input.role.kind, input.secrets?.kind, input.upgradeChannel?.kind, input.drain?.kind, input.etcdBackup?.target.kind);
+  return bootstrapScript(input.role.kind, input.secrets?.kind, input.upgradeChannel?.kind, input.drain?.kind, input.etcdBackup?.target.kind, input.cluster?.restore?.snapshot);
 }
 
 /**

@@ -193,7 +193,7 @@ ssettings() {
   [[ $SECRETS_SOURCE != aws* ]] || need SECRETS_REGION
 }
 # @end
-# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm upgrade-gce-metadata backup-aws-s3 backup-gce-gcs
+# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm upgrade-gce-metadata backup-aws-s3 backup-gce-gcs restore-s3 restore-gs
 # hq CURL-ARGS... URL: one HTTP request. Tokens and credentials come as a curl config on stdin
 # (-K -), never on a command line; the body goes to $SB, the status to HS (000: no answer).
 hq() { HS=$(curl -sS --connect-timeout 5 --max-time 30 -o "$SB" -w '%{http_code}' -K - "$@") || HS=000; }
@@ -202,7 +202,7 @@ soft() { WHY=$1; warn "$1"; return 1; }
 # kcfg FORMAT FIELD...: a curl config ($S/k) from string fields of the JSON answer
 kcfg() { python3 -c 'import json,sys;c=json.load(open(sys.argv[1]));print(sys.argv[2]%tuple(c[k] for k in sys.argv[3:]))' "$SB" "$@" >"$S/k" 2>/dev/null; }
 # @end
-# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm backup-aws-s3 backup-gce-gcs
+# @only aws-secretsmanager gce-secretmanager upgrade-aws-ssm backup-aws-s3 backup-gce-gcs restore-s3 restore-gs
 # sm WHAT DENIED-MESSAGE MISSING-FIX: a cloud API's answer: 0 success, 1 retry (throttled, server
 # error, credentials not yet valid or a denial: IAM is eventually consistent, a grant made just
 # before this node booted may not be visible yet), dies if WHAT is missing or the request is refused
@@ -220,7 +220,7 @@ sm() {
   soft "reading $1: $e"
 }
 # @end
-# @only aws-secretsmanager upgrade-aws-ssm backup-aws-s3
+# @only aws-secretsmanager upgrade-aws-ssm backup-aws-s3 restore-s3
 # IMDSv2 token -> the instance role (AROLE) -> its credentials as a curl config in $S/k, for a
 # request signed with them (--aws-sigv4)
 aws_creds() {
@@ -685,6 +685,8 @@ init_or_join() {
   echo "$mode" >"$ST/mode"
   if [[ $mode == init ]]; then
     log "no API server answers at ${eps[*]}: initializing the cluster"
+    # copies for a RESTORE_SNAPSHOT carry restore_init (# @only restore)
+    [[ -z ${RESTORE_SNAPSHOT:-} ]] || { attempt restore_init || die "kubeadm init on the etcd restored from $RESTORE_SNAPSHOT failed"; return; }
     attempt kubeadm init --skip-token-print --config "$INIT_CONFIG" || die "kubeadm init failed"
     return
   fi
@@ -801,18 +803,6 @@ lease() {
   fi
   if [[ $1 == take && $h == "$NODE" ]]; then log "renewed the $w Lease"; else log "$1 of the $w Lease kube-system/$n"; fi
 }
-# between the long steps (upgrade apply, drain): the Lease stays ours for another hour. An API server
-# that does not answer (restarting after `kubeadm upgrade`) is waited for, not taken for a lost Lease
-# (the VM e2e of 2026-12-07: the renewal before kubeadm's second try met the restarting API server).
-renew() {
-  local n=0 rc
-  until lease take; do
-    rc=$?
-    ((rc == 2)) || die "cannot renew the upgrade Lease (another node took it over): stopping before the next step"
-    ((++n < WAITS)) || die "cannot renew the upgrade Lease (the API server did not answer $n times): stopping before the next step"
-    "$SLEEP" 5
-  done
-}
 # after a failure: the node back in service if it was drained, the Lease released
 ucleanup() {
   [[ -z ${DRAINED:-} ]] || kc uncordon "$NODE" || warn "cannot uncordon $NODE"
@@ -906,6 +896,18 @@ cmput() {
 }
 # @end
 # @only upgrade
+# between the long steps (upgrade apply, drain): the Lease stays ours for another hour. An API server
+# that does not answer (restarting after `kubeadm upgrade`) is waited for, not taken for a lost Lease
+# (the VM e2e of 2026-12-07: the renewal before kubeadm's second try met the restarting API server).
+renew() {
+  local n=0 rc
+  until lease take; do
+    rc=$?
+    ((rc == 2)) || die "cannot renew the upgrade Lease (another node took it over): stopping before the next step"
+    ((++n < WAITS)) || die "cannot renew the upgrade Lease (the API server did not answer $n times): stopping before the next step"
+    "$SLEEP" 5
+  done
+}
 usettings() {
   case $UPGRADE_CHANNEL in
     aws-ssm) need UPGRADE_PARAMETER UPGRADE_REGION ;; gce-metadata) need UPGRADE_METADATA_KEY ;; file) ;;
@@ -1005,6 +1007,84 @@ upgrade() {
   log "upgraded $NODE to $DES"
 }
 # @end
+# @only backup restore
+# etcdtool etcdctl|etcdutl ARGS...: the tool from this node's etcd image (ETCD_IMAGE, else the one of
+# kubeadm's etcd manifest: the version that wrote the data; kubeadm's etcd images carry both), on
+# the host network, with the etcd PKI (read-only) and $BK mounted at their own paths
+etcdtool() {
+  local image=${ETCD_IMAGE:-}
+  [[ -n $image ]] || image=$(sed -nE 's/^ *image: *"?([^" ]+)"?$/\1/p' "$K/manifests/etcd.yaml" 2>/dev/null | head -n1)
+  [[ -n $image ]] || die "no image in $K/manifests/etcd.yaml: backups need the local etcd kubeadm runs"
+  ctr -n k8s.io run --rm --net-host --mount "type=bind,src=$PKI/etcd,dst=$PKI/etcd,options=rbind:ro" \
+    --mount "type=bind,src=$BK,dst=$BK,options=rbind:rw" "$image" "cdktf-kubeadm-etcd-$$" "$@"
+}
+# @end
+# @only restore
+# Restore (RESTORE_SNAPSHOT: a file, s3://BUCKET/KEY or gs://BUCKET/OBJECT), on control-plane slot 0
+# when no API server answers: the snapshot, checked with etcdutl, becomes this node's etcd data
+# directory (one member: this node at its advertise address, as kubeadm names it), and kubeadm init
+# keeps it: the cluster's objects come back under the same CAs and service-account key.
+restore_etcd() {
+  local f j a BK=$ST/restore
+  [[ $RESTORE_SNAPSHOT != s3://* ]] || need RESTORE_REGION
+  rm -rf "$BK" && mkdir -m 700 "$BK"
+  f=$BK/snapshot.db
+  case $RESTORE_SNAPSHOT in
+    s3://* | gs://*) declare -F "rfetch_${RESTORE_SNAPSHOT%%:*}" >/dev/null || die "this copy of the script cannot read RESTORE_SNAPSHOT '$RESTORE_SNAPSHOT'"
+      WHY=''
+      retry "rfetch_${RESTORE_SNAPSHOT%%:*}" "$f" || die "cannot download $RESTORE_SNAPSHOT${WHY:+: $WHY}" ;;
+    /*) cp "$R$RESTORE_SNAPSHOT" "$f" || die "cannot read $RESTORE_SNAPSHOT: copy the snapshot to this path on the node" ;;
+    *) die "RESTORE_SNAPSHOT '$RESTORE_SNAPSHOT' is not an absolute path, s3:// or gs:// URI" ;;
+  esac
+  # the whole list first: a reader that stops early would end kubeadm with SIGPIPE (pipefail)
+  j=$(kubeadm config images list --config "$INIT_CONFIG" 2>/dev/null) || j=''
+  ETCD_IMAGE=$(grep -m1 '/etcd:' <<<"$j") || die "kubeadm names no etcd image for $INIT_CONFIG"
+  j=$(etcdtool etcdutl snapshot status "$f" -w json) || die "etcdutl snapshot status refuses $RESTORE_SNAPSHOT: not a usable etcd snapshot"
+  a=$(sed -nE 's/^ *advertiseAddress: *"?([0-9.]+)"?$/\1/p' "$INIT_CONFIG" | head -n1)
+  # kubeadm's default: the address of the interface with the default route (a lookup; nothing is sent)
+  [[ -n $a ]] || a=$(ip -4 route get 1.1.1.1 | sed -nE 's/.* src ([0-9.]+).*/\1/p')
+  [[ -n $a ]] || die "no advertise address for etcd: set one, or give this node a default route"
+  etcdtool etcdutl snapshot restore "$f" --data-dir "$BK/etcd" --name "$NODE" --initial-cluster "$NODE=https://$a:2380" \
+    --initial-advertise-peer-urls "https://$a:2380" >/dev/null || die "etcdutl snapshot restore of $RESTORE_SNAPSHOT failed"
+  # /var/lib/etcd may be a mount point (a disk of its own): emptied, not replaced
+  { mkdir -p "$R/var/lib/etcd" && find "$R/var/lib/etcd" -mindepth 1 -delete && mv "$BK/etcd/member" "$R/var/lib/etcd/" && chmod 700 "$R/var/lib/etcd"; } ||
+    die "cannot move the restored data into /var/lib/etcd"
+  rm -rf "$BK"
+  log "restored etcd from $RESTORE_SNAPSHOT (revision $(sed -nE 's/.*"revision": *([0-9]+).*/\1/p' <<<"$j")) as the data of $NODE at $a"
+}
+# kubeadm init on the restored data (its preflight refuses a non-empty /var/lib/etcd otherwise); a
+# retried attempt restores again (kubeadm reset empties /var/lib/etcd)
+restore_init() { restore_etcd && kubeadm init --skip-token-print --ignore-preflight-errors=DirAvailable--var-lib-etcd --config "$INIT_CONFIG"; }
+# @end
+# @only restore-s3
+# rfetch_s3 FILE: GetObject of RESTORE_SNAPSHOT, signed with the instance role (its region: RESTORE_REGION)
+rfetch_s3() {
+  local S=$RUN/b SB=$1 b=${RESTORE_SNAPSHOT#s3://}
+  rm -rf "$S" && mkdir -m 700 "$S" || return
+  aws_creds || { rm -rf "$S"; return 1; }
+  hq --max-time 3600 --aws-sigv4 "aws:amz:$RESTORE_REGION:s3" "${BOOTSTRAP_S3_ENDPOINT:-https://s3.$RESTORE_REGION.amazonaws.com}/$b" <"$S/k"
+  sm "$RESTORE_SNAPSHOT" "the instance role $AROLE may not s3:GetObject $RESTORE_SNAPSHOT: check its IAM policy (restore) and the bucket policy" "check restore.snapshot"
+  local rc=$?
+  rm -rf "$S"
+  return $rc
+}
+# @end
+# @only restore-gs
+# rfetch_gs FILE: RESTORE_SNAPSHOT's content, read with the service account's token
+rfetch_gs() {
+  local S=$RUN/b SB=$1 b=${RESTORE_SNAPSHOT#gs://} o
+  o=${b#*/} b=${b%%/*}
+  rm -rf "$S" && mkdir -m 700 "$S" || return
+  hq --noproxy '*' -H 'Metadata-Flavor: Google' \
+    "${BOOTSTRAP_IMDS_ENDPOINT:-http://metadata.google.internal}/computeMetadata/v1/instance/service-accounts/default/token" </dev/null
+  if [[ $HS != 200 ]] || ! kcfg 'header = "Authorization: Bearer %s"' access_token; then rm -rf "$S"; soft "no access token from the metadata server (HTTP $HS)"; return; fi
+  hq --max-time 3600 "${BOOTSTRAP_GCS_ENDPOINT:-https://storage.googleapis.com}/storage/v1/b/$b/o/${o//\//%2F}?alt=media" <"$S/k"
+  sm "$RESTORE_SNAPSHOT" "the node's service account may not read $RESTORE_SNAPSHOT: grant it roles/storage.objectViewer on it (restore)" "check restore.snapshot"
+  local rc=$?
+  rm -rf "$S"
+  return $rc
+}
+# @end
 # @only backup
 # etcd backups (timer cdktf-kubeadm-backup, every BACKUP_INTERVAL minutes on each control-plane
 # node). The holder of Lease kube-system/cdktf-kubeadm-etcd-backup (kept for two intervals, so a
@@ -1022,16 +1102,6 @@ bsettings() {
   esac
   declare -F "bput_${BACKUP_TARGET%%-*}" >/dev/null || die "this copy of the script cannot store backups in BACKUP_TARGET '$BACKUP_TARGET'"
   BK=$ST/etcd-backup
-}
-# etcdtool etcdctl|etcdutl ARGS...: the tool from this node's etcd image (the version that wrote
-# the data; kubeadm's etcd images carry both), on the host network, with the etcd PKI (read-only)
-# and $BK mounted at their own paths
-etcdtool() {
-  local image
-  image=$(sed -nE 's/^ *image: *"?([^" ]+)"?$/\1/p' "$K/manifests/etcd.yaml" 2>/dev/null | head -n1)
-  [[ -n $image ]] || die "no image in $K/manifests/etcd.yaml: backups need the local etcd kubeadm runs"
-  ctr -n k8s.io run --rm --net-host --mount "type=bind,src=$PKI/etcd,dst=$PKI/etcd,options=rbind:ro" \
-    --mount "type=bind,src=$BK,dst=$BK,options=rbind:rw" "$image" "cdktf-kubeadm-etcd-$$" "$@"
 }
 # bstatus (die's STATUS while backing up): a failure's one line in the ConfigMap
 bstatus() { [[ $2 != failed ]] || cmput cdktf-kubeadm-etcd-backup "{\"data\":{\"lastError\":$(js "$(now) $NODE, step $1: $3")}}"; }

@@ -73,6 +73,8 @@ export interface NodePayloadInput {
    * @default no backups
    */
   readonly etcdBackup?: EtcdBackup;
+  /** AWS: the region of the bucket `cluster.restore` names (the provider's). @default none */
+  readonly restoreRegion?: string;
 }
 
 /** Drain before termination (NodePayloadInput.drain). */
@@ -156,6 +158,9 @@ export function renderSettings(input: NodePayloadInput): string {
     BOOTSTRAP_SHA256: input.secrets ? scriptSha256(fullScript(input)) : undefined,
     ...(isControlPlane ? upgradeSettings(input.upgradeChannel) : {}),
     ...(isControlPlane ? backupSettings(input.etcdBackup) : {}),
+    // only slot 0 may init, so only slot 0 restores; the others join the restored cluster
+    RESTORE_SNAPSHOT: role.kind === "control-plane" && role.slot === 0 ? cluster.restore?.snapshot : undefined,
+    RESTORE_REGION: role.kind === "control-plane" && role.slot === 0 && cluster.restore?.snapshot.startsWith("s3://") ? input.restoreRegion : undefined,
     POWEROFF_MINUTES: role.kind === "worker" && input.powerOffFailedWorkerMinutes ? String(input.powerOffFailedWorkerMinutes) : undefined,
     ...(role.kind === "worker" && input.workerJoinedHook
       ? { LIFECYCLE_HOOK: input.workerJoinedHook.hookName, LIFECYCLE_GROUP: input.workerJoinedHook.groupName(role.pool), LIFECYCLE_REGION: input.workerJoinedHook.region }

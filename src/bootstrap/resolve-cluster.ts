@@ -17,6 +17,7 @@ import { resolveKubeadmPatches } from "./kubeadm-patches";
 import { checkExtraArgs, checkLabels, checkTaints } from "./labels";
 import { resolveSources } from "./mirrors";
 import type {
+  RestoreSpec,
   ClusterSpec,
   CniPlugin,
   KubeadmTimeouts,
@@ -103,6 +104,7 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
 
   const kubeadmTimeouts = resolveKubeadmTimeouts(p, spec);
   const kubeadmPatches = resolveKubeadmPatches(p, spec);
+  const restore = resolveRestore(p, spec, platformNetwork.platform);
 
   if (p.list.length > 0) throw new ClusterSpecError(String(name), p.list);
   return {
@@ -127,7 +129,27 @@ export function resolveCluster(spec: ClusterSpec, platformNetwork: PlatformNetwo
     kubeadmTimeouts,
     kubeadmPatches,
     platformNetwork,
+    ...(restore ? { restore } : {}),
   };
+}
+
+/** The snapshot's form each platform reads (the node's restore step fetches it so). */
+const RESTORE_SNAPSHOT: Record<string, { pattern: RegExp; example: string }> = {
+  aws: { pattern: /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9._\/-]+$/, example: "s3://<bucket>/<prefix>daily/etcd-20261207.db" },
+  gce: { pattern: /^gs:\/\/[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]\/[A-Za-z0-9._\/-]+$/, example: "gs://<bucket>/<prefix>daily/etcd-20261207.db" },
+  baremetal: { pattern: /^\/[A-Za-z0-9._\/-]+$/, example: "/var/lib/cdktf-kubeadm/etcd-backups/daily/etcd-20261207.db (on control-plane host 0)" },
+};
+
+function resolveRestore(p: Problems, spec: ClusterSpec, platform: string): RestoreSpec | undefined {
+  if (spec.restore === undefined) return undefined;
+  const snapshot = spec.restore?.snapshot;
+  const form = RESTORE_SNAPSHOT[platform] ?? RESTORE_SNAPSHOT.baremetal;
+  if (typeof snapshot !== "string" || !form.pattern.test(snapshot) || snapshot.split("/").includes("..")) {
+    p.add("restore.snapshot", snapshot, `is not a snapshot this platform's control plane can read (${platform})`, `use ${form.example}`);
+    return undefined;
+  }
+  p.check(spec.controlPlane?.externalEtcd === undefined, "restore", spec.restore, "restores the local etcd kubeadm runs, but this cluster uses an external etcd", "restore the external etcd with its own tools, and remove restore");
+  return { snapshot };
 }
 
 const KUBEADM_TIMEOUTS: readonly (keyof KubeadmTimeouts)[] = [

@@ -180,6 +180,24 @@ export interface ClusterSpec {
    * @default no patches
    */
   readonly kubeadmPatches?: KubeadmPatches;
+  /**
+   * Rebuild a cluster whose control plane is gone from an etcd snapshot: control-plane slot 0,
+   * finding no API server, restores it into its etcd data directory before `kubeadm init` (same
+   * CAs, same service-account key: tokens and workers' certificates stay valid); the other slots
+   * join it. Remove it once the cluster runs again. docs/etcd-backups.md has the procedure.
+   * @default no restore
+   */
+  readonly restore?: RestoreSpec;
+}
+
+/** Where the snapshot to restore is (`ClusterSpec.restore`). */
+export interface RestoreSpec {
+  /**
+   * AWS: `s3://<bucket>/<key>`; GCE: `gs://<bucket>/<object>` (the control plane gets read access to
+   * that object only); bare metal: an absolute path on control-plane host 0. Usually a name under
+   * the `etcd_backup_location` output, e.g. `.../daily/etcd-20261207.db`.
+   */
+  readonly snapshot: string;
 }
 
 /**
@@ -289,6 +307,8 @@ export interface ResolvedCluster {
   /** kubeadm's patch target name ("kube-apiserver") -> patch, in kubeadm's target order; only those set. */
   readonly kubeadmPatches: Readonly<Record<string, Record<string, unknown>>>;
   readonly platformNetwork: PlatformNetwork;
+  /** The snapshot control-plane slot 0 restores before kubeadm init; undefined: none. */
+  readonly restore?: RestoreSpec;
 }
 
 /** Which node a piece of user data is for. Control-plane slot 0 may `kubeadm init`. */

@@ -93,6 +93,8 @@ export interface KubeadmClusterProps {
    * @default no backups
    */
   readonly etcdBackup?: EtcdBackup;
+  /** AWS: the region of the bucket `cluster.restore` names. @default none */
+  readonly restoreRegion?: string;
 
   /** Create the api_endpoint, admin_kubeconfig, ca_cert_hash and certificate expiry outputs. @default true */
   readonly outputs?: boolean;
@@ -259,6 +261,7 @@ export class KubeadmCluster extends Construct {
       workerJoinedHook: this.props.workerJoinedHook,
       drain: this.props.drain,
       etcdBackup: this.props.etcdBackup,
+      restoreRegion: this.props.restoreRegion,
     };
   }
 
@@ -270,7 +273,7 @@ export class KubeadmCluster extends Construct {
   secretBundle(audience: SecretAudience): string {
     const source = this.props.secrets?.[audience];
     // With a source, user data carries the loader and the bundle the audience's full script.
-    const script = source && fullScript({ role: { kind: audience }, secrets: source, upgradeChannel: this.props.upgradeChannel, drain: this.props.drain, etcdBackup: this.props.etcdBackup });
+    const script = source && fullScript({ role: { kind: audience }, secrets: source, upgradeChannel: this.props.upgradeChannel, drain: this.props.drain, etcdBackup: this.props.etcdBackup, cluster: this.cluster });
     return secretBundleFor(this.pki, audience, script);
   }
 

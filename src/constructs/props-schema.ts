@@ -599,6 +599,13 @@ export const PROPS_SCHEMA: PropsSchema = {
             "name": "KubeadmPatches"
           },
           "optional": true
+        },
+        "restore": {
+          "shape": {
+            "kind": "object",
+            "name": "RestoreSpec"
+          },
+          "optional": true
         }
       }
     },
@@ -1238,6 +1245,13 @@ export const PROPS_SCHEMA: PropsSchema = {
           "shape": {
             "kind": "object",
             "name": "KubeadmPatches"
+          },
+          "optional": true
+        },
+        "restore": {
+          "shape": {
+            "kind": "object",
+            "name": "RestoreSpec"
           },
           "optional": true
         }
@@ -2160,6 +2174,13 @@ export const PROPS_SCHEMA: PropsSchema = {
             "name": "KubeadmPatches"
           },
           "optional": true
+        },
+        "restore": {
+          "shape": {
+            "kind": "object",
+            "name": "RestoreSpec"
+          },
+          "optional": true
         }
       }
     },
@@ -2590,6 +2611,16 @@ export const PROPS_SCHEMA: PropsSchema = {
             "kind": "boolean"
           },
           "optional": true
+        }
+      }
+    },
+    "RestoreSpec": {
+      "properties": {
+        "snapshot": {
+          "shape": {
+            "kind": "string"
+          },
+          "optional": false
         }
       }
     },

@@ -18,6 +18,7 @@ import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
 import { DrainKind, drainFeatures, scriptForBundle } from "../../src/bootstrap/bootstrap-script";
 import { packScript } from "../../src/bootstrap/pack-script";
 import { backupFeatures, backupSettings, EtcdBackup } from "../../src/bootstrap/etcd-backup";
+import { restoreFeatures } from "../../src/bootstrap/bootstrap-script";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER } from "../../src/bootstrap/secret-bundle";
 import { upgradeFeatures } from "../../src/bootstrap/upgrade-channel";
 
@@ -151,6 +152,8 @@ export interface NodeOptions {
   readonly drain?: DrainKind;
   /** Control-plane nodes: the etcd backup agent (BACKUP_* settings, the script packed with its target's code). @default none */
   readonly backup?: EtcdBackup;
+  /** Control-plane slot 0: RESTORE_SNAPSHOT (and the script's restore step for its scheme). @default none */
+  readonly restore?: string;
 }
 
 /** The AWS drain's settings (a worker of pool "general" in cluster "prod"). */
@@ -455,6 +458,7 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
     if (opts.upgrade === "aws-ssm") Object.assign(settings, { UPGRADE_PARAMETER: SSM_PARAMETER, UPGRADE_REGION: "eu-west-1" });
     if (opts.upgrade === "gce-metadata") Object.assign(settings, { UPGRADE_METADATA_KEY: GCE_UPGRADE_KEY });
   }
+  if (role === "control-plane" && opts.restore) Object.assign(settings, { RESTORE_SNAPSHOT: opts.restore, ...(opts.restore.startsWith("s3://") ? { RESTORE_REGION: "eu-west-1" } : {}) });
   if (role === "control-plane" && opts.backup) {
     for (const [key, value] of Object.entries(backupSettings(opts.backup))) if (value !== undefined) settings[key] = value;
   }
@@ -462,7 +466,7 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
   if (role === "worker" && opts.drain === "gce") Object.assign(settings, { DRAIN_TIMEOUT: "60" });
   // What cloud-init writes on a node of this role: the packed script or, with a secret store, the
   // loader; the full script is then in the bundle, its digest in the settings.
-  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? [...upgradeFeatures(opts.upgrade), ...backupFeatures(opts.backup?.target.kind)] : []), ...drainFeatures(role, opts.drain)];
+  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? [...upgradeFeatures(opts.upgrade), ...backupFeatures(opts.backup?.target.kind), ...restoreFeatures(opts.restore)] : []), ...drainFeatures(role, opts.drain)];
   const source = fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8");
   const full = packScript(source, role, features);
   if (opts.secrets) settings.BOOTSTRAP_SHA256 = sha256(full);

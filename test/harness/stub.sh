@@ -152,12 +152,16 @@ case $name in
       *)
         if [[ -f $C/download ]]; then emit "$C/download"; else echo "curl: (22) The requested URL returned error: 404" >&2; exit 22; fi ;;
     esac ;;
+  ip)
+    # a route lookup answers as on a node whose default route leaves eth0 at 10.0.0.10
+    [[ " $* " != *" route get "* ]] || echo "${!#} via 10.0.0.1 dev eth0 src 10.0.0.10 uid 0" ;;
   ctr)
     # ctr -n k8s.io run [--options] IMAGE ID etcdctl|etcdutl ARGS...
     while (($#)) && [[ $1 != etcdctl && $1 != etcdutl ]]; do shift; done
     case "$*" in
       "etcdctl "*" endpoint status") echo "https://127.0.0.1:2379, 8e9e05c52164694d, 3.6.8, 2.5 MB, true, false, 2, 4242, 4242, " ;;
       "etcdctl "*" snapshot save "*) if [[ -f $C/snapshot ]]; then cat "$C/snapshot"; else printf 'stub etcd snapshot'; fi >"${!#}" ;;
+      "etcdutl snapshot restore "*) mkdir -p "$(opt --data-dir "$@")/member/snap" && echo "stub restored data" >"$(opt --data-dir "$@")/member/snap/db" ;;
       "etcdutl snapshot status "*) ctl snapshot-status '{"hash":3135210123,"revision":4242,"totalKey":917,"totalSize":2461696,"version":"3.6.0"}' ;;
       *) echo "stub ctr: unexpected $*" >&2; exit 1 ;;
     esac ;;
@@ -191,6 +195,7 @@ case $name in
         fi
         echo "stub kubelet kubeconfig" >"$K/kubelet.conf" && echo "This node has joined the cluster" ;;
       "version -o") ctl kubeadm-version v1.36.4 ;;
+      "config images") printf 'registry.k8s.io/kube-apiserver:v1.36.4\nregistry.k8s.io/etcd:3.6.8-0\nregistry.k8s.io/pause:3.10.2\n' ;;
       "upgrade apply") echo "${!#}" >"$C/cluster-version"; echo "[upgrade] SUCCESS! A control plane node of your cluster was upgraded to \"${!#}\"." ;;
       "upgrade node") echo "[upgrade] The control plane instance for this node was successfully upgraded!" ;;
       "certs check-expiration") ctl certs-expiry '{"kind":"CertificateExpirationInfo","certificates":[{"name":"apiserver","expirationDate":"2099-01-01T00:00:00Z"}]}' ;;

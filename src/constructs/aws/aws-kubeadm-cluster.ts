@@ -9,6 +9,7 @@ import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import type { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import type { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import type { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import type { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import type { Lb } from "@cdktf/provider-aws/lib/lb";
 import type { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
@@ -28,7 +29,7 @@ import { fitName, NAME_LIMITS, resourceTags } from "./names";
 import { AwsClusterNetwork } from "./network";
 import { ControlPlaneGroup, WorkerPoolGroup } from "./node-group";
 import { DesiredVersion } from "./desired-version";
-import { EtcdBackupBucket } from "./etcd-backup-bucket";
+import { EtcdBackupBucket, grantSnapshotRead } from "./etcd-backup-bucket";
 import { NodeIam } from "./node-iam";
 import { NodeSecrets } from "./node-secrets";
 import { AWS_DEFAULTS, type AwsKubeadmClusterProps } from "./props";
@@ -77,6 +78,8 @@ export class AwsKubeadmCluster extends Construct {
   readonly desiredVersion: DesiredVersion;
   /** The etcd snapshots' bucket (or the existing one) and the control plane's permission to write them; undefined without backups. */
   readonly etcdBackupBucket?: EtcdBackupBucket;
+  /** The control plane's read of the snapshot `restore` names; undefined without restore. */
+  readonly restoreReadPolicy?: IamRolePolicy;
   /** Secrets Manager secrets of the nodes' bootstrap material; undefined with secretStore.enabled false. */
   readonly secrets?: NodeSecrets;
   /** Instance roles: "control-plane" and one per pool name. */
@@ -190,6 +193,12 @@ export class AwsKubeadmCluster extends Construct {
         });
       }
 
+      if (cluster.restore) {
+        this.restoreReadPolicy = grantSnapshotRead(this, "etcd-restore-read", {
+          snapshot: cluster.restore.snapshot, reader: this.controlPlaneIam.role, partition: this.partition(), region, kmsKeyArn: resolved.etcdBackup?.kmsKeyArn,
+        });
+      }
+
       this.kubeadm = new KubeadmCluster(this, "kubeadm", {
         cluster,
         controlPlaneEndpointHost: this.apiLoadBalancer.dnsName,
@@ -201,6 +210,7 @@ export class AwsKubeadmCluster extends Construct {
         secrets: this.secrets?.sources,
         upgradeChannel: this.desiredVersion.channel,
         etcdBackup: this.etcdBackupBucket?.etcdBackup,
+        restoreRegion: region.name,
         powerOffFailedWorkerMinutes: FAILED_WORKER_POWEROFF_MINUTES,
         // With the secret store the worker script can sign the lifecycle calls (its AWS code).
         workerJoinedHook: this.secrets ? { hookName: AWS_DEFAULTS.workerJoinedHookName, region: region.name, groupName: (pool) => workerGroupName(name, pool) } : undefined,
@@ -225,6 +235,7 @@ export class AwsKubeadmCluster extends Construct {
         ...(this.secrets?.bootDependencies ?? []),
         this.desiredVersion.readerPolicy,
         ...(this.etcdBackupBucket ? [this.etcdBackupBucket.writerPolicy] : []),
+        ...(this.restoreReadPolicy ? [this.restoreReadPolicy] : []),
       ];
 
       for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {

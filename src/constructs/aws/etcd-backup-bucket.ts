@@ -118,3 +118,25 @@ export class EtcdBackupBucket extends Construct {
     this.etcdBackup = { ...backup.options, target: { kind: "aws-s3", bucket: this.bucketName, prefix: backup.prefix, region: props.region.name } };
   }
 }
+
+/**
+ * The control-plane role's read of the one snapshot `restore` names (s3://bucket/key): GetObject on
+ * that object, and kms:Decrypt through S3 for a customer key.
+ */
+export function grantSnapshotRead(scope: Construct, id: string, props: { readonly snapshot: string; readonly reader: IamRole; readonly partition: DataAwsPartition; readonly region: DataAwsRegion; readonly kmsKeyArn?: string }): IamRolePolicy {
+  const object = props.snapshot.replace(/^s3:\/\//, "");
+  return new IamRolePolicy(scope, id, {
+    name: "cdktf-kubeadm-etcd-restore",
+    role: props.reader.name,
+    policy: Fn.jsonencode({
+      Version: "2012-10-17",
+      Statement: [
+        { Sid: "ReadTheSnapshotToRestore", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:${props.partition.partition}:s3:::${object}` },
+        ...(props.kmsKeyArn ? [{
+          Sid: "DecryptTheSnapshotToRestore", Effect: "Allow", Action: "kms:Decrypt", Resource: props.kmsKeyArn,
+          Condition: { StringEquals: { "kms:ViaService": `s3.${props.region.name}.amazonaws.com` } },
+        }] : []),
+      ],
+    }),
+  });
+}

@@ -157,6 +157,8 @@ export function resolveAws(id: string, props: AwsKubeadmClusterProps, context: A
   }
 
   const etcdBackup = resolveAwsEtcdBackup(p, props, String(name), secretStore.enabled, context.providerRegion);
+  // the restore step's S3 code travels in the secret store's bundle, like the backup agent's
+  p.check(props.restore === undefined || secretStore.enabled, "restore", props.restore, "needs the secret store: the restore step travels in its bundle", "leave secretStore enabled while restoring");
 
   const spec = toClusterSpec(String(name), props);
   // Only ranges that passed their own checks go to the overlap checks (one problem per mistake).

@@ -85,3 +85,18 @@ export class GceEtcdBackupBucket extends Construct {
     return this.writer;
   }
 }
+
+/** The control-plane service account's read of the one snapshot `restore` names (gs://bucket/object). */
+export function grantSnapshotRead(scope: Construct, id: string, snapshot: string, member: string): StorageBucketIamMember {
+  const [bucket, ...object] = snapshot.replace(/^gs:\/\//, "").split("/");
+  return new StorageBucketIamMember(scope, id, {
+    bucket,
+    role: "roles/storage.objectViewer",
+    member,
+    condition: {
+      title: "etcd-restore-snapshot-only",
+      description: "The snapshot the control plane restores",
+      expression: `resource.name == "projects/_/buckets/${bucket}/objects/${object.join("/")}"`,
+    },
+  });
+}

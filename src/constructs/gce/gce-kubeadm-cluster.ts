@@ -8,7 +8,8 @@
  * back into user data). The control plane upgrades itself in place to the version in a project
  * metadata key (desired-version.ts); workers roll to new templates.
  */
-import { GceEtcdBackupBucket } from "./etcd-backup-bucket";
+import type { StorageBucketIamMember } from "@cdktf/provider-google/lib/storage-bucket-iam-member";
+import { GceEtcdBackupBucket, grantSnapshotRead } from "./etcd-backup-bucket";
 import { Annotations, Fn, ITerraformDependable, Token } from "cdktf";
 import { Construct } from "constructs";
 import type { ComputeAddress } from "@cdktf/provider-google/lib/compute-address";
@@ -114,6 +115,8 @@ export class GceKubeadmCluster extends Construct {
   readonly desiredVersion: GceDesiredVersion;
   /** The etcd snapshots' bucket (or the existing one) and the control plane's grant; undefined without backups. */
   readonly etcdBackupBucket?: GceEtcdBackupBucket;
+  /** The control plane's read of the snapshot `restore` names; undefined without restore. */
+  readonly restoreReader?: StorageBucketIamMember;
   /** The bootstrap secrets (undefined with `secretStore: false`). */
   readonly bootstrapSecrets?: GceBootstrapSecrets;
   /** Uncompressed user-data bytes per role name ("control-plane-0", "worker-general"). */
@@ -242,7 +245,8 @@ export class GceKubeadmCluster extends Construct {
       this.bootstrapSecrets?.grant("control-plane", "control-plane", cpAccount.member);
       // The upgrade agent reads the desired version from the first run on: the key exists before any control-plane VM.
       const backupWriter = this.etcdBackupBucket?.grantWriter(cpAccount.member);
-      const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? []), this.desiredVersion.item, ...(backupWriter ? [backupWriter] : [])];
+      if (cluster.restore) this.restoreReader = grantSnapshotRead(this, "etcd-restore-read", cluster.restore.snapshot, cpAccount.member);
+      const cpBootDependencies = [...bootDependencies, ...(this.bootstrapSecrets?.bootDependencies("control-plane") ?? []), this.desiredVersion.item, ...(backupWriter ? [backupWriter] : []), ...(this.restoreReader ? [this.restoreReader] : [])];
       const cpTags = [this.controlPlaneTag, ...resolved.tags];
       const backendGroups: string[] = [];
       for (let slot = 0; slot < cluster.controlPlane.replicas; slot++) {
