@@ -106,20 +106,21 @@ describe("static checks", () => {
       // upgrade reader 32.3 / 11.9; then kubeadm upgrade tried again (kupgrade): AWS control plane with SSM 33.5 / 12.4
       // 2026-12-07, the etcd backup agent (backup, backup-<target>; the control-plane settings moved to a
       // control-plane-only cpsettings, which workers no longer carry), restore (restore, restore-<scheme>)
-      // and the Lease's no-answer case: control plane 24.8 / 9.5, worker 16.6 / 6.7, AWS control plane
-      // with SSM and drain 35.3 / 13.0 and with backups to S3 40.0 / 14.5, GCE with backups to GCS
-      // 38.3 / 13.9, bare metal with backups to a directory 32.9 / 12.1
-      ["control-plane", 24.9, 9.6, "", "full"], ["worker", 16.7, 6.7, "", "full"],
-      ["worker", 25.5, 9.9, "aws-secretsmanager drain-aws", "full"], ["worker", 22.2, 8.9, "gce-secretmanager drain-gce", "full"],
-      ["control-plane", 35.4, 13.1, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac", "full"],
-      ["control-plane", 33.4, 12.4, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac", "full"],
-      ["control-plane", 40.0, 14.6, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac backup backup-aws-s3", "full"],
-      ["control-plane", 38.4, 14.0, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac backup backup-gce-gcs", "full"],
-      ["control-plane", 33.0, 12.2, "upgrade backup backup-file", "full"],
-      ["control-plane", 30.0, 11.5, "aws-secretsmanager", "full"], ["worker", 21.8, 8.7, "aws-secretsmanager", "full"],
-      ["control-plane", 28.2, 10.9, "gce-secretmanager", "full"], ["worker", 19.9, 8.1, "gce-secretmanager", "full"],
-      ["control-plane", 34.5, 12.8, "aws-secretsmanager upgrade upgrade-aws-ssm", "full"],
-      ["control-plane", 32.5, 12.1, "gce-secretmanager upgrade upgrade-gce-metadata", "full"],
+      // and the Lease's no-answer case; the join-token agent only in copies that run it (token: a secret
+      // store's timer, bare metal's provisioner): control plane 22.4 / 8.8, worker 16.7 / 6.7, AWS
+      // control plane with SSM and drain 35.3 / 13.0 and with backups to S3 39.9 / 14.5, GCE with
+      // backups to GCS 38.2 / 13.9, bare metal with backups to a directory 32.8 / 12.1
+      ["control-plane", 22.5, 8.9, "", "full"], ["worker", 16.7, 6.7, "", "full"],
+      ["worker", 25.5, 10.0, "aws-secretsmanager drain-aws", "full"], ["worker", 22.2, 9.0, "gce-secretmanager drain-gce", "full"],
+      ["control-plane", 35.4, 13.1, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac token", "full"],
+      ["control-plane", 33.4, 12.4, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac token", "full"],
+      ["control-plane", 40.0, 14.6, "aws-secretsmanager upgrade upgrade-aws-ssm node-drain-rbac backup backup-aws-s3 token", "full"],
+      ["control-plane", 38.4, 14.0, "gce-secretmanager upgrade upgrade-gce-metadata node-drain-rbac backup backup-gce-gcs token", "full"],
+      ["control-plane", 33.0, 12.2, "upgrade token backup backup-file", "full"],
+      ["control-plane", 30.0, 11.5, "aws-secretsmanager token", "full"], ["worker", 21.8, 8.8, "aws-secretsmanager", "full"],
+      ["control-plane", 28.2, 10.9, "gce-secretmanager token", "full"], ["worker", 20.0, 8.1, "gce-secretmanager", "full"],
+      ["control-plane", 34.5, 12.8, "aws-secretsmanager upgrade upgrade-aws-ssm token", "full"],
+      ["control-plane", 32.5, 12.1, "gce-secretmanager upgrade upgrade-gce-metadata token", "full"],
       // the loader is the bulk of a worker's user data (goal: 4 KiB for all of it)
       ["worker", 6.5, 3.1, "aws-secretsmanager", "loader"], ["worker", 5.9, 2.9, "gce-secretmanager", "loader"],
     ] as const) {

@@ -70,7 +70,7 @@ describe("the token agent on a control-plane node", () => {
   });
 
   test("without a secret store (bare metal) the token comes from the join config the provisioner delivered", () => {
-    const n = node({ role: "control-plane" });
+    const n = node({ role: "control-plane", upgrade: "file" });
     expect(runBootstrap(n).code).toBe(0);
     putTokenSecret(n, "oldold.0000000000000000");
     fs.writeFileSync(inRoot(n, "/etc/cdktf-kubeadm/kubeadm-join.yaml"), fs.readFileSync(inRoot(n, "/etc/cdktf-kubeadm/kubeadm-join.yaml"), "utf8").replace(DEFAULT_TOKEN, ROTATED));

@@ -37,7 +37,9 @@ function pack(role: ScriptRole, features: string[], stage: "full" | "loader"): s
 export function bootstrapScript(
   role: ScriptRole, secrets?: SecretSourceKind, upgrade?: UpgradeChannel["kind"], drain?: DrainKind, backup?: EtcdBackupTarget["kind"], restoreSnapshot?: string,
 ): string {
-  const controlPlane = role === "control-plane" ? [...upgradeFeatures(upgrade), ...backupFeatures(backup), ...restoreFeatures(restoreSnapshot)] : [];
+  const controlPlane = role === "control-plane"
+    ? [...upgradeFeatures(upgrade), ...tokenFeatures(secrets, upgrade), ...backupFeatures(backup), ...restoreFeatures(restoreSnapshot)]
+    : [];
   return pack(role, [...(secrets ? [secrets] : []), ...controlPlane, ...drainFeatures(role, drain)], "full");
 }
 
@@ -51,6 +53,14 @@ export type DrainKind = "aws" | "gce";
 export function drainFeatures(role: ScriptRole, drain?: DrainKind): string[] {
   if (drain === undefined) return [];
   return role === "worker" ? [`drain-${drain}`] : ["node-drain-rbac"];
+}
+
+/**
+ * The join-token agent runs from the secret store's timer, or on bare metal (the "file" upgrade
+ * channel's platform) from the SSH provisioner; AWS and GCE without a secret store never run it.
+ */
+export function tokenFeatures(secrets: SecretSourceKind | undefined, upgrade: UpgradeChannel["kind"] | undefined): string[] {
+  return secrets !== undefined || upgrade === "file" ? ["token"] : [];
 }
 
 /** A control-plane copy that restores this snapshot: the restore step and the reader of its scheme. */

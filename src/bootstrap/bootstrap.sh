@@ -146,7 +146,8 @@ cpsettings() {
   esac
   files+=("$INIT_CONFIG") pki=$CA_FILES
   [[ -z ${UPGRADE_CHANNEL:-} ]] || { declare -F usettings >/dev/null || die "this copy of the script has no upgrade agent (UPGRADE_CHANNEL '$UPGRADE_CHANNEL')"; usettings; }
-  [[ -z ${BACKUP_TARGET:-} ]] || { declare -F bsettings >/dev/null || die "this copy of the script has no backup agent (BACKUP_TARGET '$BACKUP_TARGET')"; bsettings; }
+  # copies for a BACKUP_TARGET carry bsettings
+  [[ -z ${BACKUP_TARGET:-} ]] || bsettings
 }
 # @end
 osv() { sed -n -E "s/^$1=\"?([^\"]*)\"?$/\\1/p" "$R/etc/os-release" 2>/dev/null; }
@@ -685,9 +686,10 @@ init_or_join() {
   echo "$mode" >"$ST/mode"
   if [[ $mode == init ]]; then
     log "no API server answers at ${eps[*]}: initializing the cluster"
-    # copies for a RESTORE_SNAPSHOT carry restore_init (# @only restore)
-    [[ -z ${RESTORE_SNAPSHOT:-} ]] || { attempt restore_init || die "kubeadm init on the etcd restored from $RESTORE_SNAPSHOT failed"; return; }
-    attempt kubeadm init --skip-token-print --config "$INIT_CONFIG" || die "kubeadm init failed"
+    # with RESTORE_SNAPSHOT (copies for it carry restore_then): the restored etcd, then kubeadm init on it
+    # shellcheck disable=SC2086 # empty or one word
+    attempt ${RESTORE_SNAPSHOT:+restore_then} kubeadm init --skip-token-print ${RESTORE_SNAPSHOT:+--ignore-preflight-errors=DirAvailable--var-lib-etcd} --config "$INIT_CONFIG" ||
+      die "kubeadm init${RESTORE_SNAPSHOT:+ on the etcd restored from $RESTORE_SNAPSHOT} failed"
     return
   fi
   [[ -n $ep ]] || ep=$(RETRIES=$WAITS retry probe "${eps[@]}") ||
@@ -827,7 +829,9 @@ print(min(int((D.datetime.fromisoformat(c["expirationDate"].replace("Z","+00:00"
   lease release || :
   HELD='' CLEANUP=:
 }
-# The join-token agent (control-plane nodes; timer cdktf-kubeadm-token every 5 minutes with a
+# @end
+# @only token
+# The join-token agent (control-plane copies with a secret store or on bare metal; timer cdktf-kubeadm-token every 5 minutes with a
 # secret store, the SSH provisioner on bare metal): the current token (new after a
 # bootstrapTokenRotation), from the secret store's bundle or else from the join config the
 # provisioner delivered, becomes a bootstrap token Secret, and the cdktf-kubeadm tokens it
@@ -861,6 +865,8 @@ print("\n".join(n for n,d in ((s["metadata"]["name"],s.get("data",{})) for s in 
     log "deleted join token ${n#bootstrap-token-}, replaced by $id"
   done
 }
+# @end
+# @control-plane-only
 # agent upgrade|certs|token|backup: a run of the timer's job on a bootstrapped control-plane node
 agent() {
   WHAT=$1 STEP=$1 LOGN=/var/log/cdktf-kubeadm-$1.log
@@ -1052,9 +1058,9 @@ restore_etcd() {
   rm -rf "$BK"
   log "restored etcd from $RESTORE_SNAPSHOT (revision $(sed -nE 's/.*"revision": *([0-9]+).*/\1/p' <<<"$j")) as the data of $NODE at $a"
 }
-# kubeadm init on the restored data (its preflight refuses a non-empty /var/lib/etcd otherwise); a
-# retried attempt restores again (kubeadm reset empties /var/lib/etcd)
-restore_init() { restore_etcd && kubeadm init --skip-token-print --ignore-preflight-errors=DirAvailable--var-lib-etcd --config "$INIT_CONFIG"; }
+# restore_then COMMAND...: the restore, then kubeadm init on the restored data (init_or_join ignores
+# its preflight's DirAvailable--var-lib-etcd); a retried attempt restores again (kubeadm reset empties /var/lib/etcd)
+restore_then() { restore_etcd && "$@"; }
 # @end
 # @only restore-s3
 # rfetch_s3 FILE: GetObject of RESTORE_SNAPSHOT, signed with the instance role (its region: RESTORE_REGION)

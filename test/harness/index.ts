@@ -18,7 +18,7 @@ import { NODE_LAYOUT } from "../../src/bootstrap/node-layout";
 import { DrainKind, drainFeatures, scriptForBundle } from "../../src/bootstrap/bootstrap-script";
 import { packScript } from "../../src/bootstrap/pack-script";
 import { backupFeatures, backupSettings, EtcdBackup } from "../../src/bootstrap/etcd-backup";
-import { restoreFeatures } from "../../src/bootstrap/bootstrap-script";
+import { restoreFeatures, tokenFeatures } from "../../src/bootstrap/bootstrap-script";
 import { BOOTSTRAP_TOKEN_PLACEHOLDER } from "../../src/bootstrap/secret-bundle";
 import { upgradeFeatures } from "../../src/bootstrap/upgrade-channel";
 
@@ -466,7 +466,7 @@ export function createNodeRoot(opts: NodeOptions = {}): NodeRoot {
   if (role === "worker" && opts.drain === "gce") Object.assign(settings, { DRAIN_TIMEOUT: "60" });
   // What cloud-init writes on a node of this role: the packed script or, with a secret store, the
   // loader; the full script is then in the bundle, its digest in the settings.
-  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? [...upgradeFeatures(opts.upgrade), ...backupFeatures(opts.backup?.target.kind), ...restoreFeatures(opts.restore)] : []), ...drainFeatures(role, opts.drain)];
+  const features = [...(opts.secrets ? [opts.secrets] : []), ...(role === "control-plane" ? [...upgradeFeatures(opts.upgrade), ...tokenFeatures(opts.secrets, opts.upgrade), ...backupFeatures(opts.backup?.target.kind), ...restoreFeatures(opts.restore)] : []), ...drainFeatures(role, opts.drain)];
   const source = fs.readFileSync(BOOTSTRAP_SCRIPT, "utf8");
   const full = packScript(source, role, features);
   if (opts.secrets) settings.BOOTSTRAP_SHA256 = sha256(full);
