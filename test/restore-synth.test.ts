@@ -32,7 +32,7 @@ describe("AWS", () => {
     expect(settingsOf(built.cluster.kubeadm, { kind: "control-plane", slot: 1 })).not.toContain("RESTORE_");
     const bundle = JSON.parse(built.cluster.kubeadm.secretBundle("control-plane"));
     const script = require("zlib").gunzipSync(Buffer.from(bundle.script, "base64")).toString("utf8") as string;
-    expect(script).toContain("restore_init()");
+    expect(script).toContain("restore_then()");
     expect(script).toContain("rfetch_s3()");
     expect(script).not.toContain("rfetch_gs()");
   });
@@ -76,8 +76,8 @@ describe("bare metal", () => {
     const kubeadm = built.cluster.kubeadm;
     expect(settingsOf(kubeadm, { kind: "control-plane", slot: 0 })).toContain(`RESTORE_SNAPSHOT='${SNAPSHOT}'`);
     expect(settingsOf(kubeadm, { kind: "control-plane", slot: 2 })).not.toContain("RESTORE_");
-    expect(scriptOf(kubeadm, { kind: "control-plane", slot: 0 })).toContain("restore_init()");
-    expect(scriptOf(kubeadm, { kind: "worker", pool: "general" })).not.toMatch(/restore_init\(\)|etcdutl/);
+    expect(scriptOf(kubeadm, { kind: "control-plane", slot: 0 })).toContain("restore_then()");
+    expect(scriptOf(kubeadm, { kind: "worker", pool: "general" })).not.toMatch(/restore_then\(\)|etcdutl/);
   });
 
   test.each([["a relative path", "backups/etcd.db"], ["an s3:// URI", "s3://b/etcd.db"], ["a path with ..", "/var/../etc/shadow"]])("refused: %s", (_name, snapshot) => {
