@@ -383,7 +383,8 @@ describe("a control plane and a worker from their unmodified seeds", () => {
       "sudo systemctl is-enabled cdktf-kubeadm-backup.timer",
       "sudo systemctl start cdktf-kubeadm-backup.service",
       "sudo systemctl show -p Result --value cdktf-kubeadm-backup.service",
-      "sudo stat -c '%a %n' /var/lib/cdktf-kubeadm/etcd-backups /var/lib/cdktf-kubeadm/etcd-backups/recent/*",
+      // the glob in root's shell: the directory is 0700
+      `sudo sh -c "stat -c '%a %n' /var/lib/cdktf-kubeadm/etcd-backups /var/lib/cdktf-kubeadm/etcd-backups/recent/*"`,
     ].join(" && "), { timeoutMs: 10 * 60_000 });
     timings.backupMs = Date.now() - started;
     const log = () => controlPlaneVm!.ssh(sshKey.privateKeyPath, "sudo tail -n 30 /var/log/cdktf-kubeadm-backup.log").stdout;
