@@ -335,8 +335,8 @@ describe("a real control plane on the node", () => {
       waitFor("the disruption controller has seen the budget", () =>
         json(admin("get", "pdb", "guarded", "-o", "json")).status?.observedGeneration === 1, { timeoutMs: 60_000, diagnostics: () => node.log("kube-controller-manager", 20) });
       deleteBeforeGrant = asNode("delete", "node", DRAINED, "--dry-run=server");
-      // The control plane's grant (the node-drain-rbac copy of the control-plane script), then the worker's drain.
-      expect(outcome(scriptFunctions(node, "node_rbac", {}, first, bootstrapScript("control-plane", undefined, "file", "gce")))).toBe("exit 0");
+      // The control plane's grant (the node-drain-rbac copy of the bare-metal control-plane script: its settings name the backup agent too), then the worker's drain.
+      expect(outcome(scriptFunctions(node, "node_rbac", {}, first, bootstrapScript("control-plane", undefined, "file", "gce", "file")))).toBe("exit 0");
       // The drain stops the kubelet with systemctl: a double on this host, which records the call.
       workerNode.writeFile("/run/cdktf-kubeadm/stub/systemctl", '#!/bin/sh\necho "systemctl $*" >>/run/cdktf-kubeadm/systemctl.calls\n', 0o755);
       drain = scriptFunctions(workerNode, `NODE=${DRAINED} DRAIN_TIMEOUT=10; drain_node`,
